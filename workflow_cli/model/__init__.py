@@ -1,0 +1,1 @@
+"""The workflow document: loading, schema, typed model, validation, migrations, states."""
