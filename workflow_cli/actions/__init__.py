@@ -1,0 +1,70 @@
+"""The action registry: one module per action type, registered here by its SPEC name.
+
+Third-party actions come from the entry-point group ``workflow_cli.actions`` and are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Any
+
+BUILTIN_ACTIONS = {
+    "command": "workflow_cli.actions.command:CommandAction",
+    "python": "workflow_cli.actions.python_callable:PythonAction",
+    "noop": "workflow_cli.actions.noop:NoopAction",
+}
+ENTRY_POINT_GROUP = "workflow_cli.actions"
+
+
+class Registry:
+    """Action types by name; a duplicate name is an error, entry points are imported lazily."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, Any] = {}
+        self._loaded: dict[str, Any] = {}
+
+    def register(self, name: str, spec: Any) -> None:
+        """Add an action (an object, a class, or a ``module:Class`` string)."""
+        if name in self._specs:
+            raise ValueError(f"action '{name}' is registered twice")
+        self._specs[name] = spec
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._specs
+
+    def get(self, name: str) -> Any:
+        """The action object for ``name`` (KeyError when unknown)."""
+        if name not in self._loaded:
+            spec = self._specs[name]
+            if isinstance(spec, str):
+                module, _, attr = spec.partition(":")
+                spec = getattr(importlib.import_module(module), attr)
+            elif hasattr(spec, "load"):
+                spec = spec.load()
+            self._loaded[name] = spec() if isinstance(spec, type) else spec
+        return self._loaded[name]
+
+
+def _entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    try:
+        return list(entry_points(group=ENTRY_POINT_GROUP))
+    except TypeError:  # Python < 3.10 API
+        return list(entry_points().get(ENTRY_POINT_GROUP, []))
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    """The process-wide registry: built-in actions, then plugins."""
+    reg = Registry()
+    for name, spec in BUILTIN_ACTIONS.items():
+        reg.register(name, spec)
+    for ep in _entry_points():
+        if ep.name not in reg:
+            reg.register(ep.name, ep)
+    return reg

@@ -1,0 +1,40 @@
+"""``create TEMPLATE_OR_FILE``: make an instance in ``created``; the id is the last line of stdout."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from workflow_cli.cli.failure import guarded
+
+PARAM_HELP = "A parameter value, key=value (repeatable; converted to the declared type)."
+PARAMS_FILE_HELP = "JSON or YAML file of parameter values (--param wins over it)."
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("create")
+    @guarded
+    def create(
+        ctx: typer.Context,
+        source: str = typer.Argument(..., metavar="TEMPLATE_OR_FILE", help="A template name or a document file."),
+        param: List[str] = typer.Option([], "--param", "-p", help=PARAM_HELP, metavar="KEY=VALUE"),
+        params_file: Optional[str] = typer.Option(None, "--params-file", help=PARAMS_FILE_HELP, metavar="FILE"),
+        name: Optional[str] = typer.Option(None, "--name", help="A name for this instance (default: the document's name)."),
+    ) -> None:
+        """Create an instance from a template or file without running it.
+
+        Example: ID=$(workflow-cli create approval_chain -q --param level1_approver=ann --param level2_approver=bob --param request_title="New laptop")
+        """
+        from workflow_cli.ops.create import create_instance
+
+        obj = ctx.obj
+        result = create_instance(obj.home, source, cli_pairs=param, params_file=params_file, name=name)
+        if obj.json:
+            obj.emit_json(result.to_json())
+        elif obj.quiet:
+            sys.stdout.write(result.id + "\n")
+        else:
+            obj.info(f"created instance of {result.template} ({result.name})")
+            sys.stdout.write(result.id + "\n")

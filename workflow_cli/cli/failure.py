@@ -1,0 +1,74 @@
+"""The one place errors become output and exit codes (SPEC 8): never a traceback for a user error."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from workflow_cli.errors import InvalidInputError, WorkflowError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _wants_json() -> bool:
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool(root and getattr(root.obj, "json", False))
+
+
+def _log_unexpected(exc: BaseException) -> Path:
+    """Write the traceback to a log file and return its path."""
+    folder = Path(os.environ.get("WORKFLOW_CLI_LOG_DIR") or tempfile.gettempdir()) / "workflow-cli-logs"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    path.write_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return path
+
+
+def report(exc: BaseException) -> int:
+    """Print one line per problem on stderr (and a JSON error document with --json); return the exit code."""
+    if isinstance(exc, WorkflowError):
+        code = exc.exit_code
+        issues = getattr(exc, "issues", None) or []
+        lines = [f"error: {issue}" for issue in issues] if isinstance(exc, InvalidInputError) and issues else [f"error: {exc}"]
+        payload: dict[str, Any] = {"message": str(exc), "exit_code": code}
+        if issues:
+            payload["issues"] = [i.to_json() for i in issues]
+    else:
+        code = 1
+        log = _log_unexpected(exc)
+        lines = [f"error: unexpected {type(exc).__name__}: {exc} (details in {log})"]
+        payload = {"message": f"unexpected {type(exc).__name__}: {exc}", "exit_code": code, "log": str(log)}
+    for line in lines:
+        sys.stderr.write(line + "\n")
+    if _wants_json():
+        sys.stdout.write(json.dumps({"error": payload}, indent=2) + "\n")
+    return code
+
+
+def guarded(fn: F) -> F:
+    """Wrap a command body so every error is reported once with its exit code."""
+    import typer
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted\n")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - this is the one handler
+            raise typer.Exit(report(exc)) from None
+
+    return wrapper  # type: ignore[return-value]

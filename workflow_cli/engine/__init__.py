@@ -1,0 +1,1 @@
+"""The local engine: pure scheduler, runner loop, executors."""

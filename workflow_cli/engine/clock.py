@@ -1,0 +1,66 @@
+"""Time, injectable: the engine asks a Clock, tests hand it a fake one.
+
+``WORKFLOW_CLI_TIME_OFFSET`` (seconds) shifts the system clock for every command of a process tree,
+which is how end-to-end tests move time forward (an approval timing out) without sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+
+def utc_iso(ts: float) -> str:
+    """ISO 8601 UTC with microseconds and a ``Z``."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> float:
+    """Seconds since the epoch from an ISO 8601 time (naive means UTC)."""
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+class SystemClock:
+    """Wall time for timestamps, monotonic time for durations, both shifted by the test offset."""
+
+    def __init__(self, offset: float | None = None) -> None:
+        if offset is None:
+            offset = float(os.environ.get("WORKFLOW_CLI_TIME_OFFSET", "0") or 0)
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def now_iso(self) -> str:
+        return utc_iso(self.time())
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class FakeClock(SystemClock):
+    """A clock that moves only when told to (``advance``) or when slept on."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        super().__init__(offset=0.0)
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(max(seconds, 0.0))

@@ -1,0 +1,190 @@
+"""Semantic checks on a workflow document, after the JSON Schema: graph, rules, expressions.
+
+Every check returns :class:`Issue` objects located by path; :func:`check_document` raises them all
+at once so a user fixes a document in one round.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Mapping
+
+from workflow_cli.errors import InvalidInputError, Issue, did_you_mean
+from workflow_cli.model.document import ACTION_NAMES, Workflow, build_workflow, default_action
+
+CURRENT_VERSION = "2.0.0"
+TASK_FIELDS = ("status", "outputs", "attempts", "error", "started_at", "finished_at", "items", "duration_seconds")
+INSTANCE_FIELDS = ("id", "name", "template", "started_at", "created_at", "workspace")
+_JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none", "True", "False", "None"}
+_BASE_ROOTS = {"params", "vars", "tasks", "instance", "env"}
+
+
+def _version_tuple(text: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(p) for p in text.split("."))
+    except ValueError:
+        return None
+
+
+def version_issues(doc: Mapping[str, Any]) -> list[Issue]:
+    """A document from a newer release than this tool is refused with a clear message."""
+    version = doc.get("version")
+    if not isinstance(version, str):
+        return []
+    parsed, current = _version_tuple(version), _version_tuple(CURRENT_VERSION)
+    if parsed is not None and current is not None and parsed > current:
+        return [Issue("version", f"document version {version} is newer than this tool supports ({CURRENT_VERSION})", "upgrade workflow-cli")]
+    return []
+
+
+def _expression_sites(wf: Workflow) -> Iterator[tuple[str, str, bool, set[str]]]:
+    """Yield (path, text, is_template, extra scope names) for every expression in the document."""
+    for tid, task in wf.tasks.items():
+        base = f"tasks.{tid}"
+        extra = set()
+        if task.foreach:
+            extra |= {"item", "index"}
+        if task.loop:
+            extra |= {"loop"}
+        for i, cond in enumerate(task.conditions):
+            yield f"{base}.conditions[{i}]", cond, False, extra
+        if task.foreach:
+            yield f"{base}.foreach", task.foreach, False, extra - {"item", "index"}
+        if task.loop and isinstance(task.loop.get("until"), str):
+            yield f"{base}.loop.until", task.loop["until"], False, extra
+        if task.cache and isinstance(task.cache.get("key"), str):
+            yield f"{base}.cache.key", task.cache["key"], False, extra
+        for name, expr in task.set_vars.items():
+            yield f"{base}.set_vars.{name}", expr, False, extra
+        params = task.parameters
+        if task.action == "condition_check":
+            if isinstance(params.get("expression"), str):
+                yield f"{base}.parameters.expression", params["expression"], False, extra
+            for i, case in enumerate(params.get("cases") or []):
+                if isinstance(case, Mapping) and isinstance(case.get("when"), str):
+                    yield f"{base}.parameters.cases[{i}].when", case["when"], False, extra
+            params = {k: v for k, v in params.items() if k not in ("expression", "cases")}
+        yield from _template_strings(f"{base}.parameters", params, extra)
+        if task.compensate:
+            yield from _template_strings(f"{base}.compensate", task.compensate, extra)
+    for event, actions in wf.hooks.items():
+        yield from _template_strings(f"hooks.{event}", actions, {"event"})
+
+
+def _template_strings(path: str, value: Any, extra: set[str]) -> Iterator[tuple[str, str, bool, set[str]]]:
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            yield path, value, True, extra
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _template_strings(f"{path}.{key}", item, extra)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _template_strings(f"{path}[{i}]", item, extra)
+
+
+def expression_issues(wf: Workflow) -> list[Issue]:
+    """Names an expression uses that cannot exist: unknown params, tasks, env vars or roots."""
+    from workflow_cli.templates.render import ExpressionError, expression_references
+
+    issues: list[Issue] = []
+    task_ids = list(wf.tasks)
+    param_names = list(wf.parameters)
+    for path, text, is_template, extra in _expression_sites(wf):
+        try:
+            refs = expression_references(text, is_template=is_template)
+        except ExpressionError as exc:
+            issues.append(Issue(path, f"invalid expression: {exc}"))
+            continue
+        allowed = _BASE_ROOTS | extra
+        for root, attrs in refs:
+            problem = _reference_problem(root, attrs, allowed, task_ids, param_names, wf.env_allow)
+            if problem:
+                issues.append(Issue(path, *problem))
+    return issues
+
+
+def _reference_problem(
+    root: str,
+    attrs: tuple[str, ...],
+    allowed: set[str],
+    task_ids: list[str],
+    param_names: list[str],
+    env_allow: Iterable[str],
+) -> tuple[str, str | None] | None:
+    if root in _JINJA_GLOBALS:
+        return None
+    if root not in allowed:
+        return f"undefined name '{root}'", did_you_mean(root, sorted(allowed)) or f"names in scope: {', '.join(sorted(allowed))}"
+    if not attrs:
+        return None
+    head = attrs[0]
+    if root == "params" and head not in param_names:
+        return f"unknown parameter 'params.{head}'", did_you_mean(head, param_names) or "declare it under parameters"
+    if root == "tasks":
+        if head not in task_ids:
+            return f"unknown task 'tasks.{head}'", did_you_mean(head, task_ids)
+        if len(attrs) > 1 and attrs[1] not in TASK_FIELDS:
+            return f"unknown task field '{attrs[1]}'", did_you_mean(attrs[1], TASK_FIELDS) or f"one of: {', '.join(TASK_FIELDS)}"
+    if root == "env" and head not in env_allow:
+        return f"environment variable '{head}' is not listed in env_allow", f"add '{head}' to env_allow"
+    if root == "instance" and head not in INSTANCE_FIELDS:
+        return f"unknown instance field '{head}'", did_you_mean(head, INSTANCE_FIELDS)
+    return None
+
+
+def rule_issues(wf: Workflow, known_actions: Iterable[str]) -> list[Issue]:
+    """Task-level rules the schema cannot express."""
+    issues: list[Issue] = []
+    actions = sorted(set(known_actions))
+    for tid, task in wf.tasks.items():
+        base = f"tasks.{tid}"
+        if task.action not in actions:
+            issues.append(Issue(f"{base}.action", f"unknown action '{task.action}'", did_you_mean(task.action, actions) or f"one of: {', '.join(actions)}"))
+        if task.execution_mode == "conditional" and not task.conditions:
+            issues.append(Issue(f"{base}.execution_mode", "a 'conditional' task needs at least one entry in conditions"))
+        rule = task.trigger_rule
+        ndeps = len(task.dependencies)
+        if not isinstance(rule, str):
+            if rule.n > ndeps:
+                issues.append(Issue(f"{base}.trigger_rule.min_success", f"can never fire: needs {rule.n} successful dependencies but the task has {ndeps}"))
+        elif rule in ("one_success", "one_failed", "all_failed") and ndeps == 0:
+            issues.append(Issue(f"{base}.trigger_rule", f"'{rule}' can never fire on a task without dependencies"))
+        if task.loop and task.foreach:
+            issues.append(Issue(f"{base}.loop", "a task cannot have both loop and foreach"))
+        if task.compensate is not None:
+            comp_action = default_action(task.compensate)
+            if comp_action not in actions:
+                issues.append(Issue(f"{base}.compensate.action", f"unknown action '{comp_action}'", did_you_mean(comp_action, actions)))
+    return issues
+
+
+def document_issues(doc: Any, *, known_actions: Iterable[str] | None = None) -> list[Issue]:
+    """Every problem in a 2.0.0 document: schema first, then graph, rules and expressions."""
+    from workflow_cli.model.schema import schema_issues
+
+    if not isinstance(doc, Mapping):
+        return [Issue("", "a workflow document must be a mapping")]
+    issues = version_issues(doc)
+    if issues:
+        return issues
+    issues = schema_issues(doc)
+    if issues:
+        return issues
+    from workflow_cli.graph.dag import graph_issues
+
+    wf = build_workflow(doc)
+    from workflow_cli.templates.params import declaration_issues
+
+    issues += declaration_issues(wf.parameters)
+    issues += graph_issues({tid: t.dependencies for tid, t in wf.tasks.items()})
+    issues += rule_issues(wf, known_actions if known_actions is not None else ACTION_NAMES)
+    issues += expression_issues(wf)
+    return sorted(issues, key=lambda i: i.path)
+
+
+def check_document(doc: Any, *, known_actions: Iterable[str] | None = None) -> Workflow:
+    """Validate ``doc`` and return the typed workflow; raise every problem at once."""
+    issues = document_issues(doc, known_actions=known_actions)
+    if issues:
+        raise InvalidInputError(None, issues)
+    return build_workflow(doc)

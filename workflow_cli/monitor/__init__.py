@@ -1,0 +1,1 @@
+"""Read-side views of instances: summaries, health, live monitor, reports."""

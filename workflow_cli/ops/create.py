@@ -1,0 +1,135 @@
+"""``create``: validate a template or file, resolve its parameters, write an instance in ``created``."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from workflow_cli.errors import InvalidInputError
+from workflow_cli.model.document import Workflow
+from workflow_cli.ops.sources import LoadedSource, load_source
+from workflow_cli.store.home import Home
+from workflow_cli.templates.params import ResolvedParams, resolve_params
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated document with its resolved parameters, ready to become an instance."""
+
+    source: LoadedSource
+    workflow: Workflow
+    params: ResolvedParams
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """What ``create`` reports (SPEC 8 ``--json`` shape)."""
+
+    id: str
+    status: str
+    template: str
+    params: dict[str, Any]
+    name: str = ""
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "template": self.template, "params": self.params, "name": self.name}
+
+
+def load_params_file(path: str | None) -> dict[str, Any]:
+    """Values from ``--params-file`` (JSON or YAML mapping)."""
+    if not path:
+        return {}
+    from workflow_cli.model.loader import load_file
+
+    values = load_file(Path(path), what="params")
+    if not isinstance(values, dict):
+        raise InvalidInputError.at(str(path), "a params file must hold a mapping of name to value")
+    return values
+
+
+def prepare(
+    home: Home,
+    source_arg: str,
+    *,
+    cli_pairs: Sequence[str] = (),
+    params_file: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """Load, validate and parametrise a document; raises every problem at once."""
+    from workflow_cli.model.validate import check_document
+    from workflow_cli.templates.resolve import resolve_document
+
+    source = load_source(home, source_arg)
+    workflow = check_document(source.document, known_actions=_known_actions())
+    params = resolve_params(
+        workflow.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs, overrides=overrides
+    )
+    document = resolve_document(source.document, params)
+    return Prepared(source, workflow, params, document)
+
+
+def _known_actions() -> list[str]:
+    """Action names a document may use: the SPEC's, plus any installed plugin."""
+    from workflow_cli.actions import registry
+    from workflow_cli.model.document import ACTION_NAMES
+
+    return sorted(set(ACTION_NAMES) | set(registry().names()))
+
+
+def current_user() -> str:
+    """The OS user, for the actor of events."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def create_instance(
+    home: Home,
+    source_arg: str,
+    *,
+    cli_pairs: Sequence[str] = (),
+    params_file: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    parent: Mapping[str, Any] | None = None,
+    clock: Any = None,
+) -> CreateResult:
+    """Make an instance in ``created``; nothing is written unless everything is valid."""
+    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.store.ids import new_instance_id
+    from workflow_cli.store.instances import create_instance_dir
+
+    prepared = prepare(home, source_arg, cli_pairs=cli_pairs, params_file=params_file, overrides=overrides)
+    clock = clock or SystemClock()
+    home.ensure()
+    now = clock.time()
+    from datetime import datetime, timezone
+
+    instance_id = new_instance_id(datetime.fromtimestamp(now, tz=timezone.utc))
+    public = prepared.params.public()
+    header = {
+        "id": instance_id,
+        "name": name or prepared.workflow.name,
+        "template": prepared.source.template,
+        "source": prepared.source.origin,
+        "created_at": clock.now_iso(),
+        "params": public,
+        "secret_names": sorted(prepared.params.secret_names),
+        "vars": dict(prepared.workflow.variables),
+        "parent": dict(parent) if parent else None,
+    }
+    paths = create_instance_dir(
+        home.instances,
+        instance_id,
+        header=header,
+        document=prepared.document,
+        secrets=prepared.params.secrets(),
+        created_event={"template": header["template"], "name": header["name"], "params": public},
+    )
+    return CreateResult(instance_id, "created", header["template"], public, header["name"], str(paths.root))

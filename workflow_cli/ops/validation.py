@@ -1,0 +1,64 @@
+"""``validate``: schema, graph and parameter checks, every problem at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from workflow_cli.errors import InvalidInputError, Issue
+from workflow_cli.store.home import Home
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The ``validate --json`` document: ``{"valid", "errors": [{"path", "message"}]}``."""
+
+    source: str
+    errors: list[Issue]
+    notes: list[str] = field(default_factory=list)
+    tasks: int = 0
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {"valid": self.valid, "errors": [e.to_json() for e in self.errors], "source": self.source, "tasks": self.tasks, "notes": self.notes}
+
+
+def validate_source(
+    home: Home, source_arg: str, *, cli_pairs: Sequence[str] = (), params_file: str | None = None
+) -> ValidationResult:
+    """Validate a template or file; parameters are checked in full when any are given.
+
+    Without ``--param``/``--params-file``, missing required parameters are a note, not an error:
+    a template is valid on its own, and ``create`` checks the values it is given.
+    """
+    from workflow_cli.model.validate import document_issues
+    from workflow_cli.ops.create import _known_actions, load_params_file
+    from workflow_cli.ops.sources import load_source
+    from workflow_cli.templates.params import resolve_params
+
+    try:
+        source = load_source(home, source_arg)
+    except InvalidInputError as exc:
+        return ValidationResult(source_arg, exc.issues or [Issue("", str(exc))])
+    issues = document_issues(source.document, known_actions=_known_actions())
+    if issues:
+        return ValidationResult(source.origin, issues)
+    from workflow_cli.model.document import build_workflow
+
+    wf = build_workflow(source.document)
+    notes: list[str] = []
+    given = bool(cli_pairs or params_file)
+    try:
+        resolve_params(wf.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs)
+    except InvalidInputError as exc:
+        missing = [i for i in exc.issues if i.message == "missing required parameter"]
+        if given:
+            issues = exc.issues
+        else:
+            issues = [i for i in exc.issues if i not in missing]
+            if missing:
+                notes.append("required parameters to give at create: " + ", ".join(i.path.split(".", 1)[1] for i in missing))
+    return ValidationResult(source.origin, issues, notes, len(wf.tasks))

@@ -1,0 +1,88 @@
+"""Atomic file replacement and strict JSON reading for state files (SPEC 7.1)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from workflow_cli.errors import StateError
+
+_DEFAULT_WAY_OUT = "restore it from a backup or remove it"
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a rename or a new file in it) to disk."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some file systems (and platforms) cannot fsync a folder; the data itself was fsynced.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to ``fd`` (os.write may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix."""
+    path = Path(path)
+    folder = path.parent
+    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        try:
+            os.fchmod(fd, mode)  # exact mode whatever the umask
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(folder)
+
+
+def dumps_json(obj: Any) -> str:
+    """Serialize ``obj`` the way every state file is written (compact, UTF-8, no NaN)."""
+    return json.dumps(obj, ensure_ascii=False, indent=None, separators=(",", ":"), allow_nan=False)
+
+
+def write_json_atomic(path: Path, obj: Any, *, mode: int = 0o600) -> None:
+    """Serialize ``obj`` first, then replace ``path`` atomically; a serialization error writes nothing."""
+    data = (dumps_json(obj) + "\n").encode("utf-8")
+    write_bytes_atomic(path, data, mode=mode)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON value {name}")
+
+
+def read_json(path: Path, *, what: str = "state file", way_out: str | None = None) -> Any:
+    """Load a JSON state file; raise StateError naming the file and the way out when it is corrupt.
+
+    Raises:
+        FileNotFoundError: the file does not exist (callers decide what that means).
+        StateError: the file is empty, not UTF-8, not JSON, or holds NaN/Infinity.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    hint = way_out or _DEFAULT_WAY_OUT
+    if not raw.strip():
+        raise StateError(f"{path}: corrupt {what}: the file is empty; {hint}")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise StateError(f"{path}: corrupt {what}: {exc}; {hint}") from exc

@@ -1,0 +1,230 @@
+"""The append-only event log ``events.jsonl`` (SPEC 7.1): one fsynced JSON line per state change."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from time import gmtime, strftime, time_ns
+from typing import IO, Any
+
+from workflow_cli.errors import StateError
+from workflow_cli.store.atomic import fsync_dir
+
+EVENT_FORMAT = 1
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_FIELDS = ("v", "seq", "time", "type", "actor", "data")
+
+
+@lru_cache(maxsize=1)
+def default_actor() -> str:
+    """The OS user name, or ``uid:N`` when it cannot be found (containers without a passwd entry)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+_second: tuple[int, str] = (-1, "")  # the last second formatted, reused: strftime is the costly part
+
+
+def utc_now() -> str:
+    """The current time as ISO 8601 UTC with microseconds and a ``Z``."""
+    global _second
+    sec, nanos = divmod(time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] != sec:
+        cached = _second = (sec, strftime("%Y-%m-%dT%H:%M:%S", gmtime(sec)))
+    return f"{cached[1]}.{nanos // 1000:06d}Z"
+
+
+def _corrupt(path: Path, lineno: int, reason: str) -> StateError:
+    """A StateError naming the file, the line and the way out."""
+    keep = lineno - 1
+    way_out = "restore the file from a backup"
+    if keep:
+        way_out += (f", or keep only its first {keep} line(s), losing the later events "
+                    f"(head -n {keep} {path} > {path}.fixed && mv {path}.fixed {path})")
+    return StateError(f"{path}:{lineno}: corrupt event log: {reason}; {way_out}")
+
+
+def _parse(raw: bytes, path: Path, lineno: int, *, last: bool, prev_seq: int) -> dict[str, Any] | None:
+    """One checked event from one line; None for a torn last line (a crash mid-write)."""
+    if not raw.endswith(b"\n"):
+        if last:
+            return None
+        raise _corrupt(path, lineno, "unterminated line")  # cannot happen with line iteration
+    try:
+        event = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        if last:
+            return None
+        raise _corrupt(path, lineno, f"invalid JSON ({exc})") from exc
+    if not isinstance(event, dict) or not all(k in event for k in _FIELDS):
+        raise _corrupt(path, lineno, f"not an event object with the fields {', '.join(_FIELDS)}")
+    version = event["v"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _corrupt(path, lineno, f"bad format version {version!r}")
+    if version > EVENT_FORMAT:
+        raise StateError(
+            f"{path}:{lineno}: event format {version} was written by a newer release of workflow-cli "
+            f"(this one reads up to {EVENT_FORMAT}); upgrade workflow-cli"
+        )
+    seq = event["seq"]
+    if type(seq) is not int or seq != prev_seq + 1:
+        raise _corrupt(path, lineno, f"sequence number {seq!r} after {prev_seq} (expected {prev_seq + 1})")
+    return event
+
+
+def _scan(fh: IO[bytes], path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (end offset, event) for each complete line; stop silently at a torn last line."""
+    lines = iter(fh)
+    raw = next(lines, None)
+    lineno, prev_seq, end = 1, 0, 0
+    while raw is not None:
+        following = next(lines, None)
+        event = _parse(raw, path, lineno, last=following is None, prev_seq=prev_seq)
+        if event is None:
+            return
+        end += len(raw)
+        prev_seq = event["seq"]
+        yield end, event
+        raw, lineno = following, lineno + 1
+
+
+def iter_events(path: Path, *, since_seq: int = 0) -> Iterator[dict[str, Any]]:
+    """Yield the events of ``path`` with ``seq > since_seq``; a missing file raises FileNotFoundError."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        for _end, event in _scan(fh, path):
+            if event["seq"] > since_seq:
+                yield event
+
+
+def read_events(path: Path, *, since_seq: int = 0) -> list[dict[str, Any]]:
+    """All events of ``path`` with ``seq > since_seq``, checked, oldest first.
+
+    Raises:
+        FileNotFoundError: no event log.
+        StateError: a line before the last is not valid JSON, or the sequence has a gap or goes back.
+    """
+    return list(iter_events(path, since_seq=since_seq))
+
+
+def _type_name(kind: str | Enum) -> str:
+    """The JSON value of an event type (a str or a str-valued Enum such as EventType)."""
+    return kind.value if isinstance(kind, Enum) else kind
+
+
+class EventLog:
+    """The writer of one instance's event log; only the holder of the instance lock may use it.
+
+    The first append (or ``open()``) checks the log, cuts away a torn last line left by a crash and keeps the
+    file descriptor and the last sequence number for the following appends.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+        self._seq = 0
+        self._end = 0
+        self._actor = default_actor()
+
+    def open(self) -> EventLog:
+        """Open for appending (once), recovering from a torn last line."""
+        if self._fd is not None:
+            return self
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            seq = end = 0
+            with open(os.dup(fd), "rb") as fh:
+                for end, event in _scan(fh, self.path):
+                    seq = event["seq"]
+            if os.fstat(fd).st_size > end:
+                os.ftruncate(fd, end)  # the torn tail of a write that never completed
+                os.fsync(fd)
+            if created:
+                fsync_dir(self.path.parent)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._seq, self._end = fd, seq, end
+        return self
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last event in the log (0 when empty)."""
+        self.open()
+        return self._seq
+
+    def _event(self, seq: int, kind: str | Enum, data: Mapping[str, Any] | None, actor: str | None,
+               time: str) -> dict[str, Any]:
+        return {"v": EVENT_FORMAT, "seq": seq, "time": time, "type": _type_name(kind),
+                "actor": actor or self._actor, "data": dict(data) if data else {}}
+
+    def _write(self, payload: bytes, *, fsync: bool) -> None:
+        """Append ``payload`` with one write; on failure cut the file back so no torn line stays behind."""
+        fd = self._fd
+        assert fd is not None
+        if os.fstat(fd).st_size != self._end:
+            raise StateError(
+                f"{self.path}: the event log changed under its writer (another process appended without "
+                f"holding the instance lock); stop the other runner and run 'workflow-cli resume'"
+            )
+        try:
+            if os.write(fd, payload) != len(payload):
+                raise OSError(f"{self.path}: short write to the event log")
+            if fsync:
+                os.fsync(fd)
+        except BaseException:
+            # The fstat check above refuses further appends if this cut fails too.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._end)
+            raise
+        self._end += len(payload)
+
+    def append(self, type: str | Enum, data: Mapping[str, Any] | None = None, *, actor: str | None = None,
+               time: str | None = None, fsync: bool = True) -> dict[str, Any]:
+        """Append one event, flushed to disk before returning (unless ``fsync=False``); returns it."""
+        if self._fd is None:
+            self.open()
+        event = self._event(self._seq + 1, type, data, actor, time or utc_now())
+        self._write((_encode(event) + "\n").encode("utf-8"), fsync=fsync)
+        self._seq += 1
+        return event
+
+    def append_many(self, events: Iterable[tuple[str | Enum, Mapping[str, Any] | None]], *,
+                    actor: str | None = None, time: str | None = None, fsync: bool = True) -> list[dict[str, Any]]:
+        """Append several events with one write and one fsync; returns them."""
+        if self._fd is None:
+            self.open()
+        stamp = time or utc_now()
+        built = [self._event(self._seq + i, kind, data, actor, stamp) for i, (kind, data) in enumerate(events, 1)]
+        if not built:
+            return []
+        self._write("".join(_encode(e) + "\n" for e in built).encode("utf-8"), fsync=fsync)
+        self._seq += len(built)
+        return built
+
+    def sync(self) -> None:
+        """Flush appends made with ``fsync=False``."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Close the file descriptor; a later append reopens (and rechecks) the log."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def __enter__(self) -> EventLog:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

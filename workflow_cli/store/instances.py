@@ -1,0 +1,132 @@
+"""Instance folders: the immutable header, the resolved document, secrets and the state snapshot.
+
+Layout of ``instances/<id>/``::
+
+    instance.json   header (format, id, name, template, source, created_at, params with secrets masked)
+    workflow.json   the resolved document the instance runs (later template edits do not reach it)
+    secrets.json    secret parameter values, mode 0600 (only when the template declares secrets)
+    events.jsonl    the append-only event log: the source of truth
+    state.json      a snapshot of the state folded from the events up to its ``last_seq``
+    runner.lock     flock held by the live runner
+    logs/           one log per task
+    workspace/      the tasks' working folder
+    requests/       requests from other processes to the live runner
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from workflow_cli.errors import StateError
+from workflow_cli.store.atomic import read_json, write_json_atomic
+from workflow_cli.store.events import EventLog, read_events
+from workflow_cli.store.state import new_state, replay
+
+HEADER_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class InstancePaths:
+    """Where the files of one instance live."""
+
+    root: Path
+
+    @property
+    def id(self) -> str:
+        return self.root.name
+
+    header = property(lambda self: self.root / "instance.json")
+    document = property(lambda self: self.root / "workflow.json")
+    secrets = property(lambda self: self.root / "secrets.json")
+    events = property(lambda self: self.root / "events.jsonl")
+    snapshot = property(lambda self: self.root / "state.json")
+    lock = property(lambda self: self.root / "runner.lock")
+    logs = property(lambda self: self.root / "logs")
+    workspace = property(lambda self: self.root / "workspace")
+    requests = property(lambda self: self.root / "requests")
+
+    def task_log(self, task_id: str) -> Path:
+        return self.logs / f"{task_id}.log"
+
+
+def create_instance_dir(
+    instances_dir: Path,
+    instance_id: str,
+    *,
+    header: Mapping[str, Any],
+    document: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    created_event: Mapping[str, Any],
+) -> InstancePaths:
+    """Write a new instance in a hidden folder, then rename it into place (all or nothing)."""
+    tmp = instances_dir / f".creating-{instance_id}"
+    paths = InstancePaths(tmp)
+    try:
+        tmp.mkdir(mode=0o700)
+        for sub in (paths.logs, paths.workspace, paths.requests):
+            sub.mkdir(mode=0o700)
+        write_json_atomic(paths.header, {"format": HEADER_FORMAT, **header})
+        write_json_atomic(paths.document, dict(document))
+        if secrets:
+            write_json_atomic(paths.secrets, dict(secrets), mode=0o600)
+        log = EventLog(paths.events)
+        event = log.append("workflow.created", created_event)
+        log.close()
+        state = new_state(header, list(document["tasks"]))
+        state = replay(state, [event])
+        write_json_atomic(paths.snapshot, state)
+        final = instances_dir / instance_id
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return InstancePaths(final)
+
+
+def read_header(paths: InstancePaths) -> dict[str, Any]:
+    """The instance's header; a newer format than this tool knows is refused."""
+    header = read_json(paths.header, what="instance header")
+    if not isinstance(header, dict) or header.get("format", 0) > HEADER_FORMAT:
+        raise StateError(f"{paths.header}: written by a newer release of workflow-cli (format {header.get('format') if isinstance(header, dict) else '?'})")
+    return header
+
+
+def read_document(paths: InstancePaths) -> dict[str, Any]:
+    """The resolved workflow document the instance runs."""
+    doc = read_json(paths.document, what="instance document")
+    if not isinstance(doc, dict):
+        raise StateError(f"{paths.document}: corrupt instance document: not a mapping")
+    return doc
+
+
+def read_secrets(paths: InstancePaths) -> dict[str, Any]:
+    """Secret parameter values (empty when the template declares none)."""
+    if not paths.secrets.exists():
+        return {}
+    return dict(read_json(paths.secrets, what="secrets file"))
+
+
+def load_state(paths: InstancePaths) -> dict[str, Any]:
+    """The current state: the snapshot plus every event logged after it."""
+    if paths.snapshot.exists():
+        state = read_json(paths.snapshot, what="state snapshot")
+        if not isinstance(state, dict) or "last_seq" not in state:
+            raise StateError(f"{paths.snapshot}: corrupt state snapshot; delete it to rebuild it from events.jsonl")
+        if state.get("format", 0) > 1:
+            raise StateError(f"{paths.snapshot}: written by a newer release of workflow-cli")
+    else:
+        header = read_header(paths)
+        state = new_state(header, list(read_document(paths)["tasks"]))
+    events = read_events(paths.events, since_seq=state["last_seq"])
+    return replay(state, events) if events else state
+
+
+def instance_dirs(instances_dir: Path) -> list[InstancePaths]:
+    """Every instance folder, oldest first (ids sort by creation time)."""
+    if not instances_dir.is_dir():
+        return []
+    return [InstancePaths(p) for p in sorted(instances_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")]

@@ -1,0 +1,193 @@
+"""Declared template parameters (SPEC 4): merge defaults, params file and ``--param``, coerce, check.
+
+Values are data: nothing here evaluates a value, so a value holding ``{{ ... }}`` stays text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from workflow_cli.errors import InvalidInputError, Issue, did_you_mean
+
+SECRET_MASK = "***"
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0"}
+_JSON_TYPES = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
+
+
+@dataclass(frozen=True)
+class ResolvedParams:
+    """Parameter values after precedence, coercion and checks."""
+
+    values: dict[str, Any]
+    secret_names: frozenset[str]
+
+    def public(self) -> dict[str, Any]:
+        """Values with every secret replaced by ``***``: safe for output and instance files."""
+        return {k: (SECRET_MASK if k in self.secret_names else v) for k, v in self.values.items()}
+
+    def secrets(self) -> dict[str, Any]:
+        """Only the secret values (for the owner-only secrets file)."""
+        return {k: v for k, v in self.values.items() if k in self.secret_names}
+
+
+def parse_pairs(pairs: Sequence[str]) -> tuple[dict[str, str], list[Issue]]:
+    """Split ``key=value`` strings from the command line; a later key wins."""
+    values: dict[str, str] = {}
+    issues: list[Issue] = []
+    for raw in pairs:
+        key, sep, value = raw.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            issues.append(Issue(f"--param {raw}", "expected key=value", "for example --param region=eu"))
+            continue
+        values[key] = value
+    return values, issues
+
+
+def _coerce_text(name: str, text: str, kind: str) -> tuple[Any, str | None]:
+    """Convert a command-line string to the declared type; return (value, error)."""
+    if kind == "string":
+        return text, None
+    if kind == "boolean":
+        low = text.strip().lower()
+        if low in _TRUE:
+            return True, None
+        if low in _FALSE:
+            return False, None
+        return None, f"expected a boolean (true/false, yes/no, 1/0), got '{text}'"
+    if kind == "integer":
+        try:
+            return int(text.strip()), None
+        except ValueError:
+            return None, f"expected an integer, got '{text}'"
+    if kind == "number":
+        try:
+            value = float(text.strip())
+        except ValueError:
+            return None, f"expected a number, got '{text}'"
+        if value != value or value in (float("inf"), float("-inf")):
+            return None, f"expected a finite number, got '{text}'"
+        return (int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value), None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None, f"expected JSON {kind}, got '{text}'"
+    return value, None
+
+
+def type_error(value: Any, kind: str) -> str | None:
+    """Message when ``value`` is not of JSON type ``kind``, else None."""
+    expected = _JSON_TYPES.get(kind)
+    if expected is None:
+        return None
+    if isinstance(value, bool) and kind in ("integer", "number"):
+        return f"expected {kind}, got boolean"
+    if kind == "integer" and isinstance(value, float) and value.is_integer():
+        return None
+    if not isinstance(value, expected):
+        return f"expected {kind}, got {_json_type_name(value)}"
+    return None
+
+
+def _json_type_name(value: Any) -> str:
+    for name, kind in (("boolean", bool), ("integer", int), ("number", float), ("string", str), ("array", list), ("object", dict)):
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else type(value).__name__
+
+
+def check_value(name: str, value: Any, decl: Mapping[str, Any]) -> list[str]:
+    """Every way ``value`` breaks its declaration (type, enum, pattern, range)."""
+    kind = decl.get("type", "string")
+    problem = type_error(value, kind)
+    if problem:
+        return [problem]
+    problems = []
+    enum = decl.get("enum")
+    if enum is not None and value not in enum:
+        shown = ", ".join(str(e) for e in enum)
+        problems.append(f"'{value}' is not one of: {shown}")
+    pattern = decl.get("pattern")
+    if pattern and isinstance(value, str):
+        try:
+            if not re.fullmatch(pattern, value):
+                problems.append(f"'{value}' does not match pattern {pattern}")
+        except re.error as exc:
+            problems.append(f"invalid pattern {pattern}: {exc}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if decl.get("minimum") is not None and value < decl["minimum"]:
+            problems.append(f"{value} is below the minimum {decl['minimum']}")
+        if decl.get("maximum") is not None and value > decl["maximum"]:
+            problems.append(f"{value} is above the maximum {decl['maximum']}")
+    return problems
+
+
+def declaration_issues(declared: Mapping[str, Mapping[str, Any]]) -> list[Issue]:
+    """Defaults that break their own declaration (found at validation time)."""
+    issues = []
+    for name, decl in declared.items():
+        if "default" in decl and decl["default"] is not None:
+            for problem in check_value(name, decl["default"], decl):
+                issues.append(Issue(f"parameters.{name}.default", problem))
+        if decl.get("pattern"):
+            try:
+                re.compile(decl["pattern"])
+            except re.error as exc:
+                issues.append(Issue(f"parameters.{name}.pattern", f"invalid regular expression: {exc}"))
+    return issues
+
+
+def resolve_params(
+    declared: Mapping[str, Mapping[str, Any]],
+    *,
+    file_values: Mapping[str, Any] | None = None,
+    cli_pairs: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> ResolvedParams:
+    """Apply precedence defaults < params file < ``overrides`` < ``--param``; raise with every problem."""
+    cli_values, issues = parse_pairs(cli_pairs)
+    values: dict[str, Any] = {n: d["default"] for n, d in declared.items() if "default" in d}
+    sources: list[tuple[str, Mapping[str, Any], bool]] = [
+        ("params file", file_values or {}, False),
+        ("params", overrides or {}, False),
+        ("--param", cli_values, True),
+    ]
+    for label, given, from_cli in sources:
+        for name, value in given.items():
+            if name not in declared:
+                where = f"--param {name}" if from_cli else f"params.{name}"
+                hint = did_you_mean(name, list(declared)) or (
+                    f"declared: {', '.join(declared)}" if declared else "this template declares no parameters"
+                )
+                issues.append(Issue(where, f"unknown parameter '{name}' (from {label})", hint))
+                continue
+            if from_cli:
+                value, problem = _coerce_text(name, value, declared[name].get("type", "string"))
+                if problem:
+                    issues.append(Issue(f"--param {name}", problem))
+                    continue
+            values[name] = value
+    for name, decl in declared.items():
+        if name not in values:
+            if decl.get("required"):
+                issues.append(Issue(f"params.{name}", "missing required parameter", f"pass --param {name}=..."))
+            continue
+        if values[name] is None and not decl.get("required"):
+            continue
+        for problem in check_value(name, values[name], decl):
+            issues.append(Issue(f"params.{name}", problem))
+    if issues:
+        raise InvalidInputError(None, issues)
+    secret = frozenset(n for n, d in declared.items() if d.get("secret"))
+    return ResolvedParams(values, secret)
