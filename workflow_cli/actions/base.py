@@ -80,3 +80,54 @@ class Action(Protocol):
     def run(self, ctx: ActionContext) -> ActionResult: ...
 
     def validate(self, parameters: Mapping[str, Any], path: str) -> list[Issue]: ...
+
+
+def unknown_key_issues(parameters: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> list[Issue]:
+    """One Issue per parameter key not in ``allowed``, with a did-you-mean hint."""
+    from workflow_cli.errors import did_you_mean
+
+    return [
+        Issue(f"{path}.{key}", f"unknown parameter '{key}'", did_you_mean(str(key), allowed) or f"allowed: {', '.join(allowed)}")
+        for key in parameters
+        if key not in allowed
+    ]
+
+
+def format_mib(size: int) -> str:
+    """A byte count as MiB rounded up to one decimal (``1.3 MiB``), for limit messages."""
+    tenths = -(-size * 10 // MAX_OUTPUT_BYTES)
+    return f"{tenths // 10}.{tenths % 10} MiB"
+
+
+def outputs_result(value: Any, *, exit_code: int | None = None) -> ActionResult:
+    """Success with ``value`` as outputs (a non-dict becomes ``{"result": value}``), or failure kind ``output``.
+
+    Outputs must be JSON (no NaN/Infinity) and at most :data:`MAX_OUTPUT_BYTES` once serialised (SPEC 6.2).
+    """
+    import json
+
+    outputs = dict(value) if isinstance(value, Mapping) else {"result": value}
+    try:
+        size = len(json.dumps(outputs, allow_nan=False, ensure_ascii=False).encode("utf-8"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        return ActionResult.failure(f"outputs are not JSON-serialisable: {exc}", kind="output", exit_code=exit_code)
+    if size > MAX_OUTPUT_BYTES:
+        return ActionResult.failure(
+            f"outputs are {format_mib(size)}; the limit is 1 MiB", kind="output", exit_code=exit_code
+        )
+    result = ActionResult.success(outputs)
+    result.exit_code = exit_code
+    return result
+
+
+def flag(value: Any, *, default: bool) -> bool:
+    """A boolean parameter that may arrive rendered as text (``"false"``, ``"yes"``...); None means ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return True
+        if text in ("false", "no", "off", "0", ""):
+            return False
+    return bool(value)

@@ -11,7 +11,10 @@ import typer
 from workflow_cli import __version__
 from workflow_cli.cli.output import CliContext
 
-COMMAND_MODULES = ("init", "templates", "validate", "schema", "create", "listing", "status", "graph")
+COMMAND_MODULES = (
+    "init", "templates", "validate", "schema", "create", "listing", "status", "graph",
+    "running", "control", "logs",
+)
 GLOBAL_FLAGS = ("--json", "--quiet", "-q", "--no-color")
 GLOBAL_VALUED = ("--home",)
 

@@ -212,6 +212,17 @@ class EventLog:
         self._seq += len(built)
         return built
 
+    def write_prepared(self, events: list[dict[str, Any]], *, fsync: bool = True) -> None:
+        """Append events built by the caller (group commit); their ``seq`` must continue the log."""
+        if self._fd is None:
+            self.open()
+        for offset, event in enumerate(events, 1):
+            if event.get("seq") != self._seq + offset:
+                raise StateError(f"{self.path}: event seq {event.get('seq')} does not follow {self._seq + offset - 1}")
+        if events:
+            self._write("".join(_encode(e) + "\n" for e in events).encode("utf-8"), fsync=fsync)
+            self._seq += len(events)
+
     def sync(self) -> None:
         """Flush appends made with ``fsync=False``."""
         if self._fd is not None:

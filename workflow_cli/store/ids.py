@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +21,11 @@ _lock = threading.Lock()
 _last_requested = -1  # the millisecond asked for by the call that made the previous id
 _last_ms = -1  # the millisecond of the previous id (later than asked for after 4096 ids in one ms)
 _last_suffix = 0
+
+
+def _random_start() -> int:
+    """A random suffix below _SUFFIX_START (a power of two, so the modulo is uniform)."""
+    return int.from_bytes(os.urandom(2), "big") % _SUFFIX_START
 
 
 def _epoch_ms(now: datetime) -> int:
@@ -42,11 +46,11 @@ def _next_stamp(requested: int, *, clamp: bool) -> tuple[int, int]:
         if requested == _last_requested or (requested <= _last_ms and (clamp or requested == _last_ms)):
             ms, suffix = _last_ms, _last_suffix + 1
             if suffix > _SUFFIX_MAX:
-                ms, suffix = ms + 1, secrets.randbelow(_SUFFIX_START)
+                ms, suffix = ms + 1, _random_start()
         elif requested > _last_ms:
-            ms, suffix = requested, secrets.randbelow(_SUFFIX_START)
+            ms, suffix = requested, _random_start()
         else:
-            return requested, secrets.randbelow(_SUFFIX_START)
+            return requested, _random_start()
         _last_requested, _last_ms, _last_suffix = requested, ms, suffix
     return ms, suffix
 

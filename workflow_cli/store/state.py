@@ -32,6 +32,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
         "waiting_for": None,
         "error": None,
         "parent": header.get("parent"),
+        "rollback": None,
         "children": [],
         "last_seq": 0,
     }
@@ -134,10 +135,12 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
         if etype in ("workflow.started", "workflow.resumed"):
             state["finished_at"] = None
             state["error"] = None
+            state["error_kind"] = None
             state["waiting_for"] = None
         if etype in ("workflow.completed", "workflow.failed", "workflow.cancelled"):
             state["finished_at"] = time
             state["error"] = data.get("error")
+            state["error_kind"] = data.get("kind")
         if etype == "workflow.waiting":
             state["waiting_for"] = data.get("waiting_for")
         if etype == "workflow.paused":
@@ -148,8 +151,17 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
         state["vars"].update(data.get("vars") or {})
     elif etype == "child.linked":
         state["children"].append(data.get("child"))
-    elif etype == "rollback.completed" and "vars" in data:
-        state["vars"] = dict(data["vars"])
+    elif etype == "rollback.started":
+        state["rollback"] = {"checkpoint": data.get("checkpoint"), "tasks": list(data.get("tasks") or []), "done": []}
+    elif etype == "rollback.task":
+        state.setdefault("rollback", {"tasks": [], "done": []})["done"].append(data["task"])
+    elif etype == "rollback.completed":
+        state["rollback"] = None
+        if "vars" in data:
+            state["vars"] = dict(data["vars"])
+        if "checkpoint" in data and data["checkpoint"]:
+            keep = [cp for cp in state["checkpoints"] if cp["id"] <= data["checkpoint"]]
+            state["checkpoints"] = keep
     state["last_seq"] = event.get("seq", state["last_seq"])
     return state
 

@@ -1,0 +1,335 @@
+"""Child processes for actions: spawn in a new session, stream output to the log, wait, kill the tree.
+
+A timed-out or cancelled attempt has its whole process tree stopped (SPEC 6.2): SIGTERM to the process
+group and to every descendant found through ``/proc`` (or ``ps``), including those that started a session of
+their own, then SIGKILL after a grace period (``WORKFLOW_CLI_KILL_GRACE`` seconds, default 2).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from workflow_cli.actions.base import MAX_OUTPUT_BYTES
+
+DEFAULT_GRACE = 2.0
+_CHUNK = 65536
+_SLICE = 0.02  # how often cancel and the deadline are checked
+_DRAIN_IDLE = 0.2  # after exit, a pipe still held by a background grandchild is given up after this silence
+_DRAIN_MAX = 2.0
+
+
+@dataclass
+class ProcessOutcome:
+    """How a child process ended and what it wrote to stdout (up to the capture limit)."""
+
+    returncode: int | None
+    stdout: bytes = b""
+    stdout_truncated: bool = False
+    last_stderr: str | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    start_error: str | None = None
+
+
+def kill_grace() -> float:
+    """Seconds between SIGTERM and SIGKILL (``WORKFLOW_CLI_KILL_GRACE`` overrides the default 2 s)."""
+    try:
+        return max(0.0, float(os.environ.get("WORKFLOW_CLI_KILL_GRACE", DEFAULT_GRACE)))
+    except ValueError:
+        return DEFAULT_GRACE
+
+
+def _process_table() -> dict[int, tuple[int, str | None, str]]:
+    """pid -> (ppid, start time or None, state) for every visible process."""
+    table: dict[int, tuple[int, str | None, str]] = {}
+    if os.path.isdir("/proc"):
+        for name in os.listdir("/proc"):
+            if name.isdigit() and (entry := _proc_stat(int(name))) is not None:
+                table[int(name)] = entry
+        return table
+    try:
+        out = subprocess.run(["ps", "-eo", "pid=,ppid=,stat="], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return table
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].isdigit() and parts[1].isdigit():
+            table[int(parts[0])] = (int(parts[1]), None, parts[2][:1])
+    return table
+
+
+def _proc_stat(pid: int) -> tuple[int, str | None, str] | None:
+    """(ppid, start time, state) from ``/proc/<pid>/stat``, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2 :].split()  # the command name may hold spaces and parentheses
+    if len(fields) < 20:
+        return None
+    return int(fields[1]), fields[19], fields[0]
+
+
+def descendants(roots: list[int]) -> dict[int, str | None]:
+    """Every live descendant of ``roots`` (not the roots themselves): pid -> start time (None without /proc)."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _start, _state) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found: dict[int, str | None] = {}
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found and child not in roots:
+                found[child] = table[child][1]
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    """True while ``pid`` is the same running process (a zombie counts as gone)."""
+    if os.path.isdir("/proc"):
+        entry = _proc_stat(pid)
+        return entry is not None and entry[2] != "Z" and (start is None or entry[1] == start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_tree(pgid: int, known: Mapping[int, str | None], sig: int) -> None:
+    """Send ``sig`` to the process group and to every known descendant that is still the same process."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already empty
+    for pid, start in known.items():
+        if _alive(pid, start):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_tree(proc: subprocess.Popen[bytes], grace: float | None = None) -> None:
+    """Stop ``proc`` (a session leader) and all its descendants: SIGTERM, then SIGKILL after ``grace``."""
+    grace = kill_grace() if grace is None else grace
+    # descendants must be collected before anything dies: orphans lose their ppid link
+    known = descendants([proc.pid])
+    _signal_tree(proc.pid, known, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        if proc.poll() is not None and not _group_alive(proc.pid) and not any(_alive(p, s) for p, s in known.items()):
+            break
+        time.sleep(_SLICE)
+    live = [proc.pid, *(p for p, s in known.items() if _alive(p, s))]
+    known = {**known, **descendants(live)}
+    _signal_tree(proc.pid, known, signal.SIGKILL)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass  # stuck in uninterruptible sleep; nothing more a signal can do
+
+
+class _Streams:
+    """Non-blocking pump of a child's stdin, stdout and stderr through one selector."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], stdin: bytes | None, sink: _Sink) -> None:
+        self.sel = selectors.DefaultSelector()
+        self.sink = sink
+        self.pending = memoryview(stdin or b"")
+        self.buffers: dict[int, bytearray] = {}
+        for stream, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
+            if stream is not None:
+                self.sel.register(stream.fileno(), selectors.EVENT_READ, name)
+                self.buffers[stream.fileno()] = bytearray()
+        self.stdin = proc.stdin
+        if self.stdin is not None:
+            if self.pending:
+                os.set_blocking(self.stdin.fileno(), False)
+                self.sel.register(self.stdin.fileno(), selectors.EVENT_WRITE, "stdin")
+            else:
+                self._close_stdin()
+
+    def is_open(self) -> bool:
+        return bool(self.sel.get_map())
+
+    def pump(self, wait: float) -> bool:
+        """Move whatever is ready within ``wait`` seconds; True if anything moved."""
+        if not self.is_open():
+            return False
+        got = False
+        for key, _events in self.sel.select(wait):
+            fd = int(key.fd)
+            got = True
+            if key.data == "stdin":
+                self._write(fd)
+                continue
+            data = os.read(fd, _CHUNK)
+            if data:
+                self._feed(fd, key.data, data)
+            else:
+                self._flush(fd, key.data)
+                self.sel.unregister(fd)
+        return got
+
+    def _write(self, fd: int) -> None:
+        try:
+            sent = os.write(fd, self.pending[:_CHUNK])
+        except BlockingIOError:
+            return
+        except OSError:  # the child closed its stdin: the rest is not wanted
+            sent = len(self.pending)
+        self.pending = self.pending[sent:]
+        if not self.pending:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.stdin is not None:
+            if self.stdin.fileno() in self.sel.get_map():
+                self.sel.unregister(self.stdin.fileno())
+            try:
+                self.stdin.close()
+            except OSError:
+                pass
+            self.stdin = None
+
+    def _feed(self, fd: int, name: str, data: bytes) -> None:
+        self.sink.capture(name, data)
+        buf = self.buffers[fd]
+        buf += data
+        *lines, rest = bytes(buf).split(b"\n")
+        for line in lines:
+            self.sink.line(name, line)
+        if len(rest) > _CHUNK:  # a line with no end in sight is logged in pieces
+            self.sink.line(name, rest)
+            rest = b""
+        self.buffers[fd] = bytearray(rest)
+
+    def _flush(self, fd: int, name: str) -> None:
+        if self.buffers[fd]:
+            self.sink.line(name, bytes(self.buffers[fd]))
+            self.buffers[fd] = bytearray()
+
+    def drain(self) -> None:
+        """Read until every pipe is closed, giving up on pipes that stay silent (held by a background process)."""
+        end = time.monotonic() + _DRAIN_MAX
+        while self.is_open() and time.monotonic() < end and self.pump(_DRAIN_IDLE):
+            pass
+        self.close()
+
+    def close(self) -> None:
+        self._close_stdin()
+        for fd, key in list(self.sel.get_map().items()):
+            self._flush(fd, str(key.data))
+        self.sel.close()
+
+
+class _Sink:
+    """Where output goes: lines into the log, stdout bytes into memory up to a limit."""
+
+    def __init__(self, log: Callable[[str], None], *, log_stdout: bool, stderr_prefix: str, limit: int) -> None:
+        self.log = log
+        self.log_stdout = log_stdout
+        self.stderr_prefix = stderr_prefix
+        self.limit = limit
+        self.stdout = bytearray()
+        self.truncated = False
+        self.last_stderr: str | None = None
+
+    def capture(self, name: str, data: bytes) -> None:
+        if name == "stdout" and not self.truncated:
+            room = self.limit - len(self.stdout)
+            self.stdout += data[:room]
+            self.truncated = len(data) > room
+
+    def line(self, name: str, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        if name == "stderr":
+            if text.strip():
+                self.last_stderr = text.strip()
+            self.log(f"{self.stderr_prefix}{text}")
+        elif self.log_stdout:
+            self.log(text)
+
+
+def run_process(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Callable[[str], None],
+    cancel: threading.Event,
+    timeout: float | None = None,
+    stdin: bytes | None = None,
+    log_stdout: bool = True,
+    stderr_prefix: str = "[stderr] ",
+    stdout_limit: int = MAX_OUTPUT_BYTES + 1,
+) -> ProcessOutcome:
+    """Run ``argv`` in a new session, streaming its output into ``log`` until it exits, times out or is cancelled."""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return ProcessOutcome(None, start_error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
+    sink = _Sink(log, log_stdout=log_stdout, stderr_prefix=stderr_prefix, limit=stdout_limit)
+    streams = _Streams(proc, stdin, sink)
+    outcome = ProcessOutcome(None)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while proc.poll() is None:
+        if cancel.is_set():
+            outcome.cancelled = True
+        elif deadline is not None and time.monotonic() >= deadline:
+            outcome.timed_out = True
+        if outcome.cancelled or outcome.timed_out:
+            kill_tree(proc)
+            break
+        wait = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
+        if not streams.pump(wait) and not streams.is_open():
+            try:
+                proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                pass
+    streams.drain()
+    outcome.returncode = proc.returncode
+    outcome.stdout = bytes(sink.stdout)
+    outcome.stdout_truncated = sink.truncated
+    outcome.last_stderr = sink.last_stderr
+    return outcome
+
+
+def signal_name(returncode: int) -> str:
+    """``SIGKILL`` for -9; the number when the signal is unknown."""
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return str(-returncode)

@@ -1,0 +1,144 @@
+"""``start``, ``run``, ``resume``, ``retry``: run an instance; the exit code says how it ended (SPEC 8)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from workflow_cli.cli.failure import guarded
+
+EVENTS_HELP = "Stream every event as a JSON line to FILE ('-' for stdout)."
+DETACH_HELP = "Run in a background process and return at once."
+
+
+def _finish(obj: Any, result: Any) -> None:
+    doc = result.status
+    if obj.json:
+        obj.emit_json(doc)
+    elif result.detached:
+        obj.info(f"running in the background; log: {doc.get('runner_log')}")
+        sys.stdout.write(doc["id"] + "\n")
+    elif not obj.quiet:
+        counts: dict[str, int] = {}
+        for t in doc["tasks"].values():
+            counts[t["status"]] = counts.get(t["status"], 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        line = f"{doc['id']} {doc['status']} ({summary})"
+        if doc.get("error"):
+            line += f": {doc['error']}"
+        sys.stdout.write(line + "\n")
+    raise typer.Exit(result.exit_code)
+
+
+def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    from workflow_cli.cli.progress import make_sink
+
+    sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
+    try:
+        result = fn(obj.writable_home(), *args, sink=sink, **kwargs)
+    finally:
+        for f in files:
+            f.close()
+    _finish(obj, result)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("start")
+    @guarded
+    def start(
+        ctx: typer.Context,
+        instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix."),
+        detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
+        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
+        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+    ) -> None:
+        """Run a created (or paused) instance in the foreground until it stops moving.
+
+        Example: workflow-cli start 20261121-2151 --events run.jsonl
+        """
+        from workflow_cli.ops.run import start as op
+
+        obj = ctx.obj
+        if detach:
+            _finish(obj, op(obj.writable_home(), instance, detach_run=True))
+        _drive(obj, events, op, instance, max_parallel=max_parallel)
+
+    @app.command("run")
+    @guarded
+    def run(
+        ctx: typer.Context,
+        source: str = typer.Argument(..., metavar="TEMPLATE_OR_FILE", help="A template name or a document file."),
+        param: List[str] = typer.Option([], "--param", "-p", help="A parameter value, key=value (repeatable).", metavar="KEY=VALUE"),
+        params_file: Optional[str] = typer.Option(None, "--params-file", help="JSON or YAML file of parameter values.", metavar="FILE"),
+        name: Optional[str] = typer.Option(None, "--name", help="A name for the instance."),
+        detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (order, rendered parameters, conditions); run nothing."),
+        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
+        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+    ) -> None:
+        """Create an instance and run it (create + start).
+
+        Example: workflow-cli run sequential_pipeline --param source=in.csv --param destination=out.json
+        """
+        obj = ctx.obj
+        if dry_run:
+            from workflow_cli.ops.plan import dry_run as plan
+
+            doc = plan(obj.home, source, cli_pairs=param, params_file=params_file)
+            if obj.json:
+                obj.emit_json(doc)
+            else:
+                from workflow_cli.cli.render_plan import render_plan
+
+                render_plan(obj.console(), doc)
+            return
+        from workflow_cli.ops.create import create_instance
+        from workflow_cli.ops.run import start as op
+
+        created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
+        sys.stderr.write(f"instance {created.id}\n")
+        sys.stderr.flush()
+        if detach:
+            _finish(obj, op(obj.home, created.id, detach_run=True))
+        _drive(obj, events, op, created.id, max_parallel=max_parallel)
+
+    @app.command("resume")
+    @guarded
+    def resume(
+        ctx: typer.Context,
+        instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix."),
+        detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
+        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
+        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+    ) -> None:
+        """Continue a paused, waiting or crashed instance (tasks cut off by a crash run again).
+
+        Example: workflow-cli resume 20261121-2151
+        """
+        from workflow_cli.ops.run import resume as op
+
+        obj = ctx.obj
+        if detach:
+            _finish(obj, op(obj.writable_home(), instance, detach_run=True))
+        _drive(obj, events, op, instance, max_parallel=max_parallel)
+
+    @app.command("retry")
+    @guarded
+    def retry(
+        ctx: typer.Context,
+        instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix."),
+        task: List[str] = typer.Option([], "--task", "-t", help="Retry this task (repeatable; default: every failed task)."),
+        downstream: bool = typer.Option(False, "--downstream", help="Also re-run every task after the retried ones."),
+        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
+        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+    ) -> None:
+        """Reset failed (or named) tasks to pending and continue; finished tasks keep their outputs.
+
+        Example: workflow-cli retry 20261121-2151 --task load --downstream
+        """
+        from workflow_cli.ops.run import retry as op
+
+        obj = ctx.obj
+        _drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel)

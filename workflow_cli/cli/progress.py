@@ -1,0 +1,65 @@
+"""Event subscribers for run-like commands: progress lines for people, JSON lines for ``--events``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any, Callable
+
+Sink = Callable[[dict[str, Any]], None]
+
+_SYMBOLS = {
+    "task.started": "▶",
+    "task.completed": "✔",
+    "task.failed": "✖",
+    "task.retrying": "↻",
+    "task.skipped": "·",
+    "task.cancelled": "⊘",
+    "task.waiting": "…",
+}
+
+
+def progress_line(event: dict[str, Any]) -> str | None:
+    """One human line for the events worth showing."""
+    etype, data = event["type"], event.get("data") or {}
+    if etype in _SYMBOLS:
+        tid = data.get("task", "")
+        extra = ""
+        if etype == "task.started":
+            extra = f" (attempt {data.get('attempt')})" if data.get("attempt", 1) > 1 else ""
+        elif etype in ("task.failed", "task.retrying", "task.skipped", "task.cancelled"):
+            extra = f": {data.get('error')}" if data.get("error") else ""
+            if etype == "task.retrying" and data.get("delay_seconds") is not None:
+                extra += f" (retry in {data['delay_seconds']}s)"
+        elif etype == "task.waiting":
+            waiting = data.get("waiting") or {}
+            extra = f": waiting for {waiting.get('kind', 'input')}"
+        return f"{_SYMBOLS[etype]} {tid}{extra}"
+    if etype.startswith("workflow.") and etype != "workflow.created":
+        suffix = f": {data.get('error') or data.get('reason')}" if (data.get("error") or data.get("reason")) else ""
+        return f"{etype.split('.', 1)[1]}{suffix}"
+    return None
+
+
+def make_sink(*, events_target: str | None, human: bool) -> tuple[Sink | None, list[IO[str]]]:
+    """A subscriber writing ``--events`` JSON lines and/or progress lines on stderr."""
+    outputs: list[IO[str]] = []
+    stream: IO[str] | None = None
+    if events_target == "-":
+        stream = sys.stdout
+    elif events_target:
+        stream = open(events_target, "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+        outputs.append(stream)
+    if stream is None and not human:
+        return None, outputs
+
+    def sink(event: dict[str, Any]) -> None:
+        if stream is not None:
+            stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+            stream.flush()
+        if human:
+            line = progress_line(event)
+            if line:
+                sys.stderr.write(line + "\n")
+
+    return sink, outputs

@@ -1,0 +1,123 @@
+"""One attempt of one task: render its parameters, open its log, build the ActionContext."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from workflow_cli.actions.base import ActionContext, ActionResult
+from workflow_cli.model.document import Task
+from workflow_cli.store.instances import InstancePaths
+
+SECRET_MASK = "***"
+
+
+class Redactor:
+    """Masks secret values (as CI systems do) in every line that reaches a stored log."""
+
+    def __init__(self, secrets: Mapping[str, Any]) -> None:
+        values = {str(v) for v in secrets.values() if v is not None and len(str(v)) >= 3}
+        self.values = sorted(values, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, SECRET_MASK)
+        return text
+
+    def value(self, obj: Any) -> Any:
+        """Redact every string inside a JSON-like value."""
+        if not self.values:
+            return obj
+        if isinstance(obj, str):
+            return self(obj)
+        if isinstance(obj, dict):
+            return {k: self.value(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.value(v) for v in obj]
+        return obj
+
+
+class TaskLog:
+    """Appends to ``logs/<task>.log``; the attempt header is written with the first line."""
+
+    def __init__(self, path: Path, header: str, redact: Redactor) -> None:
+        self.path = path
+        self.header = header
+        self.redact = redact
+        self.lock = threading.Lock()
+        self.started = False
+
+    def __call__(self, text: str) -> None:
+        if not text.endswith("\n"):
+            text += "\n"
+        with self.lock:
+            with open(self.path, "a", encoding="utf-8", errors="replace") as fh:
+                if not self.started:
+                    fh.write(self.header)
+                    self.started = True
+                fh.write(self.redact(text))
+
+
+def build_context(
+    *,
+    task: Task,
+    attempt: int,
+    parameters: Mapping[str, Any],
+    paths: InstancePaths,
+    home: Path,
+    redact: Redactor,
+    started_at: str,
+    config: Mapping[str, Any],
+    services: Mapping[str, Any],
+) -> ActionContext:
+    """The context an action gets for one attempt."""
+    header = f"=== {task.id} attempt {attempt} started {started_at} ===\n"
+    out_dir = paths.root / "outputs"
+    out_dir.mkdir(exist_ok=True, mode=0o700)
+    output_file = out_dir / f"{task.id}.{attempt}"
+    if output_file.exists():
+        output_file.unlink()
+    env = {str(k): str(v) for k, v in (parameters.get("env") or {}).items()} if isinstance(parameters.get("env"), Mapping) else {}
+    return ActionContext(
+        instance_id=paths.id,
+        task_id=task.id,
+        attempt=attempt,
+        parameters=parameters,
+        workspace=paths.workspace,
+        log=TaskLog(paths.task_log(task.id), header, redact),
+        env=env,
+        timeout=task.timeout_seconds,
+        cancel=threading.Event(),
+        output_file=output_file,
+        home=home,
+        config=config,
+        task=task,
+        services=services,
+    )
+
+
+def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
+    """Run an action; an exception escaping it becomes a failed attempt with the traceback logged."""
+    try:
+        result = action.run(ctx)
+    except Exception as exc:  # noqa: BLE001 - an action bug must not kill the runner
+        import traceback
+
+        ctx.log("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        return ActionResult.failure(f"internal error in action: {type(exc).__name__}: {exc}")
+    if not isinstance(result, ActionResult):
+        return ActionResult.failure(f"action returned {type(result).__name__}, not an ActionResult")
+    return result
+
+
+def make_thunk(action: Any, ctx: ActionContext) -> Callable[[], ActionResult]:
+    """A zero-argument callable for the executor."""
+    return lambda: run_guarded(action, ctx)
+
+
+def allowed_env(names: tuple[str, ...]) -> dict[str, str]:
+    """The environment variables a document listed in ``env_allow``."""
+    return {n: os.environ[n] for n in names if n in os.environ}

@@ -1,0 +1,80 @@
+"""The ``local`` executor: a thread pool in this process (actions start their own child processes)."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from workflow_cli.actions.base import ActionResult
+from workflow_cli.engine.executors.base import TaskKey
+
+CrashHandler = Callable[[TaskKey, str], None]
+
+
+class LocalExecutor:
+    """Runs attempts on ``max_workers`` threads named ``wf-task-N``; results are collected by :meth:`poll`."""
+
+    def __init__(self, max_workers: int, *, on_crash: CrashHandler | None = None) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.capacity = max_workers
+        self.on_crash = on_crash
+        self._done: queue.SimpleQueue[tuple[TaskKey, ActionResult]] = queue.SimpleQueue()
+        self._names = itertools.count(1)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, initializer=self._name_thread)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    def _name_thread(self) -> None:
+        threading.current_thread().name = f"wf-task-{next(self._names)}"
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts submitted whose results have not been returned by :meth:`poll` yet."""
+        return self._in_flight
+
+    def _execute(self, fn: Callable[[], ActionResult], key: TaskKey) -> None:
+        """Run ``fn``; an exception escaping it is a crash, reported as a failed attempt."""
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - a crashed attempt must still produce a result
+            result = ActionResult.failure(f"internal error: {exc!r}", kind="error")
+            if self.on_crash is not None:
+                self.on_crash(key, traceback.format_exc())
+        self._done.put((key, result))
+
+    def submit(self, fn: Callable[[], ActionResult], *, key: TaskKey) -> None:
+        """Queue ``fn`` on the pool."""
+        with self._lock:
+            self._in_flight += 1
+        self._pool.submit(self._execute, fn, key)
+
+    def run_inline(self, fn: Callable[[], ActionResult], key: TaskKey) -> None:
+        """Run ``fn`` now in the calling thread (trivial in-process actions) and queue its result."""
+        with self._lock:
+            self._in_flight += 1
+        self._execute(fn, key)
+
+    def poll(self, timeout: float | None) -> list[tuple[TaskKey, ActionResult]]:
+        """Wait up to ``timeout`` seconds (None: forever) for one result, then take every finished one."""
+        results: list[tuple[TaskKey, ActionResult]] = []
+        try:
+            if timeout is not None and timeout <= 0:
+                results.append(self._done.get_nowait())
+            else:
+                results.append(self._done.get(timeout=timeout))
+            while True:
+                results.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        with self._lock:
+            self._in_flight -= len(results)
+        return results
+
+    def shutdown(self, *, wait: bool) -> None:
+        """Stop the pool; without ``wait``, queued attempts that have not started are dropped."""
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)

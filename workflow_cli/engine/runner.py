@@ -1,0 +1,391 @@
+"""The runner: drives one instance under its lock, combining scheduler, executor, actions and journal.
+
+Only this module joins the pieces; each of them is tested alone. The loop is:
+requests -> deadline -> decide (skip / start) -> flush -> wait for results -> record results.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from workflow_cli.actions.base import ActionContext, ActionResult
+from workflow_cli.engine.attempt import Redactor, allowed_env, build_context, make_thunk
+from workflow_cli.engine.clock import SystemClock
+from workflow_cli.engine.journal import EventSink, Journal
+from workflow_cli.engine.scheduler import FINISHED, Scheduler
+from workflow_cli.errors import ConflictError
+from workflow_cli.model.document import Task, Workflow, build_workflow
+from workflow_cli.store.home import Home
+from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
+from workflow_cli.store.locks import InstanceLock
+
+POLL_SECONDS = 0.2
+PAUSING_POLICIES = {"pause"}
+STOPPING_POLICIES = {"fail", "rollback", "pause"}
+
+
+@dataclass
+class RunOptions:
+    """How a run behaves: limits and what to do with what it sees."""
+
+    max_parallel: int | None = None
+    wait_threshold: float = 60.0
+    sink: EventSink | None = None
+    no_cache: bool = False
+    reopen: bool = False
+    prepare: Callable[[Any], None] | None = None
+
+
+@dataclass
+class _Live:
+    """An attempt in flight."""
+
+    task: Task
+    attempt: int
+    ctx: ActionContext
+    cancel_reason: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    """The state the runner left the instance in, plus why it stopped."""
+
+    state: dict[str, Any]
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_parallel(wf: Workflow, config: Mapping[str, Any], override: int | None) -> int:
+    """max_parallel: option > document > home config > CPUs (at least 2)."""
+    return int(override or wf.max_parallel or config.get("max_parallel") or max(2, os.cpu_count() or 2))
+
+
+class Runner:
+    """Runs one instance until it is terminal, waiting, or paused."""
+
+    def __init__(self, home: Home, paths: InstancePaths, *, clock: SystemClock | None = None,
+                 options: RunOptions | None = None, executor_factory: Callable[[int], Any] | None = None) -> None:
+        self.home = home
+        self.paths = paths
+        self.clock = clock or SystemClock()
+        self.options = options or RunOptions()
+        self.executor_factory = executor_factory
+        self.lock = InstanceLock(paths.lock)
+        self.live: dict[str, _Live] = {}
+        self.stop_requested: str | None = None
+        self.cancel_requested = False
+        self.failure: tuple[str, str] | None = None  # (task, policy) that ended normal scheduling
+        self.deadline_hit = False
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        from workflow_cli.ops.config import load_config
+
+        self.doc = read_document(self.paths)
+        self.wf = build_workflow(self.doc)
+        self.config = load_config(self.home)
+        state = load_state(self.paths)
+        secrets = read_secrets(self.paths)
+        self.redact = Redactor(secrets)
+        self.journal = Journal(self.paths, self.home.checkpoints / self.paths.id, state, self.clock, sink=self.options.sink)
+        self.state = self.journal.state
+        self.params = {**state.get("params", {}), **secrets}
+        self.max_parallel = default_parallel(self.wf, self.config, self.options.max_parallel)
+        from workflow_cli.actions import registry
+
+        self.registry = registry()
+        self.rng = random.Random()
+
+    def _begin(self) -> None:
+        if self.options.prepare is not None:
+            self.options.prepare(self)
+        status = self.state["status"]
+        if status in ("completed", "failed", "cancelled") and not self.options.reopen:
+            raise ConflictError(f"instance {self.paths.id} is {status}; use 'workflow-cli retry {self.paths.id}' to run failed tasks again")
+        if status == "created":
+            self.journal.record("workflow.started", {"max_parallel": self.max_parallel})
+        else:
+            self.journal.record("workflow.resumed", {"from": status})
+        self._recover_interrupted()
+        self._reset_for_resume()
+
+    def _recover_interrupted(self) -> None:
+        """Tasks recorded as running when the runner died: rerun, fail or pause (SPEC 7.4)."""
+        for tid, ts in self.state["tasks"].items():
+            if ts["status"] != "running":
+                continue
+            policy = self.wf.tasks[tid].on_interrupt
+            error = "the runner stopped while this attempt ran"
+            if policy == "rerun":
+                self.journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
+            else:
+                self.journal.record("task.failed", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted"})
+                if policy == "pause":
+                    self.stop_requested = f"task {tid} was interrupted and must not run twice: check it, then 'workflow-cli resume {self.paths.id}' runs it again"
+
+    def _reset_for_resume(self) -> None:
+        """On resume of a paused run, failed tasks that paused it (or were interrupted) run again."""
+        if self.stop_requested:
+            return
+        for tid, ts in self.state["tasks"].items():
+            if ts["status"] == "failed" and (ts.get("error_kind") == "interrupted" or self.wf.tasks[tid].on_failure == "pause" or self.wf.on_failure == "pause"):
+                self.journal.record("task.reset", {"task": tid, "reason": "resume"})
+            elif ts["status"] == "skipped" and ts.get("error_kind") == "aborted":
+                self.journal.record("task.reset", {"task": tid, "reason": "resume"})
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def run(self) -> RunOutcome:
+        """Acquire the lock and run; ConflictError (exit 5) if a live runner holds the instance."""
+        if not self.lock.acquire():
+            raise ConflictError(f"instance {self.paths.id} is held by a live runner; wait for it, or 'workflow-cli stop {self.paths.id}'")
+        try:
+            self._load()
+            self._begin()
+            self.journal.flush()
+            return self._loop()
+        finally:
+            journal = getattr(self, "journal", None)
+            if journal is not None:
+                journal.close()
+            self.lock.release()
+
+    def _loop(self) -> RunOutcome:
+        from workflow_cli.engine.executors.local import LocalExecutor
+
+        statuses = {tid: ts["status"] for tid, ts in self.state["tasks"].items()}
+        self.scheduler = Scheduler(self.wf, statuses, max_parallel=self.max_parallel)
+        for tid, ts in self.state["tasks"].items():
+            if ts["status"] == "pending" and ts.get("next_attempt_at"):
+                self.scheduler.delay(tid, self._parse_due(ts["next_attempt_at"]))
+        factory = self.executor_factory or (lambda n: LocalExecutor(n))
+        self.executor = factory(self.max_parallel)
+        deadline = self._deadline()
+        try:
+            while True:
+                self._process_requests()
+                now = self.clock.time()
+                if deadline is not None and now >= deadline and not self.deadline_hit:
+                    self._hit_deadline()
+                if not (self.stop_requested or self.cancel_requested or self.deadline_hit):
+                    self._schedule(now)
+                self.journal.flush()
+                if not self.live:
+                    if self.stop_requested or self.cancel_requested or self.deadline_hit or self.scheduler.idle():
+                        break
+                    wake = self.scheduler.delayed and min(self.scheduler.delayed.values())
+                    if wake and wake - now > self.options.wait_threshold:
+                        break
+                timeout = POLL_SECONDS
+                if self.scheduler.delayed:
+                    timeout = max(0.0, min(timeout, min(self.scheduler.delayed.values()) - self.clock.time()))
+                if deadline is not None:
+                    timeout = max(0.0, min(timeout, deadline - self.clock.time()))
+                if self.live:
+                    for key, result in self.executor.poll(timeout):
+                        self._on_result(key, result)
+                elif timeout > 0:
+                    self.clock.sleep(timeout)
+        finally:
+            self.executor.shutdown(wait=True)
+        return self._finish()
+
+    def _deadline(self) -> float | None:
+        if not self.wf.timeout_seconds or not self.state.get("started_at"):
+            return None
+        return self._parse_due(self.state["started_at"]) + float(self.wf.timeout_seconds)
+
+    @staticmethod
+    def _parse_due(text: str | float) -> float:
+        from workflow_cli.engine.clock import parse_iso
+
+        return float(text) if isinstance(text, (int, float)) else parse_iso(text)
+
+    # -- scheduling --------------------------------------------------------------------------------------
+    def _schedule(self, now: float) -> None:
+        while True:
+            decision = self.scheduler.decide(now, self.live.keys(), self._check_conditions)
+            for tid, kind, reason in decision.skip:
+                self.journal.record("task.skipped", {"task": tid, "kind": kind, "error": reason})
+            inline_done = False
+            for tid in decision.start:
+                inline_done |= self._start(tid)
+            if not inline_done:
+                return
+
+    def _scope(self, task: Task | None = None) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "vars": self.state["vars"],
+            "tasks": self.state["tasks"],
+            "instance": {"id": self.paths.id, "name": self.state.get("name"), "template": self.state.get("template"),
+                         "started_at": self.state.get("started_at"), "created_at": self.state.get("created_at"),
+                         "workspace": str(self.paths.workspace)},
+            "env": allowed_env(self.wf.env_allow),
+        }
+
+    def _check_conditions(self, task: Task) -> tuple[bool, str | None]:
+        from workflow_cli.templates.render import evaluate, truthy
+
+        scope = self._scope(task)
+        for cond in task.conditions:
+            try:
+                value = evaluate(cond, scope)
+            except Exception as exc:  # noqa: BLE001 - a bad expression skips with its message
+                return False, f"condition '{cond}' could not be evaluated: {exc}"
+            if not truthy(value):
+                return False, f"condition '{cond}' is false (value: {self.redact(repr(value))})"
+        return True, None
+
+    def _render(self, task: Task, action: Any) -> dict[str, Any]:
+        from workflow_cli.templates.render import render_value
+
+        scope = self._scope(task)
+        shell_fields = getattr(action, "shell_fields", ())
+        out = {}
+        for key, value in task.parameters.items():
+            out[key] = render_value(value, scope, shell=key in shell_fields and isinstance(value, str))
+        return out
+
+    def _start(self, tid: str) -> bool:
+        """Start one attempt; returns True when it finished inline (the scheduler may go on at once)."""
+        task = self.wf.tasks[tid]
+        attempt = self.state["tasks"][tid]["attempts"] + 1
+        try:
+            action = self.registry.get(task.action)
+        except KeyError:
+            self._fail_now(task, attempt, f"action '{task.action}' is not available (is its plugin installed?)", "error")
+            return True
+        try:
+            parameters = self._render(task, action)
+        except Exception as exc:  # noqa: BLE001 - rendering errors fail the task with their message
+            self._fail_now(task, attempt, f"cannot render parameters: {exc}", "error")
+            return True
+        event = self.journal.record("task.started", {"task": tid, "attempt": attempt})
+        ctx = build_context(task=task, attempt=attempt, parameters=parameters, paths=self.paths, home=self.home.root,
+                            redact=self.redact, started_at=event["time"], config=self.config,
+                            services={"clock": self.clock, "scope": self._scope(task), "home": self.home})
+        self.live[tid] = _Live(task, attempt, ctx)
+        if getattr(action, "inline", False):
+            from workflow_cli.engine.attempt import run_guarded
+
+            self._on_result((tid, attempt), run_guarded(action, ctx))
+            return True
+        self.journal.flush()  # the start is durable before the side effect begins
+        self.executor.submit(make_thunk(action, ctx), key=(tid, attempt))
+        return False
+
+    def _fail_now(self, task: Task, attempt: int, error: str, kind: str) -> None:
+        self.journal.record("task.started", {"task": task.id, "attempt": attempt})
+        self.live[task.id] = _Live(task, attempt, None)  # type: ignore[arg-type]
+        self._on_result((task.id, attempt), ActionResult.failure(error, kind=kind))
+
+    # -- results -----------------------------------------------------------------------------------------
+    def _on_result(self, key: tuple[str, int], result: ActionResult) -> None:
+        tid, attempt = key
+        live = self.live.get(tid)
+        if live is None or live.attempt != attempt:
+            return  # an attempt that is no longer current: its result is discarded
+        del self.live[tid]
+        task = live.task
+        if live.cancel_reason and not result.ok:
+            result = ActionResult.failure(result.error or live.cancel_reason, kind="cancelled", exit_code=result.exit_code)
+        if result.ok and result.waiting is None:
+            self._complete(task, attempt, result)
+        elif result.ok:
+            self.journal.record("task.waiting", {"task": tid, "attempt": attempt, "waiting": dict(result.waiting)})
+            self.scheduler.set_running(tid, "waiting")
+        else:
+            self._failed(task, attempt, result, live.cancel_reason)
+
+    def _complete(self, task: Task, attempt: int, result: ActionResult) -> None:
+        outputs = self.redact.value(result.outputs if result.outputs is not None else {})
+        self.journal.record("task.completed", {"task": task.id, "attempt": attempt, "outputs": outputs})
+        self._set_vars(task)
+        if task.checkpoint:
+            n = len(self.state["checkpoints"]) + 1
+            self.journal.record("checkpoint.created", {"id": f"cp-{n:04d}", "task": task.id,
+                                                       "completed": len(self.state["completion_order"]),
+                                                       "vars": self.state["vars"]})
+        self.scheduler.finished(task.id, "completed")
+
+    def _set_vars(self, task: Task) -> None:
+        if not task.set_vars:
+            return
+        from workflow_cli.templates.render import evaluate
+
+        scope = self._scope(task)
+        values = {}
+        for name, expr in task.set_vars.items():
+            try:
+                values[name] = evaluate(expr, scope)
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                values[name] = None
+                self.journal.record("task.warning", {"task": task.id, "error": f"set_vars.{name}: {exc}"})
+        self.journal.record("vars.set", {"task": task.id, "vars": values})
+
+    def _failed(self, task: Task, attempt: int, result: ActionResult, cancel_reason: str | None) -> None:
+        data = {"task": task.id, "attempt": attempt, "error": self.redact(result.error or "failed"), "kind": result.kind,
+                "exit_code": result.exit_code}
+        if cancel_reason == "stop":
+            data.update(kind="stopped", due=None)
+            self.journal.record("task.retrying", data)
+            self.scheduler.reset(task.id)
+            return
+        retry = task.retry
+        if not cancel_reason and attempt < retry.max_attempts and retry.allows(result.kind, result.exit_code):
+            delay = retry.delay_before(attempt + 1, self.rng.random())
+            due = self.clock.time() + delay
+            from workflow_cli.engine.clock import utc_iso
+
+            data.update(due=utc_iso(due), delay_seconds=round(delay, 3))
+            self.journal.record("task.retrying", data)
+            self.scheduler.reset(task.id)
+            if delay > 0:
+                self.scheduler.delay(task.id, due)
+            return
+        status = "cancelled" if result.kind == "cancelled" else "failed"
+        self.journal.record(f"task.{status}", data)
+        self.scheduler.finished(task.id, status)
+        if status == "failed" and task.on_failure in STOPPING_POLICIES and self.failure is None:
+            self.failure = (task.id, task.on_failure)
+            self.scheduler.failing = True
+
+    # -- requests, deadline ------------------------------------------------------------------------------
+    def _process_requests(self) -> None:
+        from workflow_cli.store.requests import ack_request, pending_requests
+
+        requests = pending_requests(self.paths.root)
+        for path, request in requests:
+            kind = request.get("kind")
+            self.journal.record("request.received", {"kind": kind, "id": request.get("id"), "data": request.get("data")},
+                                actor=request.get("actor"))
+            self.journal.flush()
+            ack_request(path)
+            if kind == "stop":
+                self.stop_requested = "stopped by request"
+                self.scheduler.stopping = True
+                if (request.get("data") or {}).get("force"):
+                    self._cancel_live("stop")
+            elif kind == "cancel":
+                self.cancel_requested = True
+                self._cancel_live("cancel")
+
+    def _cancel_live(self, reason: str) -> None:
+        for live in self.live.values():
+            live.cancel_reason = reason
+            if live.ctx is not None:
+                live.ctx.cancel.set()
+
+    def _hit_deadline(self) -> None:
+        self.deadline_hit = True
+        self._cancel_live("deadline")
+
+    # -- the end -----------------------------------------------------------------------------------------
+    def _finish(self) -> RunOutcome:
+        from workflow_cli.engine.finish import finish_run
+
+        return finish_run(self)

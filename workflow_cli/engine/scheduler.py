@@ -1,0 +1,198 @@
+"""The pure scheduler (SPEC 6.2): which tasks start, which are skipped, and when to wake up.
+
+It holds counters, not I/O: the runner tells it what finished (:meth:`Scheduler.finished`) and asks
+what to do next (:meth:`Scheduler.decide`). Each finished task touches only its dependents, so a run
+of N tasks costs O(N + edges) scheduling work, whatever its shape.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+from workflow_cli.model.document import MinSuccess, Task, Workflow
+
+FAILURE_RULES = frozenset({"all_done", "one_failed", "all_failed"})
+FINISHED = frozenset({"completed", "failed", "skipped", "cancelled"})
+
+ConditionCheck = Callable[[Task], "tuple[bool, str | None]"]
+
+
+@dataclass
+class Decision:
+    """What the runner does now: start these, skip those, and wake by ``wake_at`` at the latest."""
+
+    start: list[str] = field(default_factory=list)
+    skip: list[tuple[str, str, str]] = field(default_factory=list)  # (task, kind, reason)
+    wake_at: float | None = None
+
+
+def effective_status(task: Task, status: str) -> str:
+    """How dependents see a finished task: ``on_failure: skip`` makes a failure look skipped."""
+    if status == "failed" and task.on_failure == "skip":
+        return "skipped"
+    if status == "cancelled":
+        return "skipped"
+    return status
+
+
+def rule_verdict(rule: str | MinSuccess, statuses: list[str]) -> tuple[bool, str, str]:
+    """Whether a task whose dependencies all finished may run: (run, skip kind, reason)."""
+    ok = statuses.count("completed")
+    failed = statuses.count("failed")
+    n = len(statuses)
+    if isinstance(rule, MinSuccess):
+        return (ok >= rule.n, "upstream_failed", f"only {ok} of the {rule.n} required dependencies succeeded")
+    if n == 0 or rule == "all_done":
+        return True, "", ""
+    if rule == "all_success":
+        if ok == n:
+            return True, "", ""
+        kind = "upstream_failed" if failed else "upstream_skipped"
+        return False, kind, "a dependency failed" if failed else "a dependency was skipped"
+    if rule == "one_success":
+        return ok > 0, "upstream_failed", "no dependency succeeded"
+    if rule == "one_failed":
+        return failed > 0, "rule", "no dependency failed"
+    if rule == "none_failed":
+        return failed == 0, "upstream_failed", "a dependency failed"
+    if rule == "all_failed":
+        return failed == n, "rule", "not every dependency failed"
+    raise ValueError(f"unknown trigger rule {rule!r}")
+
+
+class Scheduler:
+    """Dependency counters and a ready queue ordered by priority, then document order."""
+
+    def __init__(self, wf: Workflow, statuses: Mapping[str, str], *, max_parallel: int) -> None:
+        self.wf = wf
+        self.max_parallel = max(1, max_parallel if wf.execution_mode != "sequential" else 1)
+        self.status = dict(statuses)
+        self.dependents: dict[str, list[str]] = {tid: [] for tid in wf.tasks}
+        self.waiting_deps: dict[str, int] = {}
+        self.ok_deps: dict[str, int] = {}
+        self.heap: list[tuple[int, int, str]] = []
+        self.delayed: dict[str, float] = {}
+        self.failing = False
+        self.stopping = False
+        for tid, task in wf.tasks.items():
+            for dep in task.dependencies:
+                self.dependents[dep].append(tid)
+        for tid, task in wf.tasks.items():
+            self.waiting_deps[tid] = sum(1 for d in task.dependencies if self.status[d] not in FINISHED)
+            self.ok_deps[tid] = sum(1 for d in task.dependencies if self.status[d] == "completed")
+            if self.status[tid] == "pending" and self._is_candidate(tid):
+                self._push(tid)
+
+    def _push(self, tid: str) -> None:
+        task = self.wf.tasks[tid]
+        heapq.heappush(self.heap, (-task.priority, task.index, tid))
+
+    def _is_candidate(self, tid: str) -> bool:
+        rule = self.wf.tasks[tid].trigger_rule
+        if isinstance(rule, MinSuccess) and self.ok_deps[tid] >= rule.n:
+            return True
+        return self.waiting_deps[tid] == 0
+
+    def delay(self, tid: str, until: float) -> None:
+        """Hold a pending task back until ``until`` (a retry's backoff)."""
+        self.delayed[tid] = until
+
+    def finished(self, tid: str, status: str) -> None:
+        """Record that ``tid`` finished with ``status``; dependents may become candidates."""
+        previous = self.status.get(tid)
+        self.status[tid] = status
+        if previous in FINISHED:
+            return
+        self.delayed.pop(tid, None)
+        task = self.wf.tasks[tid]
+        seen = effective_status(task, status)
+        for child in self.dependents[tid]:
+            self.waiting_deps[child] -= 1
+            if seen == "completed":
+                self.ok_deps[child] += 1
+            if self.status[child] == "pending" and self._is_candidate(child) and not self._queued(child):
+                self._push(child)
+
+    def _queued(self, tid: str) -> bool:
+        # Only min_success tasks can qualify twice (by count, then by all-finished); the rest never do.
+        if not isinstance(self.wf.tasks[tid].trigger_rule, MinSuccess):
+            return False
+        return any(item[2] == tid for item in self.heap) or tid in self.delayed
+
+    def reset(self, tid: str) -> None:
+        """Put a task back to pending (retry, rollback): it is considered again."""
+        previous = self.status.get(tid)
+        self.status[tid] = "pending"
+        if previous in FINISHED:
+            task = self.wf.tasks[tid]
+            for child in self.dependents[tid]:
+                self.waiting_deps[child] += 1
+                if effective_status(task, previous) == "completed":
+                    self.ok_deps[child] -= 1
+        if self._is_candidate(tid):
+            self._push(tid)
+
+    def set_running(self, tid: str, status: str = "running") -> None:
+        """Mark a task running or waiting (it holds no new candidate slot)."""
+        self.status[tid] = status
+
+    def _dep_statuses(self, task: Task) -> list[str]:
+        return [effective_status(self.wf.tasks[d], self.status[d]) for d in task.dependencies]
+
+    def decide(self, now: float, running: Iterable[str], check: ConditionCheck) -> Decision:
+        """Pop candidates in order: skip what cannot run, start what fits in the free slots."""
+        decision = Decision()
+        running = list(running)
+        exclusive = any(self.wf.tasks[r].execution_mode == "sequential" for r in running)
+        slots = self.max_parallel - len(running)
+        held: list[tuple[int, int, str]] = []
+        for tid, due in list(self.delayed.items()):
+            if due <= now:
+                del self.delayed[tid]
+                if self.status[tid] == "pending":
+                    self._push(tid)
+        while self.heap:
+            item = heapq.heappop(self.heap)
+            tid = item[2]
+            if self.status[tid] != "pending" or tid in self.delayed:
+                continue
+            task = self.wf.tasks[tid]
+            if self.failing and not (isinstance(task.trigger_rule, str) and task.trigger_rule in FAILURE_RULES):
+                self._skip(decision, tid, "aborted", "not started: the workflow is failing")
+                continue
+            rule = task.trigger_rule
+            all_done = self.waiting_deps[tid] == 0
+            if not isinstance(rule, MinSuccess) or all_done:
+                run, kind, reason = rule_verdict(rule, self._dep_statuses(task)) if all_done else (True, "", "")
+                if not run:
+                    self._skip(decision, tid, kind, reason)
+                    continue
+            if self.stopping or slots <= 0 or exclusive or (task.execution_mode == "sequential" and (running or decision.start)):
+                held.append(item)
+                if slots <= 0 or exclusive:
+                    break
+                continue
+            ok, reason = check(task) if task.conditions else (True, None)
+            if not ok:
+                self._skip(decision, tid, "condition", reason or "condition is false")
+                continue
+            decision.start.append(tid)
+            self.status[tid] = "running"
+            slots -= 1
+            if task.execution_mode == "sequential":
+                exclusive = True
+        for item in held:
+            heapq.heappush(self.heap, item)
+        if self.delayed:
+            decision.wake_at = min(self.delayed.values())
+        return decision
+
+    def _skip(self, decision: Decision, tid: str, kind: str, reason: str) -> None:
+        decision.skip.append((tid, kind, reason))
+        self.finished(tid, "skipped")
+
+    def idle(self) -> bool:
+        """Nothing queued and nothing waiting for a retry delay."""
+        return not self.delayed and not any(self.status[i[2]] == "pending" for i in self.heap)

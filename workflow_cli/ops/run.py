@@ -1,0 +1,142 @@
+"""``start``, ``run``, ``resume``, ``retry``: drive an instance with the local runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError
+from workflow_cli.model.states import EXIT_CODE_BY_STATE, InstanceState
+from workflow_cli.monitor.summary import status_document
+from workflow_cli.ops.query import instance_paths
+from workflow_cli.store.home import Home
+from workflow_cli.store.instances import InstancePaths, load_state, read_document
+from workflow_cli.store.locks import is_locked
+
+
+@dataclass
+class RunResult:
+    """The final status document of a run and the exit code it maps to (SPEC 8)."""
+
+    status: dict[str, Any]
+    exit_code: int
+    detached: bool = False
+
+
+def exit_code_for(state: Mapping[str, Any]) -> int:
+    """0 completed, 1 failed, 3 waiting, 6 paused, 7 cancelled, 8 deadline expired."""
+    if state["status"] == "failed" and state.get("error_kind") == "deadline":
+        return 8
+    return EXIT_CODE_BY_STATE.get(InstanceState(state["status"]), 1)
+
+
+def _result(paths: InstancePaths, state: dict[str, Any]) -> RunResult:
+    doc = status_document(state, runner_alive=False)
+    return RunResult(doc, exit_code_for(state))
+
+
+def _options(**kwargs: Any) -> Any:
+    from workflow_cli.engine.runner import RunOptions
+
+    return RunOptions(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, sink: Callable[[dict], None] | None = None,
+          wait_threshold: float | None = None, reopen: bool = False, prepare: Callable[[Any], None] | None = None) -> RunResult:
+    """Run the instance in this process until it stops moving."""
+    from workflow_cli.engine.runner import Runner
+
+    options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen, prepare=prepare)
+    outcome = Runner(home, paths, options=options).run()
+    return _result(paths, outcome.state)
+
+
+def detach(home: Home, paths: InstancePaths, verb: str, extra: Sequence[str] = ()) -> RunResult:
+    """Run ``workflow-cli <verb> ID`` in a background process with its own log; return at once."""
+    log = open(paths.root / "runner.log", "ab")  # noqa: SIM115 - handed to the child
+    cmd = [sys.executable, "-m", "workflow_cli", "--home", str(home.root), "--quiet", verb, paths.id, *extra]
+    subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                     env={**os.environ, "WORKFLOW_CLI_DETACHED": "1"})
+    log.close()
+    state = load_state(paths)
+    doc = status_document(state, runner_alive=True)
+    doc["detached"] = True
+    doc["runner_log"] = str(paths.root / "runner.log")
+    return RunResult(doc, 0, detached=True)
+
+
+def _refuse_if_live(paths: InstancePaths, verb: str) -> None:
+    if is_locked(paths.lock):
+        raise ConflictError(f"instance {paths.id} is held by a live runner; '{verb}' does not apply now")
+
+
+def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> RunResult:
+    """Run a created (or paused) instance."""
+    paths = instance_paths(home, instance)
+    _refuse_if_live(paths, "start")
+    state = load_state(paths)
+    if state["status"] not in ("created", "paused"):
+        hint = "resume" if state["status"] in ("running", "waiting") else "retry"
+        raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli {hint} {paths.id}'")
+    if detach_run:
+        return detach(home, paths, "start")
+    return drive(home, paths, **kw)
+
+
+def resume(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> RunResult:
+    """Continue a paused, waiting or crashed instance."""
+    paths = instance_paths(home, instance)
+    _refuse_if_live(paths, "resume")
+    state = load_state(paths)
+    if state["status"] in ("completed", "failed", "cancelled"):
+        hint = f"; use 'workflow-cli retry {paths.id}'" if state["status"] == "failed" else ""
+        raise ConflictError(f"instance {paths.id} is {state['status']}: nothing to resume{hint}")
+    if detach_run:
+        return detach(home, paths, "resume")
+    return drive(home, paths, **kw)
+
+
+def retry_targets(home: Home, paths: InstancePaths, state: Mapping[str, Any], tasks: Sequence[str], downstream: bool) -> list[str]:
+    """Tasks ``retry`` puts back to pending, in document order."""
+    from workflow_cli.errors import did_you_mean
+    from workflow_cli.graph.dag import build_graph, descendants
+    from workflow_cli.model.document import build_workflow
+
+    wf = build_workflow(read_document(paths))
+    for t in tasks:
+        if t not in wf.tasks:
+            raise NotFoundError(f"unknown task '{t}' in instance {paths.id} ({did_you_mean(t, list(wf.tasks)) or 'see workflow-cli status'})")
+    statuses = {tid: ts for tid, ts in state["tasks"].items()}
+    roots = list(tasks) or [t for t, ts in statuses.items() if ts["status"] in ("failed", "cancelled")]
+    if not roots:
+        raise ConflictError(f"instance {paths.id} has no failed task to retry; name one with --task")
+    g = build_graph({tid: t.dependencies for tid, t in wf.tasks.items()})
+    below = descendants(g, roots) - set(roots)
+    chosen = set(roots)
+    for tid in below:
+        ts = statuses[tid]
+        blocked = ts["status"] == "cancelled" or (ts["status"] == "skipped" and ts.get("error_kind") in ("upstream_failed", "upstream_skipped", "aborted"))
+        if downstream or blocked or ts["status"] == "failed":
+            chosen.add(tid)
+    return [tid for tid in wf.tasks if tid in chosen and (statuses[tid]["status"] != "pending")]
+
+
+def retry(home: Home, instance: str, *, tasks: Sequence[str] = (), downstream: bool = False, detach_run: bool = False, **kw: Any) -> RunResult:
+    """Reset failed (or named) tasks, and with ``downstream`` everything after them, then continue."""
+    paths = instance_paths(home, instance)
+    _refuse_if_live(paths, "retry")
+    state = load_state(paths)
+    targets = retry_targets(home, paths, state, tasks, downstream)
+    if not targets and not tasks:
+        raise ConflictError(f"nothing to retry in instance {paths.id}")
+
+    def prepare(runner: Any) -> None:
+        for tid in targets:
+            runner.journal.record("task.reset", {"task": tid, "reason": "retry"})
+
+    if detach_run:
+        raise InvalidInputError.at("--detach", "retry runs in the foreground; use 'retry' then 'resume --detach'")
+    return drive(home, paths, reopen=True, prepare=prepare, **kw)
