@@ -7,6 +7,7 @@ their own, then SIGKILL after a grace period (``WORKFLOW_CLI_KILL_GRACE`` second
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -105,22 +106,18 @@ def _alive(pid: int, start: str | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
 def _signal_tree(pgid: int, known: Mapping[int, str | None], sig: int) -> None:
     """Send ``sig`` to the process group and to every known descendant that is still the same process."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group may be empty already
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is already empty
     for pid, start in known.items():
         if _alive(pid, start):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
 
 
 def _group_alive(pgid: int) -> bool:
@@ -129,7 +126,7 @@ def _group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
@@ -147,18 +144,22 @@ def kill_tree(proc: subprocess.Popen[bytes], grace: float | None = None) -> None
     live = [proc.pid, *(p for p, s in known.items() if _alive(p, s))]
     known = {**known, **descendants(live)}
     _signal_tree(proc.pid, known, signal.SIGKILL)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # stuck in uninterruptible sleep: no signal helps
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass  # stuck in uninterruptible sleep; nothing more a signal can do
 
 
-class _Streams:
-    """Non-blocking pump of a child's stdin, stdout and stderr through one selector."""
+class _Pipes:
+    """Non-blocking pump of a child's stdin, stdout and stderr through one selector.
 
-    def __init__(self, proc: subprocess.Popen[bytes], stdin: bytes | None, sink: _Sink) -> None:
+    Lines go to the log (stderr ones prefixed); stdout bytes are also kept in memory up to ``limit``.
+    """
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], stdin: bytes | None, log: Callable[[str], None], *, log_stdout: bool, stderr_prefix: str, limit: int
+    ) -> None:
         self.sel = selectors.DefaultSelector()
-        self.sink = sink
+        self.log, self.log_stdout, self.stderr_prefix, self.limit = log, log_stdout, stderr_prefix, limit
+        self.stdout, self.truncated, self.last_stderr = bytearray(), False, ""
         self.pending = memoryview(stdin or b"")
         self.buffers: dict[int, bytearray] = {}
         for stream, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
@@ -166,12 +167,11 @@ class _Streams:
                 self.sel.register(stream.fileno(), selectors.EVENT_READ, name)
                 self.buffers[stream.fileno()] = bytearray()
         self.stdin = proc.stdin
-        if self.stdin is not None:
-            if self.pending:
-                os.set_blocking(self.stdin.fileno(), False)
-                self.sel.register(self.stdin.fileno(), selectors.EVENT_WRITE, "stdin")
-            else:
-                self._close_stdin()
+        if self.stdin is not None and self.pending:
+            os.set_blocking(self.stdin.fileno(), False)
+            self.sel.register(self.stdin.fileno(), selectors.EVENT_WRITE, "stdin")
+        else:
+            self._close_stdin()
 
     def is_open(self) -> bool:
         return bool(self.sel.get_map())
@@ -180,20 +180,17 @@ class _Streams:
         """Move whatever is ready within ``wait`` seconds; True if anything moved."""
         if not self.is_open():
             return False
-        got = False
-        for key, _events in self.sel.select(wait):
-            fd = int(key.fd)
-            got = True
-            if key.data == "stdin":
+        ready = self.sel.select(wait)
+        for key, _events in ready:
+            fd, name = int(key.fd), str(key.data)
+            if name == "stdin":
                 self._write(fd)
-                continue
-            data = os.read(fd, _CHUNK)
-            if data:
-                self._feed(fd, key.data, data)
+            elif data := os.read(fd, _CHUNK):
+                self._feed(fd, name, data)
             else:
-                self._flush(fd, key.data)
+                self._flush(fd, name)
                 self.sel.unregister(fd)
-        return got
+        return bool(ready)
 
     def _write(self, fd: int) -> None:
         try:
@@ -210,69 +207,45 @@ class _Streams:
         if self.stdin is not None:
             if self.stdin.fileno() in self.sel.get_map():
                 self.sel.unregister(self.stdin.fileno())
-            try:
+            with contextlib.suppress(OSError):
                 self.stdin.close()
-            except OSError:
-                pass
             self.stdin = None
 
     def _feed(self, fd: int, name: str, data: bytes) -> None:
-        self.sink.capture(name, data)
-        buf = self.buffers[fd]
-        buf += data
-        *lines, rest = bytes(buf).split(b"\n")
+        if name == "stdout" and not self.truncated:
+            room = self.limit - len(self.stdout)
+            self.stdout += data[:room]
+            self.truncated = len(data) > room
+        *lines, rest = bytes(self.buffers[fd] + data).split(b"\n")
         for line in lines:
-            self.sink.line(name, line)
+            self._line(name, line)
         if len(rest) > _CHUNK:  # a line with no end in sight is logged in pieces
-            self.sink.line(name, rest)
+            self._line(name, rest)
             rest = b""
         self.buffers[fd] = bytearray(rest)
 
     def _flush(self, fd: int, name: str) -> None:
         if self.buffers[fd]:
-            self.sink.line(name, bytes(self.buffers[fd]))
+            self._line(name, bytes(self.buffers[fd]))
             self.buffers[fd] = bytearray()
+
+    def _line(self, name: str, raw: bytes) -> None:
+        text = raw.decode("utf-8", "replace").rstrip("\r")
+        if name == "stderr":
+            self.last_stderr = text.strip() or self.last_stderr
+            self.log(f"{self.stderr_prefix}{text}")
+        elif self.log_stdout:
+            self.log(text)
 
     def drain(self) -> None:
         """Read until every pipe is closed, giving up on pipes that stay silent (held by a background process)."""
         end = time.monotonic() + _DRAIN_MAX
         while self.is_open() and time.monotonic() < end and self.pump(_DRAIN_IDLE):
             pass
-        self.close()
-
-    def close(self) -> None:
         self._close_stdin()
         for fd, key in list(self.sel.get_map().items()):
             self._flush(fd, str(key.data))
         self.sel.close()
-
-
-class _Sink:
-    """Where output goes: lines into the log, stdout bytes into memory up to a limit."""
-
-    def __init__(self, log: Callable[[str], None], *, log_stdout: bool, stderr_prefix: str, limit: int) -> None:
-        self.log = log
-        self.log_stdout = log_stdout
-        self.stderr_prefix = stderr_prefix
-        self.limit = limit
-        self.stdout = bytearray()
-        self.truncated = False
-        self.last_stderr: str | None = None
-
-    def capture(self, name: str, data: bytes) -> None:
-        if name == "stdout" and not self.truncated:
-            room = self.limit - len(self.stdout)
-            self.stdout += data[:room]
-            self.truncated = len(data) > room
-
-    def line(self, name: str, raw: bytes) -> None:
-        text = raw.decode("utf-8", "replace").rstrip("\r")
-        if name == "stderr":
-            if text.strip():
-                self.last_stderr = text.strip()
-            self.log(f"{self.stderr_prefix}{text}")
-        elif self.log_stdout:
-            self.log(text)
 
 
 def run_process(
@@ -301,35 +274,21 @@ def run_process(
         )
     except OSError as exc:
         return ProcessOutcome(None, start_error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
-    sink = _Sink(log, log_stdout=log_stdout, stderr_prefix=stderr_prefix, limit=stdout_limit)
-    streams = _Streams(proc, stdin, sink)
+    pipes = _Pipes(proc, stdin, log, log_stdout=log_stdout, stderr_prefix=stderr_prefix, limit=stdout_limit)
     outcome = ProcessOutcome(None)
     deadline = None if timeout is None else time.monotonic() + timeout
     while proc.poll() is None:
-        if cancel.is_set():
-            outcome.cancelled = True
-        elif deadline is not None and time.monotonic() >= deadline:
-            outcome.timed_out = True
+        outcome.cancelled = cancel.is_set()
+        outcome.timed_out = not outcome.cancelled and deadline is not None and time.monotonic() >= deadline
         if outcome.cancelled or outcome.timed_out:
             kill_tree(proc)
             break
         wait = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
-        if not streams.pump(wait) and not streams.is_open():
-            try:
+        if not pipes.pump(wait) and not pipes.is_open():
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                pass
-    streams.drain()
+    pipes.drain()
     outcome.returncode = proc.returncode
-    outcome.stdout = bytes(sink.stdout)
-    outcome.stdout_truncated = sink.truncated
-    outcome.last_stderr = sink.last_stderr
+    outcome.stdout, outcome.stdout_truncated = bytes(pipes.stdout), pipes.truncated
+    outcome.last_stderr = pipes.last_stderr or None
     return outcome
-
-
-def signal_name(returncode: int) -> str:
-    """``SIGKILL`` for -9; the number when the signal is unknown."""
-    try:
-        return signal.Signals(-returncode).name
-    except ValueError:
-        return str(-returncode)

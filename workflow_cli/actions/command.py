@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 from pathlib import Path
 from typing import Any, Mapping
 
-from workflow_cli.actions._process import ProcessOutcome, run_process, signal_name
+from workflow_cli.actions._process import ProcessOutcome, run_process
 from workflow_cli.actions.base import (
     MAX_OUTPUT_BYTES,
     ActionContext,
@@ -169,6 +170,13 @@ def stdout_json(stdout: bytes) -> Any:
         return None
 
 
+def _signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return str(-returncode)
+
+
 def _failure(outcome: ProcessOutcome, ctx: ActionContext, codes: list[int]) -> ActionResult | None:
     """The failed result for an attempt that did not exit with a success code, else None."""
     if outcome.start_error is not None:
@@ -180,7 +188,7 @@ def _failure(outcome: ProcessOutcome, ctx: ActionContext, codes: list[int]) -> A
     code = outcome.returncode
     if code is None or code in codes:
         return None
-    message = f"command was killed by signal {signal_name(code)}" if code < 0 else f"command exited with code {code}"
+    message = f"command was killed by signal {_signal_name(code)}" if code < 0 else f"command exited with code {code}"
     if outcome.last_stderr:
         message += f": {outcome.last_stderr[:300]}"
     return ActionResult.failure(message, kind="error", exit_code=code)
@@ -253,7 +261,7 @@ def _type_issues(parameters: Mapping[str, Any], path: str) -> list[Issue]:
         ("shell", bool, "must be true or false"),
         ("cwd", str, "must be a folder path relative to the workspace"),
         ("env", Mapping, "must be a mapping of variable names to values"),
-        ("stdin", (str, Mapping, list), "must be a string"),
+        ("stdin", (str, Mapping, list), "must be a string (a mapping or a list is sent as JSON)"),
         ("success_exit_codes", list, "must be a list of integers"),
     )
     for key, kind, message in checks:

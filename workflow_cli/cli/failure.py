@@ -17,10 +17,20 @@ from workflow_cli.errors import InvalidInputError, WorkflowError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _wants_json() -> bool:
-    import click
+def _current_context() -> Any:
+    """The active click context; newer typer releases vendor click as ``typer._click``."""
+    try:
+        from click import get_current_context
+    except ImportError:
+        try:
+            from typer._click.globals import get_current_context
+        except ImportError:
+            return None
+    return get_current_context(silent=True)
 
-    ctx = click.get_current_context(silent=True)
+
+def _wants_json() -> bool:
+    ctx = _current_context()
     root = ctx.find_root() if ctx else None
     return bool(root and getattr(root.obj, "json", False))
 
