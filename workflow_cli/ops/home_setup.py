@@ -12,7 +12,7 @@ EXAMPLE_TEMPLATE = """\
 #   workflow-cli run hello --param who=world
 version: "2.0.0"
 name: Hello workflow
-description: A small example of command and python tasks with a dependency.
+description: A small example of a command task feeding a python task.
 category: examples
 parameters:
   who:
@@ -23,15 +23,26 @@ tasks:
   greet:
     name: Greet
     action: command
+    retry_count: 1
     parameters:
-      command: "echo hello {{ params.who }}"
-  count:
-    name: Count the letters of the greeting
+      # values rendered into a command string are shell-quoted: write {{ params.who }} bare
+      command: >-
+        echo hello {{ params.who }};
+        printf 'greeting=hello %s\\n' {{ params.who }} >> "$WORKFLOW_OUTPUT"
+  stats:
+    name: Count the words of the greeting
     action: python
     dependencies: [greet]
     parameters:
-      callable: "json:dumps"
-      args: ["{{ params.who }}"]
+      callable: "workflow_cli.examples:text_stats"
+      kwargs:
+        text: "{{ tasks.greet.outputs.greeting }}"
+  report:
+    name: Report
+    action: command
+    dependencies: [stats]
+    parameters:
+      command: "echo {{ tasks.stats.outputs.shout }} has {{ tasks.stats.outputs.words }} words"
 """
 
 EXAMPLE_AGENTS = """\
