@@ -26,6 +26,9 @@ class Decision:
     start: list[str] = field(default_factory=list)
     skip: list[tuple[str, str, str]] = field(default_factory=list)  # (task, kind, reason)
     wake_at: float | None = None
+    # dependencies a started ``min_success`` task with ``cancel_remaining`` no longer waits for: the
+    # pending ones are already recorded here as cancelled, the running ones are for the runner to stop
+    cancel: list[str] = field(default_factory=list)
 
 
 def effective_status(task: Task, status: str) -> str:
@@ -112,14 +115,10 @@ class Scheduler:
             self.waiting_deps[child] -= 1
             if seen == "completed":
                 self.ok_deps[child] += 1
-            if self.status[child] == "pending" and self._is_candidate(child) and not self._queued(child):
+            if self.status[child] == "pending" and self._is_candidate(child):
+                # a min_success task may qualify twice (by count, then by all-finished): the duplicate
+                # heap entry is dropped by decide's status check, which costs O(1) instead of a scan here
                 self._push(child)
-
-    def _queued(self, tid: str) -> bool:
-        # Only min_success tasks can qualify twice (by count, then by all-finished); the rest never do.
-        if not isinstance(self.wf.tasks[tid].trigger_rule, MinSuccess):
-            return False
-        return any(item[2] == tid for item in self.heap) or tid in self.delayed
 
     def reset(self, tid: str) -> None:
         """Put a task back to pending (retry, rollback): it is considered again."""
@@ -156,8 +155,8 @@ class Scheduler:
         while self.heap:
             item = heapq.heappop(self.heap)
             tid = item[2]
-            if self.status[tid] != "pending" or tid in self.delayed:
-                continue
+            if self.status[tid] != "pending" or tid in self.delayed or not self._is_candidate(tid):
+                continue  # stale: started or finished meanwhile, or a dependency was reset (pushed again later)
             task = self.wf.tasks[tid]
             if self.failing and not (isinstance(task.trigger_rule, str) and task.trigger_rule in FAILURE_RULES):
                 self._skip(decision, tid, "aborted", "not started: the workflow is failing")
@@ -169,11 +168,13 @@ class Scheduler:
                 if not run:
                     self._skip(decision, tid, kind, reason)
                     continue
-            if self.stopping or slots <= 0 or exclusive or (task.execution_mode == "sequential" and (running or decision.start)):
+            if self.stopping:
                 held.append(item)
-                if slots <= 0 or exclusive:
-                    break
                 continue
+            if slots <= 0 or exclusive or (task.execution_mode == "sequential" and (running or decision.start)):
+                # a sequential task next in line is a barrier: nothing behind it jumps ahead while it waits
+                held.append(item)
+                break
             ok, reason = check(task) if task.conditions else (True, None)
             if not ok:
                 self._skip(decision, tid, "condition", reason or "condition is false")
@@ -183,11 +184,22 @@ class Scheduler:
             slots -= 1
             if task.execution_mode == "sequential":
                 exclusive = True
+            if isinstance(rule, MinSuccess) and rule.cancel_remaining and not all_done:
+                self._cancel_remaining(decision, task)
         for item in held:
             heapq.heappush(self.heap, item)
         if self.delayed:
             decision.wake_at = min(self.delayed.values())
         return decision
+
+    def _cancel_remaining(self, decision: Decision, task: Task) -> None:
+        for dep in task.dependencies:
+            status = self.status[dep]
+            if status in FINISHED:
+                continue
+            decision.cancel.append(dep)
+            if status == "pending":
+                self.finished(dep, "cancelled")
 
     def _skip(self, decision: Decision, tid: str, kind: str, reason: str) -> None:
         decision.skip.append((tid, kind, reason))

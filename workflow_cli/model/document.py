@@ -128,7 +128,12 @@ class Workflow:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
+_DEFAULT_RETRY = RetryPolicy()
+
+
 def _retry_policy(spec: Mapping[str, Any]) -> RetryPolicy:
+    if "retry" not in spec and "retry_count" not in spec and "retry_delay" not in spec:
+        return _DEFAULT_RETRY
     retry = dict(spec.get("retry") or {})
     if "retry_count" in spec and "max_attempts" not in retry:
         retry["max_attempts"] = int(spec["retry_count"]) + 1
@@ -157,7 +162,7 @@ def default_action(spec: Mapping[str, Any]) -> str:
 
 def build_task(task_id: str, index: int, spec: Mapping[str, Any], defaults: Mapping[str, Any]) -> Task:
     """Build a Task from its raw mapping, with the document's ``defaults`` underneath."""
-    merged: dict[str, Any] = {**defaults, **spec}
+    merged: Mapping[str, Any] = {**defaults, **spec} if defaults else spec
     rule = merged.get("trigger_rule", "all_success")
     if isinstance(rule, Mapping):
         rule = MinSuccess(int(rule["min_success"]), bool(rule.get("cancel_remaining", False)))

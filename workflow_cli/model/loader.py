@@ -178,20 +178,20 @@ def read_text(path: Path, *, what: str = "document") -> str:
     """Read a UTF-8 file, turning OS errors into user-facing errors."""
     try:
         if path.is_dir():
-            raise InvalidInputError.at("", f"{path} is a folder, not a {what} file")
+            raise InvalidInputError.at(str(path), f"is a folder, not a {what} file")
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise NotFoundError(f"{what} file not found: {path}") from exc
     except PermissionError as exc:
-        raise InvalidInputError(f"cannot read {path}: permission denied") from exc
+        raise InvalidInputError.at(str(path), "cannot read: permission denied") from exc
     except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}") from exc
+        raise InvalidInputError.at(str(path), f"cannot read: {exc.strerror}") from exc
     if len(data) > MAX_BYTES:
-        raise InvalidInputError(f"{path}: file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        raise InvalidInputError.at(str(path), f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise InvalidInputError.at(str(path), f"not UTF-8 text (byte {exc.start})") from exc
 
 
 def load_file(path: Path, *, what: str = "document") -> Any:

@@ -40,6 +40,12 @@ def load_schema(name: str = "workflow-2.0.0") -> dict[str, Any]:
     return schema
 
 
+def available_schemas() -> list[str]:
+    """Names of the shipped schemas, for ``workflow-cli schema --name``."""
+    folder = files("workflow_cli.model") / "schema"
+    return sorted(entry.name[: -len(".json")] for entry in folder.iterdir() if entry.name.endswith(".json"))
+
+
 @lru_cache(maxsize=None)
 def _validator(name: str) -> Draft202012Validator:
     """A validator over the schema with its local ``$ref``s inlined (about 20% faster on big documents)."""
@@ -63,8 +69,61 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
+FAST_PATH_MIN_TASKS = 300
+
+
+@lru_cache(maxsize=None)
+def _fast_validator(name: str) -> Any:
+    """A fastjsonschema-compiled check (about 10x faster than jsonschema), for big documents.
+
+    The generated code is kept in the user's cache folder, keyed by the schema's hash, so only the
+    first big validation pays the ~0.15 s compile.
+    """
+    import hashlib
+    import os
+    from pathlib import Path
+
+    import fastjsonschema
+
+    schema = dict(load_schema(name))
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    text = json.dumps(schema, sort_keys=True)
+    digest = hashlib.sha256((text + fastjsonschema.VERSION).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workflow-cli"
+    module_path = cache / f"schema_{name.replace('-', '_').replace('.', '_')}_{digest}.py"
+    try:
+        if not module_path.exists():
+            code = fastjsonschema.compile_to_code(schema)
+            cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp = module_path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(code, encoding="utf-8")
+            os.replace(tmp, module_path)
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(module_path.stem, module_path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        return getattr(module, [n for n in dir(module) if n.startswith("validate")][0])
+    except Exception:  # noqa: BLE001 - a cache problem only costs speed
+        return fastjsonschema.compile(schema)
+
+
+def _quick_valid(doc: object, name: str) -> bool:
+    """True when a big document passes the compiled check (then the slow full report is not needed)."""
+    tasks = doc.get("tasks") if isinstance(doc, dict) else None
+    if name != "workflow-2.0.0" or not isinstance(tasks, dict) or len(tasks) < FAST_PATH_MIN_TASKS:
+        return False
+    try:
+        _fast_validator(name)(doc)
+    except Exception:  # noqa: BLE001 - any doubt falls back to the full, precise validator
+        return False
+    return True
+
+
 def schema_issues(doc: object, name: str = "workflow-2.0.0") -> list[Issue]:
     """Check ``doc`` against schema ``name``; every problem as an Issue, sorted by path, one per path."""
+    if _quick_valid(doc, name):
+        return []
     found: list[tuple[JsonPath, Issue]] = []
     for error in _validator(name).iter_errors(doc):
         found.extend(_issues_for(error, tuple(error.absolute_path)))

@@ -160,16 +160,21 @@ def rule_issues(wf: Workflow, known_actions: Iterable[str]) -> list[Issue]:
 
 def document_issues(doc: Any, *, known_actions: Iterable[str] | None = None) -> list[Issue]:
     """Every problem in a 2.0.0 document: schema first, then graph, rules and expressions."""
+    return analyse_document(doc, known_actions=known_actions)[0]
+
+
+def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) -> tuple[list[Issue], Workflow | None]:
+    """The problems of a document, and its typed workflow when the schema passed."""
     from workflow_cli.model.schema import schema_issues
 
     if not isinstance(doc, Mapping):
-        return [Issue("", "a workflow document must be a mapping")]
+        return [Issue("", "a workflow document must be a mapping")], None
     issues = version_issues(doc)
     if issues:
-        return issues
+        return issues, None
     issues = schema_issues(doc)
     if issues:
-        return issues
+        return issues, None
     from workflow_cli.graph.dag import graph_issues
 
     wf = build_workflow(doc)
@@ -179,12 +184,12 @@ def document_issues(doc: Any, *, known_actions: Iterable[str] | None = None) -> 
     issues += graph_issues({tid: t.dependencies for tid, t in wf.tasks.items()})
     issues += rule_issues(wf, known_actions if known_actions is not None else ACTION_NAMES)
     issues += expression_issues(wf)
-    return sorted(issues, key=lambda i: i.path)
+    return sorted(issues, key=lambda i: i.path), wf
 
 
 def check_document(doc: Any, *, known_actions: Iterable[str] | None = None) -> Workflow:
     """Validate ``doc`` and return the typed workflow; raise every problem at once."""
-    issues = document_issues(doc, known_actions=known_actions)
-    if issues:
+    issues, wf = analyse_document(doc, known_actions=known_actions)
+    if issues or wf is None:
         raise InvalidInputError(None, issues)
-    return build_workflow(doc)
+    return wf

@@ -34,7 +34,7 @@ def validate_source(
     Without ``--param``/``--params-file``, missing required parameters are a note, not an error:
     a template is valid on its own, and ``create`` checks the values it is given.
     """
-    from workflow_cli.model.validate import document_issues
+    from workflow_cli.model.validate import analyse_document
     from workflow_cli.ops.create import _known_actions, load_params_file
     from workflow_cli.ops.sources import load_source
     from workflow_cli.templates.params import resolve_params
@@ -43,12 +43,9 @@ def validate_source(
         source = load_source(home, source_arg)
     except InvalidInputError as exc:
         return ValidationResult(source_arg, exc.issues or [Issue("", str(exc))])
-    issues = document_issues(source.document, known_actions=_known_actions())
-    if issues:
+    issues, wf = analyse_document(source.document, known_actions=_known_actions())
+    if issues or wf is None:
         return ValidationResult(source.origin, issues)
-    from workflow_cli.model.document import build_workflow
-
-    wf = build_workflow(source.document)
     notes: list[str] = []
     given = bool(cli_pairs or params_file)
     try:
