@@ -13,6 +13,10 @@ BUILTIN_ACTIONS = {
     "command": "workflow_cli.actions.command:CommandAction",
     "python": "workflow_cli.actions.python_callable:PythonAction",
     "noop": "workflow_cli.actions.noop:NoopAction",
+    "agent_task": "workflow_cli.actions.agent_task:AgentTaskAction",
+    "file_operation": "workflow_cli.actions.file_operation:FileOperationAction",
+    "api_call": "workflow_cli.actions.api_call:ApiCallAction",
+    "condition_check": "workflow_cli.actions.condition_check:ConditionCheckAction",
 }
 ENTRY_POINT_GROUP = "workflow_cli.actions"
 

@@ -37,6 +37,9 @@ def finish_run(runner: Runner) -> RunOutcome:
 
     journal = runner.journal
     reason = ""
+    if runner.failure is None:
+        # e.g. 'retry --task X' left another task failed: the workflow has not succeeded
+        runner.failure = runner._unhandled_failure()
     if runner.cancel_requested:
         _cancel_unfinished(runner, "cancelled", "cancelled by request")
         journal.record("workflow.cancelled", {"error": "cancelled by request"})

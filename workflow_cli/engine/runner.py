@@ -24,7 +24,6 @@ from workflow_cli.store.instances import InstancePaths, load_state, read_documen
 from workflow_cli.store.locks import InstanceLock
 
 POLL_SECONDS = 0.2
-PAUSING_POLICIES = {"pause"}
 STOPPING_POLICIES = {"fail", "rollback", "pause"}
 
 
@@ -110,32 +109,75 @@ class Runner:
             self.journal.record("workflow.started", {"max_parallel": self.max_parallel})
         else:
             self.journal.record("workflow.resumed", {"from": status})
+        if status == "paused":
+            self._reset_paused_failures()
+        if status in ("paused", "failed", "cancelled"):
+            self._reset_aborted()
+        if status in ("running", "waiting", "paused"):
+            # a failure that was being handled when the run stopped (a crash, a stop) still decides the outcome
+            found = self._unhandled_failure()
+            if found is not None:
+                self._enter_failure(*found)
         self._recover_interrupted()
-        self._reset_for_resume()
 
     def _recover_interrupted(self) -> None:
         """Tasks recorded as running when the runner died: rerun, fail or pause (SPEC 7.4)."""
         for tid, ts in self.state["tasks"].items():
             if ts["status"] != "running":
                 continue
-            policy = self.wf.tasks[tid].on_interrupt
+            task = self.wf.tasks[tid]
             error = "the runner stopped while this attempt ran"
-            if policy == "rerun":
+            if task.on_interrupt == "rerun":
                 self.journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
-            else:
-                self.journal.record("task.failed", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted"})
-                if policy == "pause":
-                    self.stop_requested = f"task {tid} was interrupted and must not run twice: check it, then 'workflow-cli resume {self.paths.id}' runs it again"
+                continue
+            self.journal.record("task.failed", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted"})
+            if task.on_interrupt == "pause":
+                self.stop_requested = (f"task {tid} was interrupted and must not run twice: check it, "
+                                       f"then 'workflow-cli resume {self.paths.id}' runs it again")
+            elif task.on_failure in STOPPING_POLICIES and self.failure is None:
+                self._enter_failure(tid, task.on_failure)
 
-    def _reset_for_resume(self) -> None:
-        """On resume of a paused run, failed tasks that paused it (or were interrupted) run again."""
-        if self.stop_requested:
-            return
+    def _pauses_on_failure(self, task: Task) -> bool:
+        return task.on_failure == "pause" or (task.on_failure == "fail" and self.wf.on_failure == "pause")
+
+    def _reset_paused_failures(self) -> None:
+        """Resuming a paused run: the failures that paused it (a person has looked at them) run again."""
         for tid, ts in self.state["tasks"].items():
-            if ts["status"] == "failed" and (ts.get("error_kind") == "interrupted" or self.wf.tasks[tid].on_failure == "pause" or self.wf.on_failure == "pause"):
+            if ts["status"] != "failed":
+                continue
+            task = self.wf.tasks[tid]
+            interrupted = ts.get("error_kind") == "interrupted" and task.on_interrupt == "pause"
+            if interrupted or self._pauses_on_failure(task):
                 self.journal.record("task.reset", {"task": tid, "reason": "resume"})
-            elif ts["status"] == "skipped" and ts.get("error_kind") == "aborted":
+
+    def _reset_aborted(self) -> None:
+        """Tasks skipped only because an earlier failure stopped new starts get their chance again."""
+        for tid, ts in self.state["tasks"].items():
+            if ts["status"] == "skipped" and ts.get("error_kind") == "aborted":
                 self.journal.record("task.reset", {"task": tid, "reason": "resume"})
+
+    def _unhandled_failure(self) -> tuple[str, str] | None:
+        """The first failed task whose ``on_failure`` stops the workflow (read once per run, not per task)."""
+        for tid, ts in self.state["tasks"].items():
+            policy = self.wf.tasks[tid].on_failure
+            if ts["status"] == "failed" and policy in STOPPING_POLICIES:
+                return tid, policy
+        return None
+
+    def _enter_failure(self, tid: str, policy: str) -> None:
+        """A task finally failed with a policy that ends normal scheduling (SPEC 6.2)."""
+        self.failure = (tid, policy)
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is not None:
+            self._apply_failure_mode(scheduler)
+
+    def _apply_failure_mode(self, scheduler: Scheduler) -> None:
+        if self.failure is None:
+            return
+        if self.failure[1] == "pause":
+            scheduler.stopping = True  # ask a person before anything else starts, cleanup tasks included
+        else:
+            scheduler.failing = True  # only failure-accepting tasks (cleanup, notification) still start
 
     # -- the loop --------------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -158,6 +200,7 @@ class Runner:
 
         statuses = {tid: ts["status"] for tid, ts in self.state["tasks"].items()}
         self.scheduler = Scheduler(self.wf, statuses, max_parallel=self.max_parallel)
+        self._apply_failure_mode(self.scheduler)
         for tid, ts in self.state["tasks"].items():
             if ts["status"] == "pending" and ts.get("next_attempt_at"):
                 self.scheduler.delay(tid, self._parse_due(ts["next_attempt_at"]))
@@ -174,7 +217,8 @@ class Runner:
                     self._schedule(now)
                 self.journal.flush()
                 if not self.live:
-                    if self.stop_requested or self.cancel_requested or self.deadline_hit or self.scheduler.idle():
+                    if (self.stop_requested or self.cancel_requested or self.deadline_hit or self.scheduler.stopping
+                            or self.scheduler.idle()):
                         break
                     wake = self.scheduler.delayed and min(self.scheduler.delayed.values())
                     if wake and wake - now > self.options.wait_threshold:
@@ -210,11 +254,25 @@ class Runner:
             decision = self.scheduler.decide(now, self.live.keys(), self._check_conditions)
             for tid, kind, reason in decision.skip:
                 self.journal.record("task.skipped", {"task": tid, "kind": kind, "error": reason})
+            for tid in decision.cancel:
+                self._cancel_dependency(tid)
             inline_done = False
             for tid in decision.start:
                 inline_done |= self._start(tid)
             if not inline_done:
                 return
+
+    def _cancel_dependency(self, tid: str) -> None:
+        """A dependency a started ``min_success`` task no longer needs (``cancel_remaining``)."""
+        live = self.live.get(tid)
+        if live is not None:
+            live.cancel_reason = "min_success"
+            if live.ctx is not None:
+                live.ctx.cancel.set()
+            return
+        self.journal.record("task.cancelled", {"task": tid, "kind": "cancelled",
+                                               "error": "cancelled: a min_success dependent no longer needs it"})
+        self.scheduler.finished(tid, "cancelled")
 
     def _scope(self, task: Task | None = None) -> dict[str, Any]:
         return {
@@ -267,7 +325,7 @@ class Runner:
         event = self.journal.record("task.started", {"task": tid, "attempt": attempt})
         ctx = build_context(task=task, attempt=attempt, parameters=parameters, paths=self.paths, home=self.home.root,
                             redact=self.redact, started_at=event["time"], config=self.config,
-                            services={"clock": self.clock, "scope": self._scope(task), "home": self.home})
+                            services={"clock": self.clock, "scope": self._scope(task), "home": self.home, "workflow": self.wf, "paths": self.paths})
         self.live[tid] = _Live(task, attempt, ctx)
         if getattr(action, "inline", False):
             from workflow_cli.engine.attempt import run_guarded
@@ -351,8 +409,7 @@ class Runner:
         self.journal.record(f"task.{status}", data)
         self.scheduler.finished(task.id, status)
         if status == "failed" and task.on_failure in STOPPING_POLICIES and self.failure is None:
-            self.failure = (task.id, task.on_failure)
-            self.scheduler.failing = True
+            self._enter_failure(task.id, task.on_failure)
 
     # -- requests, deadline ------------------------------------------------------------------------------
     def _process_requests(self) -> None:
