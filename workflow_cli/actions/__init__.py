@@ -44,11 +44,14 @@ class Registry:
         """The action object for ``name`` (KeyError when unknown)."""
         if name not in self._loaded:
             spec = self._specs[name]
-            if isinstance(spec, str):
-                module, _, attr = spec.partition(":")
-                spec = getattr(importlib.import_module(module), attr)
-            elif hasattr(spec, "load"):
-                spec = spec.load()
+            try:
+                if isinstance(spec, str):
+                    module, _, attr = spec.partition(":")
+                    spec = getattr(importlib.import_module(module), attr)
+                elif hasattr(spec, "load"):
+                    spec = spec.load()
+            except (ImportError, AttributeError) as exc:
+                raise KeyError(f"action '{name}' cannot be loaded: {exc}") from exc
             self._loaded[name] = spec() if isinstance(spec, type) else spec
         return self._loaded[name]
 
