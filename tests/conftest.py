@@ -40,7 +40,21 @@ class CliResult:
             raise AssertionError(f"stdout of {self.args} is not JSON: {self.stdout!r} (stderr: {self.stderr!r})") from exc
 
     def __repr__(self) -> str:
-        return f"<CliResult {self.args} exit={self.exit_code} stdout={self.stdout[:300]!r} stderr={self.stderr[:300]!r}>"
+        text = f"<CliResult {self.args} exit={self.exit_code} stdout={self.stdout[:300]!r} stderr={self.stderr[:600]!r}>"
+        return text + _unexpected_error_details(self.stderr)
+
+
+def _unexpected_error_details(stderr: str) -> str:
+    """The log an unexpected error points to ("details in PATH"), so a failing test shows it."""
+    import re
+
+    match = re.search(r"details in (\S+?)\)?$", stderr, re.MULTILINE)
+    if not match:
+        return ""
+    try:
+        return "\n--- " + match.group(1) + " ---\n" + Path(match.group(1)).read_text()
+    except OSError:
+        return ""
 
 
 def assert_no_traceback(result: CliResult) -> None:
@@ -175,3 +189,9 @@ def write(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return _write
+
+
+@pytest.fixture(name="snapshot_tree")
+def _snapshot_tree_fixture() -> Callable[[Path], dict[str, tuple[int, int, int]]]:
+    """The ``snapshot_tree`` helper, for test modules (conftest is not importable under importlib mode)."""
+    return snapshot_tree

@@ -403,3 +403,19 @@ def test_wide_fan_out_schedules_each_task_once() -> None:
     drv = Driver(sched(wf(tasks), max_parallel=16)).run_all()
     assert len(drv.started) == n + 2 and len(set(drv.started)) == n + 2
     assert drv.started[-1] == "join"
+
+
+def test_a_failing_workflow_lets_a_task_finish_its_retries() -> None:
+    w = wf({"bad": {}, "flaky": {}, "flaky2": {}, "new": {"dependencies": ["flaky"]}})
+    s = sched(w)
+    assert s.decide(0.0, [], ALWAYS).start == ["bad", "flaky", "flaky2"]
+    s.reset("flaky", retry=True)  # its attempt failed; it will be tried again at once
+    s.reset("flaky2", retry=True)
+    s.delay("flaky2", 5.0)  # ...or after a delay
+    s.finished("bad", "failed")
+    s.failing = True
+    d = s.decide(1.0, [], ALWAYS)
+    assert d.start == ["flaky"] and d.skip == []
+    assert s.decide(5.0, ["flaky"], ALWAYS).start == ["flaky2"]
+    s.finished("flaky", "completed")
+    assert [t for t, _k, _r in s.decide(5.0, ["flaky2"], ALWAYS).skip] == ["new"]

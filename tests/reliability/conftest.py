@@ -143,6 +143,15 @@ class Cli:
         return read_events(self.events_path(instance_id))
 
 
+def _make_cli(home: Path, base: Path) -> Cli:
+    scratch = base / "scratch"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOW_")}
+    env.update(WORKFLOW_HOME=str(home), NO_COLOR="1", COLUMNS="160",
+               WORKFLOW_CLI_LOG_DIR=str(base / "error-logs"), WORKFLOW_CLI_KILL_GRACE="0.2")
+    return Cli(home=home, env=env, scratch=scratch)
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """An empty, private home folder."""
@@ -154,10 +163,43 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli(home: Path, tmp_path: Path) -> Cli:
     """The console script bound to ``home``."""
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOW_")}
-    env.update(WORKFLOW_HOME=str(home), NO_COLOR="1", COLUMNS="160",
-               WORKFLOW_CLI_LOG_DIR=str(tmp_path / "error-logs"), WORKFLOW_CLI_KILL_GRACE="0.2")
-    return Cli(home=home, env=env, scratch=scratch)
+    return _make_cli(home, tmp_path)
+
+
+# quick -> slow; a runner SIGKILLed while ``slow`` runs leaves the instance "running (no runner)".
+TWO_STEPS = {"version": "2.0.0", "name": "two-steps", "tasks": {
+    "quick": {"action": "command", "parameters": {"command": "true"}},
+    "slow": {"action": "command", "parameters": {"command": "sleep 0.5"}, "dependencies": ["quick"]},
+}}
+
+
+def crash_an_instance(cli: Cli) -> str:
+    """Create a TWO_STEPS instance, start it and SIGKILL its runner while ``slow`` runs; return its id."""
+    instance = cli.create(cli.write_document("two-steps.json", TWO_STEPS))
+    runner = cli.spawn("start", instance)
+    try:
+        cli.wait_until(lambda: cli.logged(instance, "task.started", "slow"), timeout=20, what="the slow task to start")
+    finally:
+        runner.kill_group()
+    return instance
+
+
+@pytest.fixture(scope="session")
+def _crashed_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A home holding one crashed instance, made once and copied into each test that asks for one."""
+    base = tmp_path_factory.mktemp("crashed")
+    home = base / "home"
+    home.mkdir(mode=0o700)
+    cli = _make_cli(home, base)
+    instance = crash_an_instance(cli)
+    assert cli.status(instance)["display_status"] == "running (no runner)"
+    return home, instance
+
+
+@pytest.fixture
+def crashed(cli: Cli, _crashed_home: tuple[Path, str]) -> str:
+    """The id of a TWO_STEPS instance whose runner died while ``slow`` ran (a private copy for this test)."""
+    source, instance = _crashed_home
+    shutil.copytree(source, cli.home, dirs_exist_ok=True, symlinks=True)
+    return instance
 

@@ -17,6 +17,9 @@ BUILTIN_ACTIONS = {
     "file_operation": "workflow_cli.actions.file_operation:FileOperationAction",
     "api_call": "workflow_cli.actions.api_call:ApiCallAction",
     "condition_check": "workflow_cli.actions.condition_check:ConditionCheckAction",
+    "approval_gate": "workflow_cli.actions.approval_gate:ApprovalGateAction",
+    "wait": "workflow_cli.actions.wait:WaitAction",
+    "workflow_trigger": "workflow_cli.actions.workflow_trigger:WorkflowTriggerAction",
 }
 ENTRY_POINT_GROUP = "workflow_cli.actions"
 

@@ -12,20 +12,34 @@ from typing import Any, Mapping
 from workflow_cli.actions.base import ActionResult
 from workflow_cli.engine.attempt import Redactor, build_context, run_guarded
 from workflow_cli.engine.journal import Journal
+from workflow_cli.errors import NotFoundError
 from workflow_cli.model.document import Workflow, build_task
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths
 
 
-def plan_rollback(state: Mapping[str, Any], checkpoint: str | None) -> tuple[list[str], dict[str, Any] | None]:
-    """Tasks completed after ``checkpoint`` (None: every completed task), newest first, and its record."""
+def checkpoint_record(paths: InstancePaths, checkpoint: str) -> dict[str, Any]:
+    """What the ``checkpoint.created`` event of ``checkpoint`` recorded (``completed``, ``vars``...).
+
+    Read from the event log, the source of truth, when a rollback needs it (not on the hot path).
+    """
+    from workflow_cli.store.events import iter_events
+
+    record: dict[str, Any] | None = None
+    for event in iter_events(paths.events):
+        if event["type"] == "checkpoint.created" and (event.get("data") or {}).get("id") == checkpoint:
+            record = dict(event["data"])  # the last one wins: after a rollback an id may be logged again
+    if record is None:
+        raise NotFoundError(f"checkpoint '{checkpoint}' is not in the event log of instance {paths.id}")
+    return record
+
+
+def plan_rollback(state: Mapping[str, Any], record: Mapping[str, Any] | None) -> list[str]:
+    """Tasks completed after the checkpoint ``record`` (None: every completed task), newest first."""
     order = list(state["completion_order"])
-    record = None
-    if checkpoint is not None:
-        record = next(cp for cp in state["checkpoints"] if cp["id"] == checkpoint)
-        cut = int(record.get("completed", 0))
-        order = order[cut:]
-    return list(reversed(order)), record
+    if record is not None:
+        order = order[int(record.get("completed") or 0):]
+    return list(reversed(order))
 
 
 def compensate(home: Home, paths: InstancePaths, journal: Journal, wf: Workflow, task_id: str,
@@ -54,14 +68,16 @@ def run_rollback(home: Home, paths: InstancePaths, journal: Journal, wf: Workflo
     state = journal.state
     open_rb = state.get("rollback")
     if open_rb:
-        tasks, checkpoint = open_rb["tasks"], open_rb.get("checkpoint")
+        checkpoint = open_rb.get("checkpoint")
+    record = checkpoint_record(paths, checkpoint) if checkpoint else None
+    if open_rb:
+        tasks = open_rb["tasks"]
         done = set(open_rb["done"])
     else:
-        tasks, _ = plan_rollback(state, checkpoint)
+        tasks = plan_rollback(state, record)
         journal.record("rollback.started", {"checkpoint": checkpoint, "tasks": tasks, "reason": reason})
         journal.flush()
         done = set()
-    record = next((cp for cp in state["checkpoints"] if cp["id"] == checkpoint), None) if checkpoint else None
     results = []
     for tid in tasks:
         if tid in done:

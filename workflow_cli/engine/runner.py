@@ -220,12 +220,13 @@ class Runner:
                     if (self.stop_requested or self.cancel_requested or self.deadline_hit or self.scheduler.stopping
                             or self.scheduler.idle()):
                         break
-                    wake = self.scheduler.delayed and min(self.scheduler.delayed.values())
+                    wake = self.scheduler.next_wake()
                     if wake and wake - now > self.options.wait_threshold:
                         break
                 timeout = POLL_SECONDS
-                if self.scheduler.delayed:
-                    timeout = max(0.0, min(timeout, min(self.scheduler.delayed.values()) - self.clock.time()))
+                wake = self.scheduler.next_wake()
+                if wake is not None:
+                    timeout = max(0.0, min(timeout, wake - self.clock.time()))
                 if deadline is not None:
                     timeout = max(0.0, min(timeout, deadline - self.clock.time()))
                 if self.live:
@@ -364,10 +365,11 @@ class Runner:
         self.journal.record("task.completed", {"task": task.id, "attempt": attempt, "outputs": outputs})
         self._set_vars(task)
         if task.checkpoint:
-            n = len(self.state["checkpoints"]) + 1
-            self.journal.record("checkpoint.created", {"id": f"cp-{n:04d}", "task": task.id,
+            from workflow_cli.store.state import next_checkpoint_id
+
+            self.journal.record("checkpoint.created", {"id": next_checkpoint_id(self.state), "task": task.id,
                                                        "completed": len(self.state["completion_order"]),
-                                                       "vars": self.state["vars"]})
+                                                       "vars": dict(self.state["vars"])})  # a copy: later set_vars must not change it
         self.scheduler.finished(task.id, "completed")
 
     def _set_vars(self, task: Task) -> None:
@@ -401,7 +403,7 @@ class Runner:
 
             data.update(due=utc_iso(due), delay_seconds=round(delay, 3))
             self.journal.record("task.retrying", data)
-            self.scheduler.reset(task.id)
+            self.scheduler.reset(task.id, retry=True)
             if delay > 0:
                 self.scheduler.delay(task.id, due)
             return

@@ -76,7 +76,9 @@ class Scheduler:
         self.waiting_deps: dict[str, int] = {}
         self.ok_deps: dict[str, int] = {}
         self.heap: list[tuple[int, int, str]] = []
-        self.delayed: dict[str, float] = {}
+        self.delayed: dict[str, float] = {}  # task -> when its retry delay ends
+        self._due: list[tuple[float, str]] = []  # the same as a heap; entries not matching ``delayed`` are stale
+        self.retrying: set[str] = set()  # pending tasks between two attempts
         self.failing = False
         self.stopping = False
         for tid, task in wf.tasks.items():
@@ -99,8 +101,16 @@ class Scheduler:
         return self.waiting_deps[tid] == 0
 
     def delay(self, tid: str, until: float) -> None:
-        """Hold a pending task back until ``until`` (a retry's backoff)."""
+        """Hold a pending task back until ``until`` (a retry's backoff; the task counts as retrying)."""
         self.delayed[tid] = until
+        self.retrying.add(tid)
+        heapq.heappush(self._due, (until, tid))
+
+    def next_wake(self) -> float | None:
+        """When the earliest retry delay ends (None: no task is delayed)."""
+        while self._due and self.delayed.get(self._due[0][1]) != self._due[0][0]:
+            heapq.heappop(self._due)  # stale: the task was released or delayed again
+        return self._due[0][0] if self._due else None
 
     def finished(self, tid: str, status: str) -> None:
         """Record that ``tid`` finished with ``status``; dependents may become candidates."""
@@ -109,6 +119,7 @@ class Scheduler:
         if previous in FINISHED:
             return
         self.delayed.pop(tid, None)
+        self.retrying.discard(tid)
         task = self.wf.tasks[tid]
         seen = effective_status(task, status)
         for child in self.dependents[tid]:
@@ -120,10 +131,16 @@ class Scheduler:
                 # heap entry is dropped by decide's status check, which costs O(1) instead of a scan here
                 self._push(child)
 
-    def reset(self, tid: str) -> None:
-        """Put a task back to pending (retry, rollback): it is considered again."""
+    def reset(self, tid: str, *, retry: bool = False) -> None:
+        """Put a task back to pending: it is considered again.
+
+        ``retry``: a failed attempt will be tried again; a task in the middle of its retries is not a
+        new task, so a failing workflow still lets it finish its attempts (like a running task).
+        """
         previous = self.status.get(tid)
         self.status[tid] = "pending"
+        if retry:
+            self.retrying.add(tid)
         if previous in FINISHED:
             task = self.wf.tasks[tid]
             for child in self.dependents[tid]:
@@ -143,22 +160,21 @@ class Scheduler:
     def decide(self, now: float, running: Iterable[str], check: ConditionCheck) -> Decision:
         """Pop candidates in order: skip what cannot run, start what fits in the free slots."""
         decision = Decision()
+        self._release_due(now)
+        if self.stopping:  # nothing is decided while stopping: tasks stay pending for the next run
+            decision.wake_at = self.next_wake()
+            return decision
         running = list(running)
         exclusive = any(self.wf.tasks[r].execution_mode == "sequential" for r in running)
         slots = self.max_parallel - len(running)
         held: list[tuple[int, int, str]] = []
-        for tid, due in list(self.delayed.items()):
-            if due <= now:
-                del self.delayed[tid]
-                if self.status[tid] == "pending":
-                    self._push(tid)
         while self.heap:
             item = heapq.heappop(self.heap)
             tid = item[2]
             if self.status[tid] != "pending" or tid in self.delayed or not self._is_candidate(tid):
                 continue  # stale: started or finished meanwhile, or a dependency was reset (pushed again later)
             task = self.wf.tasks[tid]
-            if self.failing and not (isinstance(task.trigger_rule, str) and task.trigger_rule in FAILURE_RULES):
+            if self.failing and tid not in self.retrying and not (isinstance(task.trigger_rule, str) and task.trigger_rule in FAILURE_RULES):
                 self._skip(decision, tid, "aborted", "not started: the workflow is failing")
                 continue
             rule = task.trigger_rule
@@ -168,9 +184,6 @@ class Scheduler:
                 if not run:
                     self._skip(decision, tid, kind, reason)
                     continue
-            if self.stopping:
-                held.append(item)
-                continue
             if slots <= 0 or exclusive or (task.execution_mode == "sequential" and (running or decision.start)):
                 # a sequential task next in line is a barrier: nothing behind it jumps ahead while it waits
                 held.append(item)
@@ -188,9 +201,16 @@ class Scheduler:
                 self._cancel_remaining(decision, task)
         for item in held:
             heapq.heappush(self.heap, item)
-        if self.delayed:
-            decision.wake_at = min(self.delayed.values())
+        decision.wake_at = self.next_wake()
         return decision
+
+    def _release_due(self, now: float) -> None:
+        """Tasks whose retry delay has ended become candidates again."""
+        while (due := self.next_wake()) is not None and due <= now:
+            tid = heapq.heappop(self._due)[1]
+            del self.delayed[tid]
+            if self.status[tid] == "pending":
+                self._push(tid)
 
     def _cancel_remaining(self, decision: Decision, task: Task) -> None:
         for dep in task.dependencies:

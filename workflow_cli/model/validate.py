@@ -132,6 +132,29 @@ def _reference_problem(
     return None
 
 
+def _action_parameter_issues(action: str, parameters: Mapping[str, Any], path: str) -> list[Issue]:
+    """The action's own checks of its parameters (values still holding ``{{ }}`` are checked at run time)."""
+    from workflow_cli.actions import registry
+
+    reg = registry()
+    if action not in reg:
+        return []
+    try:
+        impl = reg.get(action)
+    except KeyError:
+        return []
+    check = getattr(impl, "validate", None)
+    if check is None:
+        return []
+    return [i for i in check(parameters, path) if "{{" not in str(_lookup(parameters, i.path, path))]
+
+
+def _lookup(parameters: Mapping[str, Any], issue_path: str, base: str) -> Any:
+    """The value an issue points at (for skipping template values), or '' when it cannot be found."""
+    key = issue_path[len(base) + 1:].split(".", 1)[0].split("[", 1)[0] if issue_path.startswith(base + ".") else ""
+    return parameters.get(key, "") if key else ""
+
+
 def rule_issues(wf: Workflow, known_actions: Iterable[str]) -> list[Issue]:
     """Task-level rules the schema cannot express."""
     issues: list[Issue] = []
@@ -151,6 +174,7 @@ def rule_issues(wf: Workflow, known_actions: Iterable[str]) -> list[Issue]:
             issues.append(Issue(f"{base}.trigger_rule", f"'{rule}' can never fire on a task without dependencies"))
         if task.loop and task.foreach:
             issues.append(Issue(f"{base}.loop", "a task cannot have both loop and foreach"))
+        issues += _action_parameter_issues(task.action, task.parameters, f"{base}.parameters")
         if task.compensate is not None:
             comp_action = default_action(task.compensate)
             if comp_action not in actions:

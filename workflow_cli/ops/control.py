@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from workflow_cli.errors import ConflictError, NotFoundError
@@ -11,6 +13,7 @@ from workflow_cli.store.instances import InstancePaths, load_state
 from workflow_cli.store.locks import InstanceLock
 
 TERMINAL = ("completed", "failed", "cancelled")
+HANDOVER_WAIT = 5.0  # seconds a command waits for a live runner to take its request
 
 
 def _journal(home: Home, paths: InstancePaths) -> Any:
@@ -20,15 +23,55 @@ def _journal(home: Home, paths: InstancePaths) -> Any:
     return Journal(paths, home.checkpoints / paths.id, load_state(paths), SystemClock())
 
 
-def _hand_over_or_lock(paths: InstancePaths, kind: str, data: dict[str, Any]) -> InstanceLock | None:
-    """Post a request to a live runner (returns None), or take the lock to apply it here."""
+@contextmanager
+def _applying(home: Home, paths: InstancePaths, lock: InstanceLock) -> Iterator[Any]:
+    """Under the instance lock: a journal on the current state; the log is closed and the lock released after."""
+    try:
+        journal = _journal(home, paths)
+        try:
+            yield journal
+            journal.close()
+        finally:
+            journal.log.close()
+    finally:
+        lock.release()
+
+
+def _hand_over_or_lock(paths: InstancePaths, kind: str, data: dict[str, Any], *, wait: float = HANDOVER_WAIT) -> InstanceLock | None:
+    """Post a request to a live runner (returns None once it took it), or take the lock to apply it here.
+
+    A runner that is ending may never read a request posted in its last moments: when the lock is
+    freed while the request is still unread, the request is withdrawn and applied here instead.
+    """
+    import time
+
     from workflow_cli.store.requests import post_request
 
     lock = InstanceLock(paths.lock)
     if lock.acquire():
         return lock
-    post_request(paths.root, kind, data)
-    return None
+    request = post_request(paths.root, kind, data)
+    deadline = time.monotonic() + wait
+    while request.exists() and time.monotonic() < deadline:
+        if lock.acquire():
+            try:
+                request.unlink()
+            except FileNotFoundError:  # read by the runner just before it ended
+                lock.release()
+                return None
+            return lock
+        time.sleep(0.02)
+    return None  # taken by the runner (or left for it when it is busy for long)
+
+
+def _interrupted_attempts(journal: Any, wf: Any, error: str) -> None:
+    """Attempts of a dead runner: those that may simply run again go back to pending now.
+
+    The others (``on_interrupt: fail`` or ``pause``) stay ``running`` so that ``resume`` applies their policy.
+    """
+    for tid, ts in journal.state["tasks"].items():
+        if ts["status"] == "running" and wf.tasks[tid].on_interrupt == "rerun":
+            journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
 
 
 def stop(home: Home, instance: str, *, force: bool = False) -> dict[str, Any]:
@@ -40,16 +83,13 @@ def stop(home: Home, instance: str, *, force: bool = False) -> dict[str, Any]:
     lock = _hand_over_or_lock(paths, "stop", {"force": force})
     if lock is None:
         return {"id": paths.id, "requested": "stop", "handed_to_runner": True, "force": force}
-    try:
-        journal = _journal(home, paths)
-        for tid, ts in journal.state["tasks"].items():
-            if ts["status"] == "running":  # a dead runner's attempt: it re-runs on resume
-                journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": "stopped", "kind": "stopped", "due": None})
+    with _applying(home, paths, lock) as journal:
+        status = journal.state["status"]
+        if status in TERMINAL or status == "paused":  # it ended while the request was on its way
+            raise ConflictError(f"instance {paths.id} is {status}; there is nothing to stop")
+        _interrupted_attempts(journal, _workflow(paths), "stopped while its runner was gone")
         journal.record("workflow.paused", {"reason": "stopped by request"})
-        journal.close()
-        return {"id": paths.id, "requested": "stop", "handed_to_runner": False, "status": journal.state["status"]}
-    finally:
-        lock.release()
+    return {"id": paths.id, "requested": "stop", "handed_to_runner": False, "status": journal.state["status"]}
 
 
 def cancel(home: Home, instance: str) -> dict[str, Any]:
@@ -61,16 +101,21 @@ def cancel(home: Home, instance: str) -> dict[str, Any]:
     lock = _hand_over_or_lock(paths, "cancel", {})
     if lock is None:
         return {"id": paths.id, "requested": "cancel", "handed_to_runner": True}
-    try:
-        journal = _journal(home, paths)
+    with _applying(home, paths, lock) as journal:
+        if journal.state["status"] in TERMINAL:  # it ended while the request was on its way
+            raise ConflictError(f"instance {paths.id} is already {journal.state['status']}")
         for tid, ts in journal.state["tasks"].items():
             if ts["status"] in ("pending", "running", "waiting"):
                 journal.record("task.cancelled", {"task": tid, "kind": "cancelled", "error": "cancelled by request"})
         journal.record("workflow.cancelled", {"error": "cancelled by request"})
-        journal.close()
-        return {"id": paths.id, "requested": "cancel", "handed_to_runner": False, "status": "cancelled"}
-    finally:
-        lock.release()
+    return {"id": paths.id, "requested": "cancel", "handed_to_runner": False, "status": "cancelled"}
+
+
+def _workflow(paths: InstancePaths) -> Any:
+    from workflow_cli.model.document import build_workflow
+    from workflow_cli.store.instances import read_document
+
+    return build_workflow(read_document(paths))
 
 
 def list_checkpoints(home: Home, instance: str) -> list[dict[str, Any]]:
@@ -91,32 +136,34 @@ def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dic
     lock = InstanceLock(paths.lock)
     if not lock.acquire():
         raise ConflictError(f"instance {paths.id} is running; stop it first ('workflow-cli stop {paths.id}')")
-    try:
-        journal = _journal(home, paths)
+    with _applying(home, paths, lock) as journal:
         state = journal.state
-        cps = [cp["id"] for cp in state["checkpoints"]]
-        if not state.get("rollback"):
-            if checkpoint in (None, "latest"):
-                if not cps:
-                    raise NotFoundError(f"instance {paths.id} has no checkpoint; use --checkpoint start to undo every task")
-                checkpoint = cps[-1]
-            elif checkpoint == "start":
-                checkpoint = None
-            elif checkpoint not in cps:
-                from workflow_cli.errors import did_you_mean
-
-                raise NotFoundError(f"no checkpoint '{checkpoint}' in instance {paths.id} ({did_you_mean(checkpoint, cps) or 'see workflow-cli checkpoints ' + paths.id})")
-        for tid, ts in state["tasks"].items():
-            if ts["status"] == "running":
-                journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": "interrupted", "kind": "interrupted", "due": None})
+        checkpoint = _pick_checkpoint(paths, state, checkpoint)
         wf = build_workflow(read_document(paths))
+        _interrupted_attempts(journal, wf, "interrupted: its runner was gone when the rollback ran")
         secrets = read_secrets(paths)
         scope = {"params": {**state.get("params", {}), **secrets}, "vars": state["vars"], "tasks": state["tasks"],
                  "instance": {"id": paths.id, "name": state.get("name"), "template": state.get("template")}, "env": {}}
         results = run_rollback(home, paths, journal, wf, checkpoint=checkpoint, scope=scope, redact=Redactor(secrets),
                                config=load_config(home), reason="rollback requested")
         journal.record("workflow.paused", {"reason": f"rolled back to {checkpoint or 'the start'}"})
-        journal.close()
-        return {"id": paths.id, "checkpoint": checkpoint, "compensated": results, "status": journal.state["status"]}
-    finally:
-        lock.release()
+    return {"id": paths.id, "checkpoint": checkpoint, "compensated": results, "status": journal.state["status"]}
+
+
+def _pick_checkpoint(paths: InstancePaths, state: dict[str, Any], checkpoint: str | None) -> str | None:
+    """The checkpoint to return to (None: the start); an interrupted rollback keeps its own."""
+    if state.get("rollback"):
+        return state["rollback"].get("checkpoint")  # type: ignore[no-any-return]
+    cps = [cp["id"] for cp in state["checkpoints"]]
+    if checkpoint in (None, "latest"):
+        if not cps:
+            raise NotFoundError(f"instance {paths.id} has no checkpoint; use --checkpoint start to undo every task")
+        return cps[-1]
+    if checkpoint == "start":
+        return None
+    if checkpoint not in cps:
+        from workflow_cli.errors import did_you_mean
+
+        raise NotFoundError(f"no checkpoint '{checkpoint}' in instance {paths.id} "
+                            f"({did_you_mean(checkpoint, cps) or 'see workflow-cli checkpoints ' + paths.id})")
+    return checkpoint

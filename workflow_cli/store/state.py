@@ -28,6 +28,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
         "vars": dict(header.get("vars") or {}),
         "tasks": {tid: new_task_state() for tid in task_ids},
         "checkpoints": [],
+        "checkpoint_seq": 0,
         "completion_order": [],
         "waiting_for": None,
         "error": None,
@@ -146,7 +147,11 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
         if etype == "workflow.paused":
             state["error"] = data.get("reason")
     elif etype == "checkpoint.created":
-        state["checkpoints"].append({"id": data["id"], "created_at": time, "task": data.get("task")})
+        # ``completed`` (how many tasks had completed) is what a rollback cuts at; the variables stay in
+        # the event only, so the snapshot does not grow with a copy of them per checkpoint
+        state["checkpoints"].append({"id": data["id"], "created_at": time, "task": data.get("task"),
+                                     "completed": data.get("completed")})
+        state["checkpoint_seq"] = max(state.get("checkpoint_seq", 0), _checkpoint_number(data["id"]))
     elif etype == "vars.set":
         state["vars"].update(data.get("vars") or {})
     elif etype == "child.linked":
@@ -159,11 +164,24 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
         state["rollback"] = None
         if "vars" in data:
             state["vars"] = dict(data["vars"])
-        if "checkpoint" in data and data["checkpoint"]:
-            keep = [cp for cp in state["checkpoints"] if cp["id"] <= data["checkpoint"]]
-            state["checkpoints"] = keep
+        if "checkpoint" in data:  # checkpoints after the one returned to (all of them: the start) are gone
+            cut = _checkpoint_number(data["checkpoint"]) if data["checkpoint"] else 0
+            state["checkpoints"] = [cp for cp in state["checkpoints"] if _checkpoint_number(cp["id"]) <= cut]
     state["last_seq"] = event.get("seq", state["last_seq"])
     return state
+
+
+def _checkpoint_number(cp_id: str) -> int:
+    try:
+        return int(str(cp_id).rpartition("-")[2])
+    except ValueError:
+        return 0
+
+
+def next_checkpoint_id(state: Mapping[str, Any]) -> str:
+    """``cp-NNNN`` after every id ever used, so an id a rollback dropped is never given to another state."""
+    n = max(state.get("checkpoint_seq", 0), len(state["checkpoints"])) + 1
+    return f"cp-{n:04d}"
 
 
 def replay(state: Mapping[str, Any], events: list[Mapping[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,125 @@
+"""The ``workflow_trigger`` action (SPEC 6.4): start a child instance, linked both ways.
+
+The child's header names its parent (instance, task, depth); the parent task's outputs name the
+child, and the runner records a ``child.linked`` event. With ``wait: true`` (the default) the child
+runs in this worker thread and the task finishes when the child does, taking the child's task
+outputs; a child that stops to wait (an approval) leaves the parent task waiting on it, and
+:meth:`WorkflowTriggerAction.poll` picks the result up later. Cancelling the parent task cancels
+the child. Nesting is capped (``max_depth``, default 10).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+from workflow_cli.actions.base import ActionContext, ActionResult, flag, outputs_result, unknown_key_issues
+from workflow_cli.errors import Issue, WorkflowError
+
+ALLOWED = ("template", "file", "params", "wait", "name", "max_depth")
+DEFAULT_MAX_DEPTH = 10
+
+
+def _child_result(home: Any, child_id: str) -> ActionResult | None:
+    """The parent task's result once the child is terminal (None while it is not)."""
+    from workflow_cli.store.instances import InstancePaths, load_state
+
+    state = load_state(InstancePaths(home.instances / child_id))
+    outputs = {"child": child_id, "status": state["status"],
+               "outputs": {tid: ts.get("outputs") or {} for tid, ts in state["tasks"].items()}}
+    if state["status"] == "completed":
+        return outputs_result(outputs)
+    if state["status"] in ("failed", "cancelled"):
+        return ActionResult.failure(f"child instance {child_id} {state['status']}: {state.get('error') or ''}".rstrip(": "),
+                                    kind="cancelled" if state["status"] == "cancelled" else "error", outputs=outputs)
+    return None
+
+
+def _copy_child_logs(home: Any, child_id: str, log: Any) -> None:
+    """Show the child's task output in the parent task's log."""
+    from workflow_cli.store.instances import InstancePaths
+
+    paths = InstancePaths(home.instances / child_id)
+    if not paths.logs.is_dir():
+        return
+    for path in sorted(paths.logs.glob("*.log")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            log(f"[{child_id}/{path.stem}] {line}")
+
+
+class WorkflowTriggerAction:
+    """Creates (and with ``wait``, runs) a child instance of a template or document file."""
+
+    name = "workflow_trigger"
+    shell_fields: tuple[str, ...] = ()
+    inline = False
+
+    def run(self, ctx: ActionContext) -> ActionResult:
+        """Create the child, then run it here (wait) or in the background (no wait)."""
+        from workflow_cli.ops.create import create_instance
+        from workflow_cli.ops.run import detach, drive
+        from workflow_cli.store.instances import InstancePaths, read_header
+
+        p = ctx.parameters
+        home = ctx.services["home"]
+        parent_paths = ctx.services["paths"]
+        parent = read_header(parent_paths).get("parent") or {}
+        depth = int(parent.get("depth", 0)) + 1
+        limit = int(p.get("max_depth") or DEFAULT_MAX_DEPTH)
+        if depth > limit:
+            return ActionResult.failure(f"sub-workflow nesting deeper than {limit} levels")
+        source = str(p.get("template") or p.get("file") or "")
+        try:
+            child = create_instance(home, source, overrides=dict(p.get("params") or {}), name=p.get("name"),
+                                    parent={"instance": ctx.instance_id, "task": ctx.task_id, "depth": depth})
+        except WorkflowError as exc:
+            return ActionResult.failure(f"cannot create the child instance: {exc}")
+        ctx.log(f"child instance {child.id} created from {source}")
+        registry = ctx.services.get("children")
+        if registry is not None:
+            registry.append(child.id)
+        child_paths = InstancePaths(home.instances / child.id)
+        if not flag(p.get("wait"), default=True):
+            detach(home, child_paths, "start")
+            return outputs_result({"child": child.id, "status": "running"})
+        done = threading.Event()
+        watcher = threading.Thread(target=self._propagate_cancel, args=(ctx, child_paths, done), daemon=True)
+        watcher.start()
+        try:
+            drive(home, child_paths)
+        except WorkflowError as exc:
+            return ActionResult.failure(f"child instance {child.id}: {exc}", outputs={"child": child.id})
+        finally:
+            done.set()
+            _copy_child_logs(home, child.id, ctx.log)
+        result = _child_result(home, child.id)
+        if result is not None:
+            return result
+        return ActionResult(True, None, waiting={"kind": "child", "child": child.id})
+
+    @staticmethod
+    def _propagate_cancel(ctx: ActionContext, child_paths: Any, done: threading.Event) -> None:
+        """When the parent attempt is cancelled while the child runs, ask the child's runner to cancel too."""
+        from workflow_cli.store.requests import post_request
+
+        while not done.is_set():
+            if ctx.cancel.wait(0.2):
+                if not done.is_set():
+                    post_request(child_paths.root, "cancel", {"reason": "parent cancelled"})
+                return
+
+    def poll(self, waiting: Mapping[str, Any], now: float, services: Mapping[str, Any] | None = None) -> ActionResult | dict[str, Any] | None:
+        """A waiting parent task finishes when its child is terminal."""
+        if waiting.get("kind") != "child" or not services:
+            return None
+        return _child_result(services["home"], str(waiting["child"]))
+
+    def next_due(self, waiting: Mapping[str, Any]) -> float | None:
+        return None
+
+    def validate(self, parameters: Mapping[str, Any], path: str) -> list[Issue]:
+        """Exactly one of template and file."""
+        issues = unknown_key_issues(parameters, ALLOWED, path)
+        if bool(parameters.get("template")) == bool(parameters.get("file")):
+            issues.append(Issue(path, "a workflow_trigger needs exactly one of: template, file"))
+        return issues

@@ -1,0 +1,78 @@
+"""``approve``, ``reject``, ``signal``: hand a decision to the live runner, or apply it and continue here."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
+from workflow_cli.ops.query import instance_paths
+from workflow_cli.store.home import Home
+from workflow_cli.store.instances import InstancePaths, load_state
+from workflow_cli.store.locks import is_locked
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+def _parse_data(text: str | None) -> Any:
+    if text is None:
+        return None
+    from workflow_cli.model.loader import parse_text
+
+    try:
+        return parse_text(text, fmt="json")
+    except InvalidInputError as exc:
+        raise InvalidInputError.at("--data", f"not valid JSON: {exc}") from exc
+
+
+def _deliver(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any], *, continue_run: bool,
+             sink: Callable[[dict], None] | None) -> dict[str, Any]:
+    """Post the request; with no live runner, apply it here (and continue unless told not to)."""
+    from workflow_cli.store.requests import post_request
+
+    post_request(paths.root, kind, data)
+    if is_locked(paths.lock):
+        return {"id": paths.id, "requested": kind, "handed_to_runner": True, "exit_code": 0}
+    from workflow_cli.ops.run import drive
+
+    try:
+        result = drive(home, paths, sink=sink, apply_only=not continue_run)
+    except ConflictError:  # a runner started meanwhile: it will pick the request up
+        return {"id": paths.id, "requested": kind, "handed_to_runner": True, "exit_code": 0}
+    out = {"id": paths.id, "requested": kind, "handed_to_runner": False, "status": result.status,
+           "exit_code": result.exit_code if continue_run else 0}
+    return out
+
+
+def decide(home: Home, instance: str, task: str, kind: str, *, by: str, comment: str | None = None,
+           data: str | None = None, continue_run: bool = True, sink: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Approve or reject the approval gate ``task``; exit 5 when it is not waiting for a decision."""
+    from workflow_cli.actions.approval_gate import check_decision
+
+    paths = instance_paths(home, instance)
+    state = load_state(paths)
+    if task not in state["tasks"]:
+        raise NotFoundError(f"unknown task '{task}' in instance {paths.id} ({did_you_mean(task, list(state['tasks'])) or 'see workflow-cli status ' + paths.id})")
+    ts = state["tasks"][task]
+    waiting = ts.get("waiting") or {}
+    if ts["status"] != "waiting" or waiting.get("kind") != "approval":
+        raise ConflictError(f"task '{task}' of instance {paths.id} is {ts['status']}, not waiting for approval")
+    value = _parse_data(data)
+    problem = check_decision(waiting, kind, by, value)
+    if problem:
+        if problem.startswith("--data") or problem.startswith("this gate needs"):
+            raise InvalidInputError.at("--data", problem)
+        raise ConflictError(problem)
+    return _deliver(home, paths, kind, {"task": task, "by": by, "comment": comment, "data": value},
+                    continue_run=continue_run, sink=sink)
+
+
+def send_signal(home: Home, instance: str, name: str, *, data: str | None = None, continue_run: bool = True,
+                sink: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Deliver signal ``name`` (with a JSON payload) to the instance's waiting tasks, or keep it for later."""
+    paths = instance_paths(home, instance)
+    state = load_state(paths)
+    if state["status"] in TERMINAL:
+        raise ConflictError(f"instance {paths.id} is {state['status']}; it takes no signals")
+    if not name or not name.strip():
+        raise InvalidInputError.at("NAME", "a signal needs a name")
+    return _deliver(home, paths, "signal", {"name": name, "payload": _parse_data(data)}, continue_run=continue_run, sink=sink)
