@@ -116,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the http.server API
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Handler.seen.append((self.path, dict(self.headers), body))
-        status, reply = {"/ok": (200, json.dumps({"echo": body["parameters"]})), "/fail": (503, "busy"),
+        status, reply = {"/ok": (200, json.dumps({"echo": body.get("parameters")})), "/fail": (503, "busy"),
                          "/text": (200, "plain words")}.get(self.path, (404, "no"))
         data = reply.encode()
         self.send_response(status)

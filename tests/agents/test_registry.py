@@ -109,6 +109,7 @@ def test_agent_issues_reports_literal_unknown_ids_only(agent_home, write_agents)
     doc = {
         "version": "2.0.0", "name": "t",
         "agents": {"local": {"kind": "command", "command": "cat"}},
+        "defaults": {"agent_id": "ghost"},
         "tasks": {
             "ok1": {"agent_id": "builtin.worker"},
             "ok2": {"agent_id": "mine"},
@@ -120,10 +121,11 @@ def test_agent_issues_reports_literal_unknown_ids_only(agent_home, write_agents)
     }
     issues = agent_issues(agent_home, doc)
     assert [(i.path, i.message) for i in issues] == [
+        ("defaults.agent_id", "unknown agent 'ghost'"),
         ("tasks.bad.agent_id", "unknown agent 'builtin.workr'"),
         ("tasks.fb.fallback_agent", "unknown agent 'nobody'"),
     ]
-    assert "did you mean 'builtin.worker'?" in issues[0].hint and "known agents: " in issues[0].hint
+    assert "did you mean 'builtin.worker'?" in issues[1].hint and "known agents: " in issues[1].hint
     assert {"mine", "local", "builtin.worker"} <= known_agent_ids(agent_home, doc)
 
 

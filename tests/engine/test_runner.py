@@ -544,3 +544,24 @@ def test_a_render_error_fails_the_task_with_a_clear_message(engine: Engine) -> N
     _, result = engine.run({"a": sh("echo {{ tasks.a.outputs.missing.deeper }}")})
     assert result.exit_code == 1
     assert result.status["tasks"]["a"]["error"]
+
+
+def test_deadline_on_a_fake_clock_while_a_retry_waits(engine: Engine) -> None:
+    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.engine.runner import RunOptions, Runner
+    from workflow_cli.ops.run import exit_code_for
+
+    iid = engine.create({"t": sh("exit 1", retry={"max_attempts": 3, "delay_seconds": 100}), "u": sh("true", dependencies=["t"])},
+                        timeout_seconds=50)
+    outcome = Runner(engine.home, engine.paths(iid), clock=FakeClock(), options=RunOptions(wait_threshold=1000)).run()
+    assert outcome.state["status"] == "failed" and outcome.state["error_kind"] == "deadline"
+    assert exit_code_for(outcome.state) == 8
+    assert outcome.state["tasks"]["t"]["attempts"] == 1
+    assert {ts["status"] for ts in outcome.state["tasks"].values()} == {"cancelled"}
+
+
+def test_a_chatty_task_logs_every_line(engine: Engine) -> None:
+    iid, result = engine.run({"t": sh("seq 1 20000; echo done >&2")})
+    assert result.exit_code == 0
+    lines = engine.log(iid, "t").splitlines()
+    assert "20000" in lines and "1" in lines and lines[-1].endswith("done")

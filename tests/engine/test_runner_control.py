@@ -442,3 +442,49 @@ def test_json_output_of_run_is_the_final_status_document(engine: Engine) -> None
     doc = json.loads(out.stdout)
     assert doc["status"] == "completed" and doc["tasks"]["a"]["outputs"] == {"k": "v"}
     assert doc["id"] in out.stderr  # the id is shown at once, before the run ends
+
+
+def test_checkpoint_keeps_the_variables_of_its_moment_within_one_batch(engine: Engine) -> None:
+    """Noop tasks complete inline and share one fsync: each checkpoint must still hold its own variables."""
+    from workflow_cli.ops.control import rollback
+
+    iid, _ = engine.run({
+        "a": {"action": "noop", "set_vars": {"x": "1"}},
+        "b": {"action": "noop", "dependencies": ["a"], "set_vars": {"x": "2"}},
+        "c": {"action": "noop", "dependencies": ["b"], "set_vars": {"x": "3"}},
+    }, variables={"x": 0})
+    rollback(engine.home, iid, checkpoint="cp-0001")
+    assert engine.state(iid)["vars"] == {"x": 1}
+
+
+def test_an_interrupted_rollback_is_finished_by_running_it_again(engine: Engine) -> None:
+    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.engine.journal import Journal
+    from workflow_cli.engine.rollback import compensate
+    from workflow_cli.ops.control import rollback
+
+    iid, _ = engine.run(chain_with_compensation(), variables={"step": 0})
+    # a rollback to cp-0002 that died after undoing d
+    journal = Journal(engine.paths(iid), engine.home.checkpoints / iid, engine.state(iid), SystemClock())
+    journal.record("rollback.started", {"checkpoint": "cp-0002", "tasks": ["d", "c"], "reason": "test"})
+    journal.record("rollback.task", {"task": "d", "ok": True, "error": None})
+    journal.record("task.reset", {"task": "d", "reason": "rollback"})
+    journal.close()
+    assert compensate  # (the compensation of d is not repeated below)
+    result = rollback(engine.home, iid)
+    assert result["checkpoint"] == "cp-0002"
+    assert [c["task"] for c in result["compensated"]] == ["c"]
+    state = engine.state(iid)
+    assert state["vars"]["step"] == 2 and state["rollback"] is None
+    assert {t: ts["status"] for t, ts in state["tasks"].items()} == {"a": "completed", "b": "completed", "c": "pending", "d": "pending"}
+
+
+def test_a_failed_compensation_is_reported_and_the_rollback_goes_on(engine: Engine) -> None:
+    from workflow_cli.ops.control import rollback
+
+    tasks = chain_with_compensation()
+    tasks["c"]["compensate"] = {"action": "command", "parameters": {"command": "exit 4"}}
+    iid, _ = engine.run(tasks)
+    result = rollback(engine.home, iid, checkpoint="cp-0001")
+    assert [(c["task"], c["ok"]) for c in result["compensated"]] == [("d", True), ("c", False), ("b", True)]
+    assert engine.state(iid)["status"] == "paused"

@@ -127,6 +127,11 @@ class Cli:
             return False
         return any(e["type"] == etype and (task is None or e["data"].get("task") == task) for e in events)
 
+    def internal_errors(self) -> list[str]:
+        """The tracebacks of unexpected errors (SPEC 8: one line on stderr, details in a log file) so far."""
+        folder = Path(self.env["WORKFLOW_CLI_LOG_DIR"]) / "workflow-cli-logs"
+        return [p.read_text(errors="replace") for p in sorted(folder.glob("*"))] if folder.is_dir() else []
+
     @staticmethod
     def no_traceback(text: str) -> bool:
         """True when ``text`` holds no Python traceback."""

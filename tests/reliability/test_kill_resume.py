@@ -127,7 +127,7 @@ def test_sigkill_at_30_moments_then_resume_completes_every_task_once(cli: Any, t
 
     final = cli.run("resume", instance, timeout=60)
     assert final.returncode == 0, final.stderr
-    assert cli.no_traceback(final.stderr)
+    assert cli.no_traceback(final.stderr) and cli.internal_errors() == []
     elapsed = time.monotonic() - started
 
     status = cli.status(instance)

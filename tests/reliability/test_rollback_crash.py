@@ -53,7 +53,7 @@ def test_rollback_killed_halfway_finishes_when_run_again(cli: Any, tmp_path: Pat
 
     again = cli.run("rollback", instance)
     assert again.returncode == 0, again.stderr
-    assert cli.no_traceback(again.stderr)
+    assert cli.no_traceback(again.stderr) and cli.internal_errors() == []
 
     # Each undone task was compensated exactly once, newest first; the one cut off by the kill ran again
     # (at-least-once delivery) but its idempotency key kept the second run from redoing the work.
@@ -119,7 +119,6 @@ def test_rollback_of_an_instance_with_a_live_runner_is_a_conflict(cli: Any) -> N
             res = cli.run("rollback", instance, *args)
             assert res.returncode == 5, (args, res.returncode, res.stderr)
             assert cli.no_traceback(res.stderr)
-            assert res.stderr.startswith("error: ")
         assert not cli.logged(instance, "rollback.started")
         cancelled = cli.run("cancel", instance)  # handed to the runner, which terminates the slow task
         assert cancelled.returncode == 0, cancelled.stderr

@@ -218,25 +218,34 @@ def record(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # id -> (type, capabilities, module:function, description); the three workers share type "worker".
+_WORKER = ("worker", ("count", "transform", "checksum", "text"), f"{_HERE}:process_text", "Counts, transforms and checksums text.")
 _TABLE: dict[str, tuple[str, tuple[str, ...], str, str]] = {
-    "builtin.splitter": ("splitter", ("split", "text"), f"{_HERE}:split_text", "Splits text (by words) or a list into N ordered partitions."),
-    "builtin.worker": ("worker", ("count", "transform", "checksum", "text"), f"{_HERE}:process_text", "Counts, transforms and checksums text."),
-    "builtin.worker-2": ("worker", ("count", "transform", "checksum", "text"), f"{_HERE}:process_text", "Counts, transforms and checksums text."),
-    "builtin.worker-3": ("worker", ("count", "transform", "checksum", "text"), f"{_HERE}:process_text", "Counts, transforms and checksums text."),
-    "builtin.checker": ("checker", ("score", "quality"), f"{_HERE}:check_quality", "Scores a worker's result 0-100 and says if it passed."),
-    "builtin.aggregator": ("aggregator", ("aggregate", "summarise"), f"{_HERE}:aggregate", "Combines results into totals and a summary."),
-    "builtin.extractor": ("extractor", ("extract", "csv", "json", "text"), f"{_DATA}:extract", "Reads records from a workspace file, inline data or a sample."),
-    "builtin.transformer": ("transformer", ("transform", "normalise"), f"{_DATA}:transform", "Normalises records and adds derived fields."),
+    "builtin.splitter": ("splitter", ("split", "text"), f"{_HERE}:split_text",
+                         "Splits text (by words) or a list into N ordered partitions."),
+    "builtin.worker": _WORKER,
+    "builtin.worker-2": _WORKER,
+    "builtin.worker-3": _WORKER,
+    "builtin.checker": ("checker", ("score", "quality"), f"{_HERE}:check_quality",
+                        "Scores a worker's result 0-100 and says if it passed."),
+    "builtin.aggregator": ("aggregator", ("aggregate", "summarise"), f"{_HERE}:aggregate",
+                           "Combines results into totals and a summary."),
+    "builtin.extractor": ("extractor", ("extract", "csv", "json", "text"), f"{_DATA}:extract",
+                          "Reads records from a workspace file, inline data or a sample."),
+    "builtin.transformer": ("transformer", ("transform", "normalise"), f"{_DATA}:transform",
+                            "Normalises records and adds derived fields."),
     "builtin.validator": ("validator", ("validate",), f"{_DATA}:validate", "Checks records; fails on none or invalid ones."),
-    "builtin.assessor": ("assessor", ("assess", "score", "triage"), f"{_HERE}:assess", "Scores a request's priority from its keywords."),
+    "builtin.assessor": ("assessor", ("assess", "score", "triage"), f"{_HERE}:assess",
+                         "Scores a request's priority from its keywords."),
     "builtin.notifier": ("notifier", ("notify",), f"{_HERE}:notify", "Composes a notification message record."),
-    "builtin.recorder": ("recorder", ("record", "audit"), f"{_HERE}:record", "Records a decision in the workspace's decisions.jsonl."),
+    "builtin.recorder": ("recorder", ("record", "audit"), f"{_HERE}:record",
+                         "Records a decision in the workspace's decisions.jsonl."),
 }
 
 
 def builtin_specs() -> dict[str, AgentSpec]:
     """The built-in agents as registry entries (kind ``builtin``)."""
     return {
-        agent_id: AgentSpec(id=agent_id, kind="builtin", callable=fn, type=kind, capabilities=caps, description=text, source="builtin")
+        agent_id: AgentSpec(id=agent_id, kind="builtin", callable=fn, type=kind, capabilities=caps, description=text,
+                            source="builtin")
         for agent_id, (kind, caps, fn, text) in _TABLE.items()
     }

@@ -28,6 +28,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Refuse redirects: an agent endpoint answers itself, and a redirect could lead anywhere."""
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        """No new request: the 3xx response becomes an HTTPError."""
         return None
 
 
@@ -57,49 +58,49 @@ def _host_problem(agent: AgentSpec, host: str, config: Mapping[str, Any]) -> str
     return None
 
 
-def _parse(data: bytes) -> Any:
-    from workflow_cli.actions.command import stdout_json
-
-    return stdout_json(data)
+def _post(agent: AgentSpec, request: urllib.request.Request, wait: float) -> tuple[int, bytes] | ActionResult:
+    """(status, body) of the response, or the failed result when there is none worth reading."""
+    opener = urllib.request.build_opener(_NoRedirect())
+    try:
+        with opener.open(request, timeout=wait) as response:
+            return response.status, response.read(_RESPONSE_LIMIT + 1)
+    except urllib.error.HTTPError as exc:
+        snippet = exc.read(300).decode("utf-8", "replace").strip() if exc.fp is not None else ""
+        return ActionResult.failure(f"agent {agent.id} answered HTTP {exc.code}" + (f": {snippet}" if snippet else ""))
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):  # socket.timeout is TimeoutError
+            return ActionResult.failure(f"agent {agent.id} did not answer within {wait:g} s", kind="timeout")
+        return ActionResult.failure(f"agent {agent.id} cannot be reached at {safe_url(request.full_url)}: {reason}")
 
 
 def run_http(agent: AgentSpec, payload: Mapping[str, Any], ctx: ActionContext, timeout: float | None) -> ActionResult:
     """POST the payload to the agent's URL; a 2xx JSON response is the result, anything else a failure."""
     from workflow_cli import __version__
+    from workflow_cli.actions.command import stdout_json
     from workflow_cli.agents.kinds import payload_bytes
 
     url = agent.url or ""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return ActionResult.failure(f"agent {agent.id}: url must be an http(s) URL with a host", kind="error")
+        return ActionResult.failure(f"agent {agent.id}: url must be an http(s) URL with a host")
     problem = _host_problem(agent, parts.hostname, ctx.config or {})
     if problem:
-        return ActionResult.failure(f"agent {agent.id}: {problem}", kind="error")
+        return ActionResult.failure(f"agent {agent.id}: {problem}")
     headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": f"workflow-cli/{__version__}"}
     headers.update(agent.headers)
     ctx.log(f"POST {safe_url(url)} (headers: {', '.join(sorted(agent.headers)) or 'none'})")
     request = urllib.request.Request(url, data=payload_bytes(payload), headers=headers, method="POST")
-    opener = urllib.request.build_opener(_NoRedirect())
-    try:
-        with opener.open(request, timeout=timeout or DEFAULT_TIMEOUT) as response:
-            status, data = response.status, response.read(_RESPONSE_LIMIT + 1)
-    except urllib.error.HTTPError as exc:
-        snippet = exc.read(300).decode("utf-8", "replace").strip() if exc.fp is not None else ""
-        detail = f": {snippet}" if snippet else ""
-        return ActionResult.failure(f"agent {agent.id} answered HTTP {exc.code}{detail}", kind="error", exit_code=None)
-    except (socket.timeout, TimeoutError):
-        return ActionResult.failure(f"agent {agent.id} did not answer within {timeout or DEFAULT_TIMEOUT:g} s", kind="timeout")
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, (socket.timeout, TimeoutError)):
-            return ActionResult.failure(f"agent {agent.id} did not answer within {timeout or DEFAULT_TIMEOUT:g} s", kind="timeout")
-        return ActionResult.failure(f"agent {agent.id} cannot be reached at {safe_url(url)}: {reason}", kind="error")
+    answer = _post(agent, request, timeout or DEFAULT_TIMEOUT)
+    if isinstance(answer, ActionResult):
+        return answer
+    status, data = answer
     ctx.log(f"HTTP {status}, {len(data)} bytes")
     if not 200 <= status < 300:
-        return ActionResult.failure(f"agent {agent.id} answered HTTP {status}", kind="error")
+        return ActionResult.failure(f"agent {agent.id} answered HTTP {status}")
     if len(data) > _RESPONSE_LIMIT:
         return ActionResult.failure(f"agent {agent.id} answered more than {_RESPONSE_LIMIT} bytes", kind="output")
-    value = _parse(data)
+    value = stdout_json(data)
     if value is None:
         return ActionResult.failure(f"agent {agent.id} answered non-JSON content {data[:80]!r}", kind="output")
     return outputs_result(value)

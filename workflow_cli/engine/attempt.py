@@ -41,7 +41,11 @@ class Redactor:
 
 
 class TaskLog:
-    """Appends to ``logs/<task>.log``; the attempt header is written with the first line."""
+    """Appends to ``logs/<task>.log``; the attempt header is written with the first line.
+
+    The file stays open for the attempt (one open, not one per line) and is flushed after every write,
+    so ``logs --follow`` sees lines as they come; :meth:`close` ends it (a late write reopens it).
+    """
 
     def __init__(self, path: Path, header: str, redact: Redactor) -> None:
         self.path = path
@@ -49,16 +53,26 @@ class TaskLog:
         self.redact = redact
         self.lock = threading.Lock()
         self.started = False
+        self._fh: Any = None
 
     def __call__(self, text: str) -> None:
         if not text.endswith("\n"):
             text += "\n"
         with self.lock:
-            with open(self.path, "a", encoding="utf-8", errors="replace") as fh:
-                if not self.started:
-                    fh.write(self.header)
-                    self.started = True
-                fh.write(self.redact(text))
+            if self._fh is None:
+                self._fh = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by close()
+            if not self.started:
+                self._fh.write(self.header)
+                self.started = True
+            self._fh.write(self.redact(text))
+            self._fh.flush()
+
+    def close(self) -> None:
+        """Close the file (the attempt is over)."""
+        with self.lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
 
 def build_context(
@@ -107,7 +121,11 @@ def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
         import traceback
 
         ctx.log("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        return ActionResult.failure(f"internal error in action: {type(exc).__name__}: {exc}")
+        result = ActionResult.failure(f"internal error in action: {type(exc).__name__}: {exc}")
+    finally:
+        close = getattr(ctx.log, "close", None)
+        if close is not None:
+            close()
     if not isinstance(result, ActionResult):
         return ActionResult.failure(f"action returned {type(result).__name__}, not an ActionResult")
     return result

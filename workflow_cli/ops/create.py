@@ -66,11 +66,21 @@ def prepare(
 
     source = load_source(home, source_arg)
     workflow = check_document(source.document, known_actions=_known_actions())
+    _check_agents(home, source.document)
     params = resolve_params(
         workflow.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs, overrides=overrides
     )
     document = resolve_document(source.document, params)
     return Prepared(source, workflow, params, document)
+
+
+def _check_agents(home: Home, document: Mapping[str, Any]) -> None:
+    """An unknown agent id is a validation error that lists the known agents (SPEC 6.3)."""
+    from workflow_cli.agents.registry import agent_issues
+
+    issues = agent_issues(home, document)
+    if issues:
+        raise InvalidInputError(None, issues)
 
 
 def _known_actions() -> list[str]:

@@ -46,6 +46,11 @@ def validate_source(
     issues, wf = analyse_document(source.document, known_actions=_known_actions())
     if issues or wf is None:
         return ValidationResult(source.origin, issues)
+    from workflow_cli.agents.registry import agent_issues
+
+    issues = agent_issues(home, source.document)
+    if issues:
+        return ValidationResult(source.origin, issues, tasks=len(wf.tasks))
     notes: list[str] = []
     given = bool(cli_pairs or params_file)
     try:
