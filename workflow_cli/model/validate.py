@@ -84,12 +84,15 @@ def _template_strings(path: str, value: Any, extra: set[str]) -> Iterator[tuple[
 
 def expression_issues(wf: Workflow) -> list[Issue]:
     """Names an expression uses that cannot exist: unknown params, tasks, env vars or roots."""
+    sites = list(_expression_sites(wf))
+    if not sites:
+        return []  # nothing to parse: jinja2 is not even imported
     from workflow_cli.templates.render import ExpressionError, expression_references
 
     issues: list[Issue] = []
     task_ids = list(wf.tasks)
     param_names = list(wf.parameters)
-    for path, text, is_template, extra in _expression_sites(wf):
+    for path, text, is_template, extra in sites:
         try:
             refs = expression_references(text, is_template=is_template)
         except ExpressionError as exc:
@@ -199,7 +202,7 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
     issues = schema_issues(doc)
     if issues:
         return issues, None
-    from workflow_cli.graph.dag import graph_issues
+    from workflow_cli.graph.checks import graph_issues
 
     wf = build_workflow(doc)
     from workflow_cli.templates.params import declaration_issues

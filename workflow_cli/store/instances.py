@@ -87,9 +87,21 @@ def create_instance_dir(
     return InstancePaths(final)
 
 
+def _missing(path: Path, what: str) -> StateError:
+    return StateError(f"{path}: the {what} of this instance is missing; restore it from a backup, "
+                      f"or remove the instance folder {path.parent}")
+
+
+def _read(path: Path, what: str) -> Any:
+    try:
+        return read_json(path, what=what)
+    except FileNotFoundError as exc:
+        raise _missing(path, what) from exc
+
+
 def read_header(paths: InstancePaths) -> dict[str, Any]:
     """The instance's header; a newer format than this tool knows is refused."""
-    header = read_json(paths.header, what="instance header")
+    header = _read(paths.header, "instance header")
     if not isinstance(header, dict) or header.get("format", 0) > HEADER_FORMAT:
         raise StateError(f"{paths.header}: written by a newer release of workflow-cli (format {header.get('format') if isinstance(header, dict) else '?'})")
     return header
@@ -97,7 +109,7 @@ def read_header(paths: InstancePaths) -> dict[str, Any]:
 
 def read_document(paths: InstancePaths) -> dict[str, Any]:
     """The resolved workflow document the instance runs."""
-    doc = read_json(paths.document, what="instance document")
+    doc = _read(paths.document, "instance document")
     if not isinstance(doc, dict):
         raise StateError(f"{paths.document}: corrupt instance document: not a mapping")
     return doc
@@ -107,13 +119,13 @@ def read_secrets(paths: InstancePaths) -> dict[str, Any]:
     """Secret parameter values (empty when the template declares none)."""
     if not paths.secrets.exists():
         return {}
-    return dict(read_json(paths.secrets, what="secrets file"))
+    return dict(_read(paths.secrets, "secrets file"))
 
 
 def load_state(paths: InstancePaths) -> dict[str, Any]:
     """The current state: the snapshot plus every event logged after it."""
     if paths.snapshot.exists():
-        state = read_json(paths.snapshot, what="state snapshot")
+        state = _read(paths.snapshot, "state snapshot")
         if not isinstance(state, dict) or "last_seq" not in state:
             raise StateError(f"{paths.snapshot}: corrupt state snapshot; delete it to rebuild it from events.jsonl")
         if state.get("format", 0) > 1:
@@ -121,7 +133,10 @@ def load_state(paths: InstancePaths) -> dict[str, Any]:
     else:
         header = read_header(paths)
         state = new_state(header, list(read_document(paths)["tasks"]))
-    events = read_events(paths.events, since_seq=state["last_seq"])
+    try:
+        events = read_events(paths.events, since_seq=state["last_seq"])
+    except FileNotFoundError as exc:
+        raise _missing(paths.events, "event log") from exc
     return replay(state, events) if events else state
 
 

@@ -34,11 +34,11 @@ def _has_delims(value: Any) -> bool:
 
 
 def _resolve(value: Any, scope: Mapping[str, Any], secret: frozenset[str], *, shell: bool) -> Any:
-    from workflow_cli.templates.render import contains_template, render_value
-
     if isinstance(value, str):
-        if not contains_template(value) or not _param_only(value, secret):
+        if not _has_delims(value) or not _param_only(value, secret):
             return value
+        from workflow_cli.templates.render import render_value
+
         rendered = render_value(value, scope, shell=shell)
         return value if _has_delims(rendered) else rendered
     if isinstance(value, Mapping):
