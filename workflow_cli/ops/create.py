@@ -59,18 +59,27 @@ def prepare(
     cli_pairs: Sequence[str] = (),
     params_file: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    document: Mapping[str, Any] | None = None,
 ) -> Prepared:
-    """Load, validate and parametrise a document; raises every problem at once."""
+    """Load (or take ``document`` as given), validate and parametrise; raises every problem at once."""
     from workflow_cli.model.validate import check_document
     from workflow_cli.templates.resolve import resolve_document
 
-    source = load_source(home, source_arg)
+    if document is not None:
+        import copy
+
+        source = LoadedSource(copy.deepcopy(dict(document)), str(document.get("id") or source_arg), "api")
+    else:
+        source = load_source(home, source_arg)
     workflow = check_document(source.document, known_actions=_known_actions())
     _check_agents(home, source.document)
     params = resolve_params(
         workflow.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs, overrides=overrides
     )
     document = resolve_document(source.document, params)
+    if document != source.document:
+        # checks skipped while a value was still a {{ }} placeholder apply to what the instance will run
+        check_document(document, known_actions=_known_actions())
     return Prepared(source, workflow, params, document)
 
 
@@ -109,13 +118,14 @@ def create_instance(
     name: str | None = None,
     parent: Mapping[str, Any] | None = None,
     clock: Any = None,
+    document: Mapping[str, Any] | None = None,
 ) -> CreateResult:
     """Make an instance in ``created``; nothing is written unless everything is valid."""
     from workflow_cli.engine.clock import SystemClock
     from workflow_cli.store.ids import new_instance_id
     from workflow_cli.store.instances import create_instance_dir
 
-    prepared = prepare(home, source_arg, cli_pairs=cli_pairs, params_file=params_file, overrides=overrides)
+    prepared = prepare(home, source_arg, cli_pairs=cli_pairs, params_file=params_file, overrides=overrides, document=document)
     clock = clock or SystemClock()
     home.ensure()
     now = clock.time()
