@@ -113,6 +113,14 @@ DOC_CASES = [
             "tasks.a.parameters.command", "env_allow"),
     DocCase("expression-syntax", _tasks(a={"action": "command", "parameters": {"command": "echo {{ params. }}"}}),
             "tasks.a.parameters.command", "invalid expression"),
+    DocCase("unknown-filter", _doc(parameters={"p": {"type": "string", "default": "x"}},
+                                   tasks={"a": {"action": "command", "parameters": {"command": "echo {{ params.p | nosuchfilter }}"}}}),
+            "tasks.a.parameters.command", "nosuchfilter"),
+    DocCase("unknown-test", _tasks(a={"action": "noop", "conditions": ["1 is nosuchtest"]}), "tasks.a.conditions[0]", "nosuchtest"),
+    DocCase("unknown-param-in-name", _doc(name="run {{ params.nope }}"), "name", "params.nope"),
+    DocCase("dunder-attribute", _doc(parameters={"p": {"type": "string", "default": "x"}},
+                                     tasks={"a": {"action": "command", "parameters": {"command": "echo {{ params.p.__class__ }}"}}}),
+            "tasks.a.parameters.command", "__class__"),
     # parameter declarations
     DocCase("default-not-in-enum", _doc(parameters={"p": {"type": "string", "enum": ["a", "b"], "default": "c"}}), "parameters.p.default", "one of"),
     DocCase("default-wrong-type", _doc(parameters={"p": {"type": "integer", "default": "ten"}}), "parameters.p.default", "integer"),
@@ -252,6 +260,11 @@ PARAM_CASES = [
     ParamCase("bad-pattern", (*TOKEN, "--param", "code=abc"), "params.code", "pattern"),
     ParamCase("below-minimum", (*TOKEN, "--param", "count=-1"), "params.count", "minimum"),
     ParamCase("above-maximum", (*TOKEN, "--param", "count=11"), "params.count", "maximum"),
+    ParamCase("integer-too-large", (*TOKEN, "--param", "count=1" + "0" * 30), "--param count", "too large"),
+    ParamCase("integer-python-syntax", (*TOKEN, "--param", "count=1_0"), "--param count", "integer"),
+    ParamCase("array-too-deep", (*TOKEN, "--param", "items=" + "[" * 100 + "]" * 100), "--param items", "nesting"),
+    ParamCase("array-holding-nan", (*TOKEN, "--param", "items=[NaN]"), "--param items", "NaN"),
+    ParamCase("object-duplicate-key", (*TOKEN, "--param", 'extra={"a": 1, "a": 2}'), "--param extra", "duplicate"),
     ParamCase("param-without-equals", (*TOKEN, "--param", "region"), "--param region", "key=value"),
     ParamCase("param-empty-key", (*TOKEN, "--param", "=eu"), "--param =eu", "key=value"),
     ParamCase("several-problems", ("--param", "count=ten", "--param", "region=mars"), "params.token", "missing"),
@@ -360,6 +373,60 @@ def test_bad_command_line(cli, home, two_instances, case, snapshot_tree):
     result = cli(*args)
     assert result.exit_code == case.code, result
     assert case.fragment.replace("{prefix}", prefix) in result.stderr, result
+    assert snapshot_tree(home) == before
+
+
+def test_render_error_at_create_names_its_path(cli, home, write, snapshot_tree):
+    """Valid statically, but these values make the template fail: create says where, and writes nothing."""
+    doc = _doc(parameters={"d": {"type": "integer", "default": 0}},
+               tasks={"a": {"action": "command", "parameters": {"command": "echo {{ 100 / params.d }}"}}})
+    path = write("divide.json", doc)
+    before = snapshot_tree(home)
+    result = cli("create", path, "--json")
+    assert result.exit_code == 2, result
+    assert_error_document(result, "tasks.a.parameters.command", "division", 2)
+    assert snapshot_tree(home) == before
+    assert cli("create", path, "--param", "d=4", "-q").exit_code == 0
+    assert len(_instances(home)) == 1
+
+
+def test_init_where_no_folder_can_be(cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for target in (blocker, blocker / "home"):
+        result = cli.raw("init", target)
+        assert result.exit_code == 2, result
+        assert str(blocker) in result.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_shared_home_is_refused(cli, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    for args in (("init", shared), ("--home", shared, "list"), ("--home", shared, "templates"),
+                 ("--home", shared, "create", "conditional_workflow"), ("--home", shared, "run", "conditional_workflow", "--dry-run"),
+                 ("--home", shared, "validate", "conditional_workflow")):
+        result = cli.raw(*args)
+        assert result.exit_code == 2, result
+        assert str(shared) in result.stderr
+    assert list(shared.iterdir()) == []
+
+
+def test_broken_home_template(cli, home, home_template, snapshot_tree):
+    home_template("broken.yaml", "tasks: [\n")
+    home_template("misshapen.json", {"version": "2.0.0", "name": "m", "parameters": {"a": 5}, "tasks": {"a": 5}})
+    before = snapshot_tree(home)
+    listing = cli("templates", "--json")
+    assert listing.exit_code == 0, listing
+    rows = {row["name"]: row for row in listing.json()}
+    assert rows["broken"].get("error")
+    assert cli("templates").exit_code == 0, "one broken template does not break the listing"
+    for name, where in (("broken", "broken.yaml"), ("misshapen", "tasks.a")):
+        for args in (("templates", "show", name), ("graph", name), ("validate", name), ("create", name)):
+            result = cli(*args)
+            assert result.exit_code == 2, result
+            assert where in result.stderr, result
     assert snapshot_tree(home) == before
 
 

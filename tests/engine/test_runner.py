@@ -322,8 +322,8 @@ def test_workflow_deadline_fails_the_instance_with_exit_8(engine: Engine) -> Non
 
 def test_default_fail_skips_dependents_aborts_others_and_fails_the_instance(engine: Engine) -> None:
     iid, result = engine.run({
-        "bad": sh("exit 2"),
-        "slow": sh("sleep 0.3"),
+        "bad": sh("touch bad.ran; exit 2"),
+        "slow": sh("while [ ! -f bad.ran ]; do sleep 0.01; done; sleep 0.3"),  # still running when bad fails
         "child": sh("true", dependencies=["bad"]),
         "later": sh("true", dependencies=["slow"]),
         "cleanup": sh("echo cleaned > cleanup.txt", dependencies=["bad", "slow"], trigger_rule="all_done"),
@@ -461,7 +461,7 @@ def test_min_success_with_cancel_remaining_cancels_the_slow_dependency(engine: E
         "slow": sh("sleep 20"),
         "quorum": sh("true", dependencies=["fast1", "fast2", "slow"],
                      trigger_rule={"min_success": 2, "cancel_remaining": True}),
-    })
+    }, max_parallel=4)  # slow runs when the quorum is reached: it is terminated
     assert result.exit_code == 0
     s = engine.statuses(iid)
     assert s["quorum"] == "completed" and s["slow"] == "cancelled", engine.state(iid)["tasks"]["slow"]

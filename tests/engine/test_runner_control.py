@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from typing import Any
 
 import pytest
@@ -224,8 +225,6 @@ def test_a_request_left_when_the_runner_ends_is_applied_by_the_command(engine: E
     iid = engine.create({"a": sh("true")})
     lock = InstanceLock(engine.paths(iid).lock)
     assert lock.acquire()  # a 'runner' that will never read its requests
-    import threading
-
     threading.Timer(0.3, lock.release).start()
     result = cancel(engine.home, iid)
     assert result["handed_to_runner"] is False and result["status"] == "cancelled"
@@ -264,10 +263,10 @@ def test_retry_resets_failed_tasks_and_blocked_downstream(engine: Engine) -> Non
     flag = engine.tmp / "fixed"
     iid, result = engine.run({
         "ok": sh('echo "v=1" > "$WORKFLOW_OUTPUT"'),
-        "bad": sh(f"test -f {flag}", dependencies=["ok"]),
+        "bad": sh(f"touch bad.ran; test -f {flag}", dependencies=["ok"]),
         "child": sh("true", dependencies=["bad"]),
         "grandchild": sh("true", dependencies=["child"]),
-        "independent": sh("sleep 0.2"),
+        "independent": sh("while [ ! -f bad.ran ]; do sleep 0.01; done; sleep 0.3"),  # still running when bad fails
         "after_independent": sh("true", dependencies=["independent"]),
     })
     assert result.exit_code == 1
@@ -460,7 +459,6 @@ def test_checkpoint_keeps_the_variables_of_its_moment_within_one_batch(engine: E
 def test_an_interrupted_rollback_is_finished_by_running_it_again(engine: Engine) -> None:
     from workflow_cli.engine.clock import SystemClock
     from workflow_cli.engine.journal import Journal
-    from workflow_cli.engine.rollback import compensate
     from workflow_cli.ops.control import rollback
 
     iid, _ = engine.run(chain_with_compensation(), variables={"step": 0})
@@ -470,10 +468,10 @@ def test_an_interrupted_rollback_is_finished_by_running_it_again(engine: Engine)
     journal.record("rollback.task", {"task": "d", "ok": True, "error": None})
     journal.record("task.reset", {"task": "d", "reason": "rollback"})
     journal.close()
-    assert compensate  # (the compensation of d is not repeated below)
-    result = rollback(engine.home, iid)
+    result = rollback(engine.home, iid)  # no --checkpoint: the open rollback's own one
     assert result["checkpoint"] == "cp-0002"
-    assert [c["task"] for c in result["compensated"]] == ["c"]
+    assert [c["task"] for c in result["compensated"]] == ["c"]  # d is not compensated twice
+    assert (engine.workspace(iid) / "log.txt").read_text().split()[-1] == "undo-c"
     state = engine.state(iid)
     assert state["vars"]["step"] == 2 and state["rollback"] is None
     assert {t: ts["status"] for t, ts in state["tasks"].items()} == {"a": "completed", "b": "completed", "c": "pending", "d": "pending"}
@@ -488,3 +486,13 @@ def test_a_failed_compensation_is_reported_and_the_rollback_goes_on(engine: Engi
     result = rollback(engine.home, iid, checkpoint="cp-0001")
     assert [(c["task"], c["ok"]) for c in result["compensated"]] == [("d", True), ("c", False), ("b", True)]
     assert engine.state(iid)["status"] == "paused"
+
+
+def test_an_instance_stopped_before_it_ran_gets_a_start_time_when_it_runs(engine: Engine) -> None:
+    from workflow_cli.ops.control import stop
+
+    iid = engine.create({"a": sh("true")})
+    stop(engine.home, iid)
+    assert engine.state(iid)["started_at"] is None
+    assert engine.start(iid).exit_code == 0
+    assert engine.state(iid)["started_at"]

@@ -419,3 +419,15 @@ def test_a_failing_workflow_lets_a_task_finish_its_retries() -> None:
     assert s.decide(5.0, ["flaky"], ALWAYS).start == ["flaky2"]
     s.finished("flaky", "completed")
     assert [t for t, _k, _r in s.decide(5.0, ["flaky2"], ALWAYS).skip] == ["new"]
+
+
+def test_cancel_remaining_withdraws_a_dependency_started_in_the_same_decision() -> None:
+    w = wf({"b": {}, "c": {}, "slow": {},
+            "d": {"dependencies": ["b", "c", "slow"], "trigger_rule": {"min_success": 2, "cancel_remaining": True}}})
+    s = sched(w, max_parallel=2)
+    assert s.decide(0.0, [], ALWAYS).start == ["b", "c"]
+    s.finished("b", "completed")
+    s.finished("c", "completed")
+    d = s.decide(0.0, [], ALWAYS)  # slow (document order) and d both fit: d cancels slow at once
+    assert d.start == ["d"] and d.cancel == ["slow"]
+    assert s.status["slow"] == "cancelled"

@@ -218,6 +218,9 @@ class Scheduler:
             if status in FINISHED:
                 continue
             decision.cancel.append(dep)
+            if dep in decision.start:  # started in this very decision: it never starts after all
+                decision.start.remove(dep)
+                status = "pending"
             if status == "pending":
                 self.finished(dep, "cancelled")
 

@@ -38,6 +38,8 @@ def version_issues(doc: Mapping[str, Any]) -> list[Issue]:
 
 def _expression_sites(wf: Workflow) -> Iterator[tuple[str, str, bool, set[str]]]:
     """Yield (path, text, is_template, extra scope names) for every expression in the document."""
+    yield from _template_strings("name", wf.name, set())  # rendered at create, like parameters
+    yield from _template_strings("description", wf.description, set())
     for tid, task in wf.tasks.items():
         base = f"tasks.{tid}"
         extra = set()
@@ -116,6 +118,9 @@ def _reference_problem(
 ) -> tuple[str, str | None] | None:
     if root in _JINJA_GLOBALS:
         return None
+    unsafe = next((a for a in attrs if a.startswith("_")), None)
+    if unsafe is not None:
+        return f"access to '{unsafe}' is not allowed in a sandboxed expression", None
     if root not in allowed:
         return f"undefined name '{root}'", did_you_mean(root, sorted(allowed)) or f"names in scope: {', '.join(sorted(allowed))}"
     if not attrs:

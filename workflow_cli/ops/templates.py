@@ -23,10 +23,17 @@ def describe(ref: TemplateRef) -> dict[str, Any]:
         category=doc.get("category", "") if isinstance(doc.get("category"), str) else "",
         version=doc.get("version"),
         tags=doc.get("tags") or [],
-        parameters=doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {},
+        parameters=_declarations(doc.get("parameters")),
         tasks=len(doc.get("tasks") or {}) if isinstance(doc.get("tasks"), (dict, list)) else 0,
     )
     return row
+
+
+def _declarations(value: Any) -> dict[str, Any]:
+    """The parameter declarations of a raw document; malformed entries are left out (``validate`` reports them)."""
+    if not isinstance(value, dict):
+        return {}
+    return {name: decl for name, decl in value.items() if isinstance(decl, dict)}
 
 
 def list_templates(home: Home) -> list[dict[str, Any]]:
@@ -38,17 +45,14 @@ def show_template(home: Home, name: str) -> dict[str, Any]:
     """One template with its parameters and graph."""
     from workflow_cli.graph.dag import build_graph, to_json
 
+    from workflow_cli.model.validate import check_document
+    from workflow_cli.ops.create import _known_actions
+
     ref = find_template(home, name)
     info = describe(ref)
-    doc = load_document(ref.path)
-    tasks = doc.get("tasks") if isinstance(doc.get("tasks"), dict) else {}
-    deps = {tid: list((t or {}).get("dependencies") or []) for tid, t in tasks.items()}
-    nodes = [{"id": tid, "name": (t or {}).get("name", tid), "action": _action(t or {})} for tid, t in tasks.items()]
+    # an invalid template has no graph to show: report its problems (exit 2), as ``graph`` does
+    wf = check_document(load_document(ref.path), known_actions=_known_actions())
+    deps = {tid: list(t.dependencies) for tid, t in wf.tasks.items()}
+    nodes = [{"id": tid, "name": t.label, "action": t.action} for tid, t in wf.tasks.items()]
     info["graph"] = to_json(build_graph(deps), nodes)
     return info
-
-
-def _action(task: dict[str, Any]) -> str:
-    from workflow_cli.model.document import default_action
-
-    return default_action(task)

@@ -54,7 +54,8 @@ def validate_source(
     notes: list[str] = []
     given = bool(cli_pairs or params_file)
     try:
-        resolve_params(wf.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs)
+        resolved = resolve_params(wf.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs)
+        issues = _resolved_issues(source.document, resolved)
     except InvalidInputError as exc:
         missing = [i for i in exc.issues if i.message == "missing required parameter"]
         if given:
@@ -64,3 +65,13 @@ def validate_source(
             if missing:
                 notes.append("required parameters to give at create: " + ", ".join(i.path.split(".", 1)[1] for i in missing))
     return ValidationResult(source.origin, issues, notes, len(wf.tasks))
+
+
+def _resolved_issues(document: dict[str, Any], params: Any) -> list[Issue]:
+    """Problems that only show once the values are in (as ``create`` finds them): render errors, action checks."""
+    from workflow_cli.model.validate import document_issues
+    from workflow_cli.ops.create import _known_actions
+    from workflow_cli.templates.resolve import resolve_document
+
+    resolved = resolve_document(document, params)
+    return document_issues(resolved, known_actions=_known_actions()) if resolved != document else []

@@ -69,7 +69,7 @@ def _refuse_if_shared(path: Path) -> None:
     """Raise InvalidInputError when a folder that exists can be written by group or others."""
     try:
         st = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return
     if not stat.S_ISDIR(st.st_mode):
         raise InvalidInputError(f"{path}: the home is not a folder (choose another one with --home)")
@@ -170,9 +170,14 @@ class Home:
     def ensure(self) -> Home:
         """Refuse a shared home, then create the missing folders with mode 0700."""
         _refuse_if_shared(self.root)
-        make_private_dir(self.root)
-        for name in _SUBDIRS:
-            make_private_dir(self.root / name)
+        try:
+            make_private_dir(self.root)
+            for name in _SUBDIRS:
+                make_private_dir(self.root / name)
+        except OSError as exc:
+            raise InvalidInputError(
+                f"{self.root}: cannot create the home folder: {exc.strerror or exc} (choose another one with --home)"
+            ) from exc
         return self
 
 

@@ -95,10 +95,11 @@ def _task_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time
     elif etype == "task.waiting":
         task.update(status="waiting", waiting=data.get("waiting"))
     elif etype == "task.reset":
-        keep_attempts = task["attempts"]
+        # back to pending; the attempt count and the history of past attempts stay (the next one is N+1)
+        keep_attempts, keep_history = task["attempts"], task["history"]
         task.clear()
         task.update(new_task_state())
-        task["attempts"] = keep_attempts
+        task.update(attempts=keep_attempts, history=keep_history)
         if data["task"] in state["completion_order"]:
             state["completion_order"].remove(data["task"])
 
@@ -131,8 +132,8 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
         _task_event(state, etype, data, time)
     elif etype in _INSTANCE_STATUS:
         state["status"] = _INSTANCE_STATUS[etype]
-        if etype == "workflow.started" and not state["started_at"]:
-            state["started_at"] = time
+        if etype in ("workflow.started", "workflow.resumed") and not state["started_at"]:
+            state["started_at"] = time  # an instance stopped before it ever ran starts on its first resume
         if etype in ("workflow.started", "workflow.resumed"):
             state["finished_at"] = None
             state["error"] = None

@@ -5,7 +5,6 @@ Values are data: nothing here evaluates a value, so a value holding ``{{ ... }}`
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -66,23 +65,26 @@ def _coerce_text(name: str, text: str, kind: str) -> tuple[Any, str | None]:
         if low in _FALSE:
             return False, None
         return None, f"expected a boolean (true/false, yes/no, 1/0), got '{text}'"
-    if kind == "integer":
+    from workflow_cli.model.loader import parse_text
+
+    if kind in ("integer", "number"):
+        # a JSON number: no NaN/Infinity, nothing beyond int64, no Python-only forms like 1_000
+        expected = "an integer" if kind == "integer" else "a number"
         try:
-            return int(text.strip()), None
-        except ValueError:
-            return None, f"expected an integer, got '{text}'"
-    if kind == "number":
-        try:
-            value = float(text.strip())
-        except ValueError:
-            return None, f"expected a number, got '{text}'"
-        if value != value or value in (float("inf"), float("-inf")):
-            return None, f"expected a finite number, got '{text}'"
-        return (int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value), None
+            value = parse_text(text.strip().removeprefix("+"), fmt="json")
+        except InvalidInputError as exc:
+            reason = "; ".join(i.message for i in exc.issues if not i.message.startswith(("invalid JSON", "empty document")))
+            return None, f"expected {expected}, got '{text}'" + (f" ({reason})" if reason else "")
+        if isinstance(value, bool) or not isinstance(value, int if kind == "integer" else (int, float)):
+            return None, f"expected {expected}, got '{text}'"
+        return value, None
     try:
-        value = json.loads(text)
-    except ValueError:
-        return None, f"expected JSON {kind}, got '{text}'"
+        # the document loader's rules: no NaN/Infinity, huge numbers, absurd nesting or duplicate keys
+        value = parse_text(text, fmt="json")
+    except InvalidInputError as exc:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        reason = "; ".join(issue.message for issue in exc.issues) or str(exc)
+        return None, f"expected JSON {kind}, got '{shown}' ({reason})"
     return value, None
 
 

@@ -266,10 +266,11 @@ def expression_references(expr_or_template: str, *, is_template: bool) -> list[t
     env = _environment(False)
     try:
         tree = env.parse(source)
+        # compiles the tree: an unknown filter or test (TemplateAssertionError) is found here
+        roots = meta.find_undeclared_variables(tree) - set(env.globals)
     except TemplateSyntaxError as exc:
         what = "template" if is_template else "expression"
         raise ExpressionError(f"invalid {what} {expr_or_template.strip()!r}: {exc.message}") from exc
-    roots = meta.find_undeclared_variables(tree) - set(env.globals)
     found: _Refs = []
     _visit(tree, frozenset(), roots, found)
     return list(dict.fromkeys(found))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
+from workflow_cli.errors import InvalidInputError
 from workflow_cli.templates.params import ResolvedParams
 
 _DELIMS = ("{{", "{%", "{#")
@@ -33,32 +34,35 @@ def _has_delims(value: Any) -> bool:
     return False
 
 
-def _resolve(value: Any, scope: Mapping[str, Any], secret: frozenset[str], *, shell: bool) -> Any:
+def _resolve(value: Any, scope: Mapping[str, Any], secret: frozenset[str], *, shell: bool, path: str) -> Any:
     if isinstance(value, str):
-        if not _has_delims(value) or not _param_only(value, secret):
-            return value
-        from workflow_cli.templates.render import render_value
+        from workflow_cli.templates.render import ExpressionError, render_value
 
-        rendered = render_value(value, scope, shell=shell)
+        try:
+            if not _has_delims(value) or not _param_only(value, secret):
+                return value
+            rendered = render_value(value, scope, shell=shell)
+        except ExpressionError as exc:  # e.g. a division by zero with these values: say where
+            raise InvalidInputError.at(path, str(exc)) from exc
         return value if _has_delims(rendered) else rendered
     if isinstance(value, Mapping):
-        return {k: _resolve(v, scope, secret, shell=False) for k, v in value.items()}
+        return {k: _resolve(v, scope, secret, shell=False, path=f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve(v, scope, secret, shell=False) for v in value]
+        return [_resolve(v, scope, secret, shell=False, path=f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 
-def _resolve_action(spec: dict[str, Any], scope: Mapping[str, Any], secret: frozenset[str]) -> None:
+def _resolve_action(spec: dict[str, Any], scope: Mapping[str, Any], secret: frozenset[str], base: str) -> None:
     params = spec.get("parameters")
     if isinstance(params, dict):
         command = params.get("command") if spec.get("action") == "command" else None
-        resolved = _resolve(params, scope, secret, shell=False)
+        resolved = _resolve(params, scope, secret, shell=False, path=f"{base}.parameters")
         if isinstance(command, str):
-            resolved["command"] = _resolve(command, scope, secret, shell=True)
+            resolved["command"] = _resolve(command, scope, secret, shell=True, path=f"{base}.parameters.command")
         spec["parameters"] = resolved
     for key in ("agent_id", "fallback_agent", "agent_type"):
         if isinstance(spec.get(key), str):
-            spec[key] = _resolve(spec[key], scope, secret, shell=False)
+            spec[key] = _resolve(spec[key], scope, secret, shell=False, path=f"{base}.{key}")
 
 
 def resolve_document(doc: Mapping[str, Any], params: ResolvedParams) -> dict[str, Any]:
@@ -68,9 +72,9 @@ def resolve_document(doc: Mapping[str, Any], params: ResolvedParams) -> dict[str
     secret = params.secret_names
     for key in ("name", "description"):
         if isinstance(out.get(key), str):
-            out[key] = _resolve(out[key], scope, secret, shell=False)
-    for task in out.get("tasks", {}).values():
-        _resolve_action(task, scope, secret)
+            out[key] = _resolve(out[key], scope, secret, shell=False, path=key)
+    for tid, task in out.get("tasks", {}).items():
+        _resolve_action(task, scope, secret, f"tasks.{tid}")
         if isinstance(task.get("compensate"), dict):
-            _resolve_action(task["compensate"], scope, secret)
+            _resolve_action(task["compensate"], scope, secret, f"tasks.{tid}.compensate")
     return out

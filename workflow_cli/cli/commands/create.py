@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.create import create_instance
 
         obj = ctx.obj
-        result = create_instance(obj.home, source, cli_pairs=param, params_file=params_file, name=name)
+        result = create_instance(obj.readable_home(), source, cli_pairs=param, params_file=params_file, name=name)
         if obj.json:
             obj.emit_json(result.to_json())
         elif obj.quiet:

@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             from workflow_cli.ops.plan import dry_run as plan
 
-            doc = plan(obj.home, source, cli_pairs=param, params_file=params_file)
+            doc = plan(obj.readable_home(), source, cli_pairs=param, params_file=params_file)
             if obj.json:
                 obj.emit_json(doc)
             else:

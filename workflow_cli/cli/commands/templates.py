@@ -38,7 +38,7 @@ def _list(ctx: typer.Context) -> None:
     from workflow_cli.ops.templates import list_templates
 
     obj = ctx.find_root().obj
-    rows = list_templates(obj.home)
+    rows = list_templates(obj.readable_home())
     if obj.json:
         obj.emit_json(rows)
     elif obj.quiet:
@@ -64,7 +64,7 @@ def show(ctx: typer.Context, name: str = typer.Argument(..., help="Template name
     from workflow_cli.ops.templates import show_template
 
     obj = ctx.find_root().obj
-    info = show_template(obj.home, name)
+    info = show_template(obj.readable_home(), name)
     if obj.json:
         obj.emit_json(info)
         return
