@@ -86,14 +86,16 @@ def build_context(
     started_at: str,
     config: Mapping[str, Any],
     services: Mapping[str, Any],
+    output_file: bool = True,
 ) -> ActionContext:
-    """The context an action gets for one attempt."""
+    """The context an action gets for one attempt (``output_file``: give it a fresh $WORKFLOW_OUTPUT path)."""
     header = f"=== {task.id} attempt {attempt} started {started_at} ===\n"
-    out_dir = paths.root / "outputs"
-    out_dir.mkdir(exist_ok=True, mode=0o700)
-    output_file = out_dir / f"{task.id}.{attempt}"
-    if output_file.exists():
-        output_file.unlink()
+    out_path = None
+    if output_file:
+        out_dir = paths.root / "outputs"
+        out_dir.mkdir(exist_ok=True, mode=0o700)
+        out_path = out_dir / f"{task.id}.{attempt}"
+        out_path.unlink(missing_ok=True)
     env = {str(k): str(v) for k, v in (parameters.get("env") or {}).items()} if isinstance(parameters.get("env"), Mapping) else {}
     return ActionContext(
         instance_id=paths.id,
@@ -105,7 +107,7 @@ def build_context(
         env=env,
         timeout=task.timeout_seconds,
         cancel=threading.Event(),
-        output_file=output_file,
+        output_file=out_path,
         home=home,
         config=config,
         task=task,

@@ -31,12 +31,17 @@ def _failure_message(runner: Runner, tid: str) -> str:
     return f"task '{tid}' failed: {ts.get('error') or 'error'}"
 
 
-def finish_run(runner: Runner) -> RunOutcome:
+def finish_run(runner: Runner, *, apply_only: bool = False) -> RunOutcome:
     """Record the instance's final event for this run and return the outcome."""
     from workflow_cli.engine.runner import RunOutcome
 
     journal = runner.journal
     reason = ""
+    if apply_only:
+        # decisions were recorded; the run continues with 'resume' or 'tick'
+        journal.record("workflow.waiting", {"waiting_for": _waiting_for(runner), "continue": f"workflow-cli resume {runner.paths.id}"})
+        journal.flush()
+        return RunOutcome(runner.state, "applied")
     if runner.failure is None:
         # e.g. 'retry --task X' left another task failed: the workflow has not succeeded
         runner.failure = runner._unhandled_failure()

@@ -34,6 +34,7 @@ class Journal:
         self.actor = actor or default_actor()
         self.log = EventLog(paths.events).open()
         self.pending: list[dict[str, Any]] = []
+        self._oldest = 0.0
         self.pending_checkpoints: list[dict[str, Any]] = []
         self.since_snapshot = 0
         self.snapshot_every = max(500, 2 * len(state["tasks"]))
@@ -45,10 +46,17 @@ class Journal:
         event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": etype,
                  "actor": actor or self.actor, "data": dict(data) if data else {}}
         apply_event(self.state, event)
+        if not self.pending:
+            self._oldest = self.clock.monotonic()
         self.pending.append(event)
         if etype == "checkpoint.created":
             self.pending_checkpoints.append({"id": data["id"], "created_at": event["time"], **dict(data or {})})
         return event
+
+    def flush_if_due(self, interval: float) -> None:
+        """Group commit: flush when the oldest unflushed event is ``interval`` seconds old (or many wait)."""
+        if self.pending and (len(self.pending) >= 512 or self.clock.monotonic() - self._oldest >= interval):
+            self.flush()
 
     def flush(self) -> None:
         """Write and fsync every recorded event; then tell the subscriber and maybe snapshot."""

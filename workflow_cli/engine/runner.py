@@ -16,7 +16,8 @@ from workflow_cli.actions.base import ActionContext, ActionResult
 from workflow_cli.engine.attempt import Redactor, allowed_env, build_context, make_thunk
 from workflow_cli.engine.clock import SystemClock
 from workflow_cli.engine.journal import EventSink, Journal
-from workflow_cli.engine.scheduler import FINISHED, Scheduler
+from workflow_cli.engine.runner_waits import WaitingMixin
+from workflow_cli.engine.scheduler import Scheduler
 from workflow_cli.errors import ConflictError
 from workflow_cli.model.document import Task, Workflow, build_workflow
 from workflow_cli.store.home import Home
@@ -24,6 +25,7 @@ from workflow_cli.store.instances import InstancePaths, load_state, read_documen
 from workflow_cli.store.locks import InstanceLock
 
 POLL_SECONDS = 0.2
+DEFAULT_COMMIT_MS = 20
 STOPPING_POLICIES = {"fail", "rollback", "pause"}
 
 
@@ -37,6 +39,7 @@ class RunOptions:
     no_cache: bool = False
     reopen: bool = False
     prepare: Callable[[Any], None] | None = None
+    apply_only: bool = False
 
 
 @dataclass
@@ -63,7 +66,7 @@ def default_parallel(wf: Workflow, config: Mapping[str, Any], override: int | No
     return int(override or wf.max_parallel or config.get("max_parallel") or max(2, os.cpu_count() or 2))
 
 
-class Runner:
+class Runner(WaitingMixin):
     """Runs one instance until it is terminal, waiting, or paused."""
 
     def __init__(self, home: Home, paths: InstancePaths, *, clock: SystemClock | None = None,
@@ -79,6 +82,9 @@ class Runner:
         self.cancel_requested = False
         self.failure: tuple[str, str] | None = None  # (task, policy) that ended normal scheduling
         self.deadline_hit = False
+        self.waiting: dict[str, dict[str, Any]] = {}
+        self.children: list[str] = []
+        self._requests_mtime: int | None = None
 
     # -- setup ---------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -98,6 +104,11 @@ class Runner:
 
         self.registry = registry()
         self.rng = random.Random()
+        self.commit_interval = float(self.config.get("commit_interval_ms", DEFAULT_COMMIT_MS)) / 1000.0
+        self._instance_scope = {"id": self.paths.id, "name": self.state.get("name"), "template": self.state.get("template"),
+                                "created_at": self.state.get("created_at"), "workspace": str(self.paths.workspace)}
+        self._env_scope = allowed_env(self.wf.env_allow)
+        (self.paths.root / "outputs").mkdir(exist_ok=True, mode=0o700)
 
     def _begin(self) -> None:
         if self.options.prepare is not None:
@@ -206,29 +217,29 @@ class Runner:
                 self.scheduler.delay(tid, self._parse_due(ts["next_attempt_at"]))
         factory = self.executor_factory or (lambda n: LocalExecutor(n))
         self.executor = factory(self.max_parallel)
+        self._load_waiting()
         deadline = self._deadline()
         try:
+            if self.options.apply_only:
+                self._process_requests(force=True)
+                self._poll_waiting(self.clock.time())
+                return self._finish(apply_only=True)
             while True:
                 self._process_requests()
                 now = self.clock.time()
                 if deadline is not None and now >= deadline and not self.deadline_hit:
                     self._hit_deadline()
+                if self.waiting:
+                    self._poll_waiting(now)
                 if not (self.stop_requested or self.cancel_requested or self.deadline_hit):
                     self._schedule(now)
-                self.journal.flush()
                 if not self.live:
-                    if (self.stop_requested or self.cancel_requested or self.deadline_hit or self.scheduler.stopping
-                            or self.scheduler.idle()):
+                    self.journal.flush()
+                    if self._should_stop(now):
                         break
-                    wake = self.scheduler.next_wake()
-                    if wake and wake - now > self.options.wait_threshold:
-                        break
-                timeout = POLL_SECONDS
-                wake = self.scheduler.next_wake()
-                if wake is not None:
-                    timeout = max(0.0, min(timeout, wake - self.clock.time()))
-                if deadline is not None:
-                    timeout = max(0.0, min(timeout, deadline - self.clock.time()))
+                else:
+                    self.journal.flush_if_due(self.commit_interval)
+                timeout = self._poll_timeout(deadline)
                 if self.live:
                     for key, result in self.executor.poll(timeout):
                         self._on_result(key, result)
@@ -237,6 +248,26 @@ class Runner:
         finally:
             self.executor.shutdown(wait=True)
         return self._finish()
+
+    def _should_stop(self, now: float) -> bool:
+        """Nothing runs: stop unless a retry or a waiting task wakes within the wait threshold."""
+        if self.stop_requested or self.cancel_requested or self.deadline_hit or self.scheduler.stopping:
+            return True
+        wakes = [w for w in (self.scheduler.next_wake(), self._waiting_wake()) if w is not None]
+        if not wakes:
+            return self.scheduler.idle()
+        return min(wakes) - now > self.options.wait_threshold
+
+    def _poll_timeout(self, deadline: float | None) -> float:
+        """How long to wait for results: until the next wake-up, deadline or group commit."""
+        timeout = POLL_SECONDS
+        now = self.clock.time()
+        for wake in (self.scheduler.next_wake(), self._waiting_wake() if self.waiting else None, deadline):
+            if wake is not None:
+                timeout = min(timeout, wake - now)
+        if self.journal.pending:
+            timeout = min(timeout, self.commit_interval)
+        return max(0.0, timeout)
 
     def _deadline(self) -> float | None:
         if not self.wf.timeout_seconds or not self.state.get("started_at"):
@@ -276,15 +307,15 @@ class Runner:
         self.scheduler.finished(tid, "cancelled")
 
     def _scope(self, task: Task | None = None) -> dict[str, Any]:
-        return {
-            "params": self.params,
-            "vars": self.state["vars"],
-            "tasks": self.state["tasks"],
-            "instance": {"id": self.paths.id, "name": self.state.get("name"), "template": self.state.get("template"),
-                         "started_at": self.state.get("started_at"), "created_at": self.state.get("created_at"),
-                         "workspace": str(self.paths.workspace)},
-            "env": allowed_env(self.wf.env_allow),
-        }
+        instance = self._instance_scope
+        if instance.get("started_at") != self.state.get("started_at"):
+            instance["started_at"] = self.state.get("started_at")
+        return {"params": self.params, "vars": self.state["vars"], "tasks": self.state["tasks"],
+                "instance": instance, "env": self._env_scope}
+
+    def _services(self, task: Task | None = None) -> dict[str, Any]:
+        return {"clock": self.clock, "scope": self._scope(task), "home": self.home, "workflow": self.wf,
+                "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children}
 
     def _check_conditions(self, task: Task) -> tuple[bool, str | None]:
         from workflow_cli.templates.render import evaluate, truthy
@@ -300,6 +331,8 @@ class Runner:
         return True, None
 
     def _render(self, task: Task, action: Any) -> dict[str, Any]:
+        if not task.parameters or not _has_template(task.parameters):
+            return dict(task.parameters)
         from workflow_cli.templates.render import render_value
 
         scope = self._scope(task)
@@ -324,16 +357,20 @@ class Runner:
             self._fail_now(task, attempt, f"cannot render parameters: {exc}", "error")
             return True
         event = self.journal.record("task.started", {"task": tid, "attempt": attempt})
+        inline = getattr(action, "inline", False)
         ctx = build_context(task=task, attempt=attempt, parameters=parameters, paths=self.paths, home=self.home.root,
                             redact=self.redact, started_at=event["time"], config=self.config,
-                            services={"clock": self.clock, "scope": self._scope(task), "home": self.home, "workflow": self.wf, "paths": self.paths})
+                            services=self._services(task), output_file=not inline)
         self.live[tid] = _Live(task, attempt, ctx)
-        if getattr(action, "inline", False):
+        if inline:
             from workflow_cli.engine.attempt import run_guarded
 
             self._on_result((tid, attempt), run_guarded(action, ctx))
             return True
-        self.journal.flush()  # the start is durable before the side effect begins
+        if task.on_interrupt != "rerun" or self.commit_interval <= 0:
+            self.journal.flush()  # a task that must not run twice: its start is durable before it begins
+        else:
+            self.journal.flush_if_due(self.commit_interval)  # group commit: a lost start only means a re-run
         self.executor.submit(make_thunk(action, ctx), key=(tid, attempt))
         return False
 
@@ -353,10 +390,11 @@ class Runner:
         if live.cancel_reason and not result.ok:
             result = ActionResult.failure(result.error or live.cancel_reason, kind="cancelled", exit_code=result.exit_code)
         if result.ok and result.waiting is None:
+            if task.action == "wait" and isinstance(result.outputs, Mapping) and result.outputs.get("signal") in (self.state.get("signals") or {}):
+                self.journal.record("signal.consumed", {"name": result.outputs["signal"], "task": tid})
             self._complete(task, attempt, result)
         elif result.ok:
-            self.journal.record("task.waiting", {"task": tid, "attempt": attempt, "waiting": dict(result.waiting)})
-            self.scheduler.set_running(tid, "waiting")
+            self._start_waiting(tid, attempt, result.waiting)
         else:
             self._failed(task, attempt, result, live.cancel_reason)
 
@@ -414,9 +452,16 @@ class Runner:
             self._enter_failure(task.id, task.on_failure)
 
     # -- requests, deadline ------------------------------------------------------------------------------
-    def _process_requests(self) -> None:
+    def _process_requests(self, *, force: bool = False) -> None:
         from workflow_cli.store.requests import ack_request, pending_requests
 
+        try:  # adding or removing a request file changes the folder's mtime: one stat instead of a listing
+            mtime = os.stat(self.paths.requests).st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        if mtime == self._requests_mtime and not force:
+            return
+        self._requests_mtime = mtime
         requests = pending_requests(self.paths.root)
         for path, request in requests:
             kind = request.get("kind")
@@ -427,11 +472,29 @@ class Runner:
             if kind == "stop":
                 self.stop_requested = "stopped by request"
                 self.scheduler.stopping = True
+                self._forward_to_children("stop")
                 if (request.get("data") or {}).get("force"):
                     self._cancel_live("stop")
             elif kind == "cancel":
                 self.cancel_requested = True
                 self._cancel_live("cancel")
+                self._forward_to_children("cancel")
+            elif kind in ("approve", "reject"):
+                self._decision_request(request)
+            elif kind == "signal":
+                self._signal_request(request)
+        if requests:
+            self.journal.flush()
+
+    def _forward_to_children(self, kind: str) -> None:
+        """Cancel and stop propagate to child instances started by workflow_trigger tasks."""
+        from workflow_cli.store.requests import post_request
+
+        children = list(self.children) + [c for c in self.state.get("children") or [] if c]
+        for child in dict.fromkeys(children):
+            child_dir = self.home.instances / str(child)
+            if child_dir.is_dir():
+                post_request(child_dir, kind, {"reason": f"parent {kind}"})
 
     def _cancel_live(self, reason: str) -> None:
         for live in self.live.values():
@@ -444,7 +507,18 @@ class Runner:
         self._cancel_live("deadline")
 
     # -- the end -----------------------------------------------------------------------------------------
-    def _finish(self) -> RunOutcome:
+    def _finish(self, *, apply_only: bool = False) -> RunOutcome:
         from workflow_cli.engine.finish import finish_run
 
-        return finish_run(self)
+        return finish_run(self, apply_only=apply_only)
+
+
+def _has_template(value: Any) -> bool:
+    """Whether any string inside ``value`` holds ``{{`` or ``{%`` (else rendering is skipped)."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_template(v) for v in value)
+    return False

@@ -18,22 +18,12 @@ _JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "t
 _BASE_ROOTS = {"params", "vars", "tasks", "instance", "env"}
 
 
-def _version_tuple(text: str) -> tuple[int, ...] | None:
-    try:
-        return tuple(int(p) for p in text.split("."))
-    except ValueError:
-        return None
-
-
 def version_issues(doc: Mapping[str, Any]) -> list[Issue]:
-    """A document from a newer release than this tool is refused with a clear message."""
-    version = doc.get("version")
-    if not isinstance(version, str):
-        return []
-    parsed, current = _version_tuple(version), _version_tuple(CURRENT_VERSION)
-    if parsed is not None and current is not None and parsed > current:
-        return [Issue("version", f"document version {version} is newer than this tool supports ({CURRENT_VERSION})", "upgrade workflow-cli")]
-    return []
+    """A version this tool cannot read as 2.0.0 (newer, unknown, or old and not migrated) is refused clearly."""
+    from workflow_cli.model.migrations import version_issue
+
+    issue = version_issue(doc)
+    return [issue] if issue is not None else []
 
 
 def _expression_sites(wf: Workflow) -> Iterator[tuple[str, str, bool, set[str]]]:

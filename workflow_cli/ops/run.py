@@ -45,11 +45,13 @@ def _options(**kwargs: Any) -> Any:
 
 
 def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, sink: Callable[[dict], None] | None = None,
-          wait_threshold: float | None = None, reopen: bool = False, prepare: Callable[[Any], None] | None = None) -> RunResult:
-    """Run the instance in this process until it stops moving."""
+          wait_threshold: float | None = None, reopen: bool = False, prepare: Callable[[Any], None] | None = None,
+          apply_only: bool = False) -> RunResult:
+    """Run the instance in this process until it stops moving (``apply_only``: only take in requests)."""
     from workflow_cli.engine.runner import Runner
 
-    options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen, prepare=prepare)
+    options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen, prepare=prepare,
+                       apply_only=apply_only or None)
     outcome = Runner(home, paths, options=options).run()
     return _result(paths, outcome.state)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,11 +66,43 @@ def looks_like_path(arg: str) -> bool:
 
 @dataclass(frozen=True)
 class LoadedSource:
-    """A document together with the template name (or file) it came from."""
+    """A document together with the template name (or file) it came from.
+
+    ``migrated_from`` is the version the file holds when ``document`` was migrated in memory (SPEC 11).
+    """
 
     document: dict[str, Any]
     template: str
     origin: str
+    migrated_from: str | None = None
+
+
+# Where load_source reports an in-memory migration; the CLI sets it around a command (see source_notes).
+_NOTE_SINK: ContextVar[Callable[[str], None] | None] = ContextVar("source_note_sink", default=None)
+
+
+@contextmanager
+def source_notes(sink: Callable[[str], None]) -> Iterator[None]:
+    """Send the notes of every load_source call made inside the block to ``sink`` (one line each)."""
+    token = _NOTE_SINK.set(sink)
+    try:
+        yield
+    finally:
+        _NOTE_SINK.reset(token)
+
+
+def _loaded(doc: dict[str, Any], template: str, origin: str, *, shown: str, target: str) -> LoadedSource:
+    """The source, with an old-version document migrated in memory and a note saying so."""
+    from workflow_cli.model.migrations import migrate_document, needs_migration
+
+    if not needs_migration(doc):
+        return LoadedSource(doc, template, origin)
+    migrated, _ = migrate_document(doc)  # InvalidInputError at the old document's own paths
+    sink = _NOTE_SINK.get()
+    if sink is not None:
+        sink(f"{shown}: migrated in memory from {doc['version']} to {migrated['version']} "
+             f"(run 'workflow-cli migrate run --workflow-id {shlex.quote(target)}' to upgrade the file)")
+    return LoadedSource(migrated, template, origin, migrated_from=doc["version"])
 
 
 def load_source(home: Home, arg: str) -> LoadedSource:
@@ -76,6 +112,6 @@ def load_source(home: Home, arg: str) -> LoadedSource:
     path = Path(arg).expanduser()
     if looks_like_path(arg) or path.is_file():
         doc = load_document(path)
-        return LoadedSource(doc, path.stem, str(path.resolve()))
+        return _loaded(doc, path.stem, str(path.resolve()), shown=arg, target=arg)
     ref = find_template(home, arg)
-    return LoadedSource(load_document(ref.path), ref.name, f"{ref.source}:{ref.path}")
+    return _loaded(load_document(ref.path), ref.name, f"{ref.source}:{ref.path}", shown=str(ref.path), target=ref.name)

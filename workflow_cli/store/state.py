@@ -153,6 +153,10 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
         state["checkpoints"].append({"id": data["id"], "created_at": time, "task": data.get("task"),
                                      "completed": data.get("completed")})
         state["checkpoint_seq"] = max(state.get("checkpoint_seq", 0), _checkpoint_number(data["id"]))
+    elif etype == "signal.buffered":
+        state.setdefault("signals", {})[data.get("name")] = data.get("payload")
+    elif etype == "signal.consumed":
+        state.setdefault("signals", {}).pop(data.get("name"), None)
     elif etype == "vars.set":
         state["vars"].update(data.get("vars") or {})
     elif etype == "child.linked":

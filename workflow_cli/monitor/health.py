@@ -1,0 +1,314 @@
+"""Health scores of instances and templates, and the alerts they raise (SPEC 9).
+
+An instance starts at 100 and loses points (the result is clamped to 0..100)::
+
+    failure    55 if the instance failed, plus 10 per failed task (at most 30)
+    duration   35 x min(1, elapsed / expected - 1): nothing up to the expected duration, all 35 at twice it;
+               expected = the document's ``expected_duration_seconds``, else the median duration of the
+               template's earlier completed runs (at least 1 s); a running instance uses its elapsed time
+    retries    5 per attempt beyond the first of each task (at most 20)
+    stuck      60 for a ``running`` instance whose runner is gone (no live lock);
+               40 when a task waits past its deadline (``waiting.timeout_at`` or a timer's ``until``)
+               by more than WAIT_GRACE_SECONDS, which is how late a once-a-minute ``tick`` may be
+
+A template's score is the mean of its recent instances' scores weighted by recency (the newest
+weighs 1, each older one RECENCY_DECAY times the one after it), capped by the score of each of its
+*current* instances: those not finished, and failed ones newer than the template's latest completed
+run. One bad run last month lowers the mean a little; a failure nobody has fixed yet, or a stuck
+run, sets the template's level on its own. The home's score is its worst template's (100 when it
+has none), and its status that score's level: critical below 50, warning from 50 to under 70,
+healthy from 70. Alerts are the problems of current instances, each with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflow_cli.engine.clock import parse_iso, utc_iso
+from workflow_cli.errors import WorkflowError
+from workflow_cli.store.atomic import write_json_atomic
+from workflow_cli.store.home import Home, make_private_dir
+from workflow_cli.store.instances import InstancePaths, instance_dirs, load_state, read_document
+from workflow_cli.store.locks import is_locked
+
+REPORT_FORMAT = 1
+RECENT_PER_TEMPLATE = 50
+RECENCY_DECAY = 0.9
+WAIT_GRACE_SECONDS = 60.0
+MIN_EXPECTED_SECONDS = 1.0
+KEEP_REPORTS = 100
+CRITICAL_BELOW = 50.0
+HEALTHY_FROM = 70.0
+TERMINAL = ("completed", "failed", "cancelled")
+_LEVEL_RANK = {"healthy": 0, "warning": 1, "critical": 2}
+
+
+def level_of(score: float) -> str:
+    """``critical`` below 50, ``warning`` below 70, else ``healthy``."""
+    if score < CRITICAL_BELOW:
+        return "critical"
+    return "warning" if score < HEALTHY_FROM else "healthy"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an instance, with the command that fixes it."""
+
+    kind: str
+    message: str
+    fix: str
+
+
+@dataclass
+class Record:
+    """What scoring needs to know about one instance besides its state."""
+
+    state: Mapping[str, Any]
+    runner_alive: bool = False
+    expected_seconds: float | None = None
+    error: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+    score: float = 100.0
+
+
+def _seconds(start: str | None, end: str | None, now: float) -> float | None:
+    """Seconds from ``start`` to ``end`` (or to ``now`` when it has not ended)."""
+    if not start:
+        return None
+    try:
+        return max(0.0, (parse_iso(end) if end else now) - parse_iso(start))
+    except ValueError:
+        return None
+
+
+def run_seconds(state: Mapping[str, Any], now: float) -> float | None:
+    """How long the instance ran (so far, while it is not finished)."""
+    end = state.get("finished_at") if state.get("status") in TERMINAL else None
+    return _seconds(state.get("started_at"), end, now)
+
+
+def _stale_wait(task: Mapping[str, Any], now: float) -> float | None:
+    """The deadline a waiting task has overrun by more than the grace, or None."""
+    waiting = task.get("waiting") or {}
+    deadline = waiting.get("timeout_at") if waiting.get("kind") != "timer" else waiting.get("until")
+    if task.get("status") != "waiting" or not isinstance(deadline, (int, float)):
+        return None
+    return float(deadline) if now > float(deadline) + WAIT_GRACE_SECONDS else None
+
+
+def _wait_fix(instance_id: str, task_id: str, waiting: Mapping[str, Any]) -> str:
+    kind = waiting.get("kind")
+    if kind == "approval":
+        return f"workflow-cli approve {instance_id} {task_id}"
+    if kind == "signal":
+        return f"workflow-cli signal {instance_id} {waiting.get('name') or 'NAME'}"
+    return "workflow-cli tick"
+
+
+def score_instance(state: Mapping[str, Any], *, now: float, runner_alive: bool = False,
+                   expected_seconds: float | None = None) -> tuple[float, list[Problem]]:
+    """The score of one instance (module docstring) and what is wrong with it."""
+    iid, tasks = state["id"], state.get("tasks") or {}
+    problems: list[Problem] = []
+    penalty = 0.0
+    failed = [tid for tid, t in tasks.items() if t.get("status") == "failed"]
+    if state.get("status") == "failed":
+        penalty += 55
+        problems.append(Problem("failed", f"failed: {state.get('error') or 'see its failed tasks'}", f"workflow-cli debug {iid}"))
+    penalty += min(30, 10 * len(failed))
+    problems.extend(Problem("task_failed", f"task '{tid}' failed: {tasks[tid].get('error') or 'no error recorded'}",
+                            f"workflow-cli debug {iid}") for tid in failed)
+    retries = sum(max(0, int(t.get("attempts") or 0) - 1) for t in tasks.values())
+    penalty += min(20, 5 * retries)
+    if retries:
+        problems.append(Problem("retries", f"{retries} attempt(s) beyond the first", f"workflow-cli audit {iid}"))
+    elapsed = run_seconds(state, now)
+    if expected_seconds is not None and elapsed is not None:
+        expected = max(expected_seconds, MIN_EXPECTED_SECONDS)
+        over = min(1.0, max(0.0, elapsed / expected - 1))
+        penalty += 35 * over
+        if over > 0:
+            verb = "took" if state.get("status") in TERMINAL else "running for"
+            problems.append(Problem("slow", f"{verb} {elapsed:.1f} s, expected {expected:.1f} s", f"workflow-cli status {iid}"))
+    if state.get("status") == "running" and not runner_alive:
+        penalty += 60
+        problems.append(Problem("dead_runner", "running, but no live runner holds it (the runner died)", f"workflow-cli resume {iid}"))
+    stale = [(tid, t) for tid, t in tasks.items() if _stale_wait(t, now) is not None]
+    if stale:
+        penalty += 40
+    for tid, t in stale:
+        deadline = utc_iso(float(_stale_wait(t, now) or 0))
+        problems.append(Problem("stale_wait", f"task '{tid}' is still waiting ({(t.get('waiting') or {}).get('kind')}) past its deadline {deadline}",
+                                _wait_fix(iid, tid, t.get("waiting") or {})))
+    return round(max(0.0, min(100.0, 100.0 - penalty)), 1), problems
+
+
+def _weighted_mean(scores: list[float]) -> float:
+    """Recency-weighted mean of scores given newest first."""
+    weights = [RECENCY_DECAY**k for k in range(len(scores))]
+    return sum(w * s for w, s in zip(weights, scores)) / sum(weights)
+
+
+def _template_of(state: Mapping[str, Any]) -> str:
+    return str(state.get("template") or state.get("name") or "(unknown)")
+
+
+def _current(records: list[Record]) -> list[Record]:
+    """Records (newest first, one template) that describe something true now (module docstring)."""
+    statuses = [r.state.get("status") for r in records]
+    cut = statuses.index("completed") if "completed" in statuses else len(records)
+    return [r for i, r in enumerate(records)
+            if statuses[i] not in TERMINAL or (statuses[i] == "failed" and i < cut)]
+
+
+def _workflow_entry(template: str, records: list[Record]) -> tuple[dict[str, Any], list[Record]]:
+    finished = [r for r in records if r.state.get("status") in ("completed", "failed")]
+    completed = [r for r in finished if r.state.get("status") == "completed"]
+    durations = [d for r in completed if (d := run_seconds(r.state, 0.0)) is not None]
+    current = _current(records)
+    score = min([_weighted_mean([r.score for r in records]), *(r.score for r in current)])
+    entry = {
+        "template": template,
+        "score": round(score, 1),
+        "status": level_of(score),
+        "instances": len(records),
+        "success_rate": round(len(completed) / len(finished), 3) if finished else None,
+        "median_duration_seconds": round(statistics.median(durations), 3) if durations else None,
+    }
+    return entry, current
+
+
+def _alerts(current: Iterable[Record]) -> list[dict[str, Any]]:
+    alerts = []
+    for rec in current:
+        level = level_of(rec.score)
+        for p in rec.problems:
+            if p.kind == "retries" or (p.kind == "task_failed" and rec.state.get("status") == "failed"):
+                continue  # retries are history; a failed instance's own alert covers its tasks
+            alerts.append({"level": "warning" if level == "healthy" else level, "kind": p.kind,
+                           "instance": rec.state["id"], "template": rec.state.get("template"),
+                           "message": p.message, "fix": p.fix})
+    return sorted(alerts, key=lambda a: (-_LEVEL_RANK[a["level"]], a["instance"]))
+
+
+def summarize(records: list[Record], *, now: float) -> dict[str, Any]:
+    """The health report of instances given newest first (pure: every input is in the records)."""
+    by_template: dict[str, list[Record]] = {}
+    for rec in records:
+        if rec.error is None:
+            rec.score, rec.problems = score_instance(rec.state, now=now, runner_alive=rec.runner_alive,
+                                                     expected_seconds=rec.expected_seconds)
+        by_template.setdefault(_template_of(rec.state), []).append(rec)
+    workflows, current = [], []
+    for template in sorted(by_template):
+        entry, cur = _workflow_entry(template, by_template[template])
+        workflows.append(entry)
+        current.extend(cur)
+    score = min([w["score"] for w in workflows], default=100.0)
+    return {
+        "format": REPORT_FORMAT,
+        "status": level_of(score),
+        "score": score,
+        "checked_at": utc_iso(now),
+        "workflows": workflows,
+        "instances": [_instance_entry(r) for r in records],
+        "alerts": _alerts(current),
+    }
+
+
+def _instance_entry(rec: Record) -> dict[str, Any]:
+    state = rec.state
+    return {"id": state["id"], "template": state.get("template"), "name": state.get("name"),
+            "status": state.get("status"), "score": rec.score, "level": level_of(rec.score),
+            "problems": [p.message for p in rec.problems]}
+
+
+def _load(paths: InstancePaths) -> Record:
+    """A record for one instance; a corrupt one becomes a critical record carrying the error."""
+    try:
+        state = load_state(paths)
+    except (WorkflowError, OSError, ValueError) as exc:
+        state = {"id": paths.id, "status": "unknown", "tasks": {}, "template": None}
+        problem = Problem("corrupt", f"cannot read the instance: {exc}", f"workflow-cli status {paths.id}")
+        return Record(state, error=str(exc), problems=[problem], score=0.0)
+    return Record(state, runner_alive=state.get("status") == "running" and is_locked(paths.lock))
+
+
+def _declared_expected(paths: InstancePaths) -> float | None:
+    try:
+        value = read_document(paths).get("expected_duration_seconds")
+    except (WorkflowError, OSError, ValueError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def collect(home: Home) -> list[Record]:
+    """Recent instances, newest first: the last RECENT_PER_TEMPLATE per template plus every unfinished one."""
+    chosen: list[tuple[InstancePaths, Record]] = []
+    counts: dict[str, int] = {}
+    for paths in reversed(instance_dirs(home.instances)):
+        rec = _load(paths)
+        template = _template_of(rec.state)
+        if counts.get(template, 0) >= RECENT_PER_TEMPLATE and rec.state.get("status") in TERMINAL:
+            continue
+        counts[template] = counts.get(template, 0) + 1
+        chosen.append((paths, rec))
+    earlier: dict[str, list[float]] = {}
+    for paths, rec in reversed(chosen):  # oldest first: "expected" is the median of the earlier runs
+        template = _template_of(rec.state)
+        rec.expected_seconds = _declared_expected(paths) if rec.error is None else None
+        if rec.expected_seconds is None and earlier.get(template):
+            rec.expected_seconds = statistics.median(earlier[template])
+        if rec.state.get("status") == "completed" and (d := run_seconds(rec.state, 0.0)) is not None:
+            earlier.setdefault(template, []).append(d)
+    return [rec for _, rec in chosen]
+
+
+def health_report(home: Home, *, now: float | None = None) -> dict[str, Any]:
+    """The health report of a home (SPEC 9) at ``now`` (default: the system clock)."""
+    from workflow_cli.engine.clock import SystemClock
+
+    return summarize(collect(home), now=SystemClock().time() if now is None else now)
+
+
+def write_files(home: Home, report: Mapping[str, Any], *, history: bool = True) -> list[Path]:
+    """Write ``health-<stamp>.json`` and ``health-latest.json`` (if ``history``) and ``alerts.json``."""
+    folder = make_private_dir(home.monitoring)
+    written: list[Path] = []
+    if history:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(parse_iso(report["checked_at"])))
+        for name in (f"health-{stamp}.json", "health-latest.json"):
+            write_json_atomic(folder / name, dict(report))
+            written.append(folder / name)
+        _prune(folder)
+    alerts = {"format": REPORT_FORMAT, "checked_at": report["checked_at"], "status": report["status"], "alerts": report["alerts"]}
+    write_json_atomic(folder / "alerts.json", alerts)
+    return [*written, folder / "alerts.json"]
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest KEEP_REPORTS timestamped reports (``--watch`` writes one per round)."""
+    old = sorted(p for p in folder.glob("health-*.json") if p.name != "health-latest.json")
+    for path in old[:-KEEP_REPORTS]:
+        path.unlink(missing_ok=True)
+
+
+def watch(check: Callable[[], dict[str, Any]], *, interval: float, max_rounds: int | None = None,
+          sleep: Callable[[float], None] = time.sleep) -> dict[str, Any] | None:
+    """Call ``check`` every ``interval`` seconds until ``max_rounds`` or Ctrl-C; return the last report."""
+    last: dict[str, Any] | None = None
+    rounds = 0
+    try:
+        while max_rounds is None or rounds < max_rounds:
+            last = check()
+            rounds += 1
+            if max_rounds is None or rounds < max_rounds:
+                sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    return last
