@@ -99,8 +99,6 @@ def test_no_retry_by_default() -> None:
     assert build_task("t", 0, {}, {}).retry.max_attempts == 1
 
 
-@pytest.mark.xfail(strict=True, reason="model/document.py: a 'retry' block in defaults beats the task's own "
-                                       "retry_count shorthand (the task's field should win)")
 def test_task_shorthand_wins_over_a_retry_block_in_defaults() -> None:
     task = build_task("t", 0, {"retry_count": 4}, {"retry": {"max_attempts": 2}})
     assert task.retry.max_attempts == 5

@@ -131,14 +131,21 @@ class Workflow:
 _DEFAULT_RETRY = RetryPolicy()
 
 
-def _retry_policy(spec: Mapping[str, Any]) -> RetryPolicy:
-    if "retry" not in spec and "retry_count" not in spec and "retry_delay" not in spec:
-        return _DEFAULT_RETRY
+def _retry_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """One layer's retry settings: its shorthands, under its explicit ``retry`` block."""
     retry = dict(spec.get("retry") or {})
     if "retry_count" in spec and "max_attempts" not in retry:
         retry["max_attempts"] = int(spec["retry_count"]) + 1
     if "retry_delay" in spec and "delay_seconds" not in retry:
         retry["delay_seconds"] = spec["retry_delay"]
+    return retry
+
+
+def _retry_policy(task: Mapping[str, Any], defaults: Mapping[str, Any]) -> RetryPolicy:
+    """The task's retry policy: its own fields over the document's ``defaults``, field by field."""
+    if not any(k in task or k in defaults for k in ("retry", "retry_count", "retry_delay")):
+        return _DEFAULT_RETRY
+    retry = {**_retry_fields(defaults), **_retry_fields(task)}
     exit_codes = retry.get("exit_codes")
     return RetryPolicy(
         max_attempts=int(retry.get("max_attempts", 1)),
@@ -179,7 +186,7 @@ def build_task(task_id: str, index: int, spec: Mapping[str, Any], defaults: Mapp
         execution_mode=merged.get("execution_mode", "parallel"),
         priority=int(merged.get("priority", 0)),
         timeout_seconds=merged.get("timeout_seconds"),
-        retry=_retry_policy(merged),
+        retry=_retry_policy(spec, defaults),
         on_failure=merged.get("on_failure", "fail"),
         on_interrupt=merged.get("on_interrupt", "rerun"),
         compensate=merged.get("compensate"),
