@@ -106,9 +106,25 @@ def _sections(doc: Mapping[str, Any]) -> dict[str, list[tuple[str, dict[str, Any
     return out
 
 
+def _items_note(task: Mapping[str, Any]) -> str:
+    """``items 3/10 done, 1 failed`` for a foreach task."""
+    items = task.get("items")
+    if not items:
+        return ""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["status"]] = counts.get(item["status"], 0) + 1
+    extra = "".join(f", {counts[s]} {s}" for s in ("running", "failed", "skipped", "cancelled") if counts.get(s))
+    return f"items {counts.get('completed', 0)}/{len(items)} done{extra}"
+
+
 def _row(section: str, tid: str, task: Mapping[str, Any], day: str | None, now: float) -> list[str]:
-    status = styled(task["status"])
+    status = styled(task["status"]) + (" (cached)" if task.get("cached") else "")
     attempts = str(task["attempts"] or "")
+    if task.get("items") and section in ("current", "failed", "completed"):
+        attempts = f"{attempts} ({_items_note(task)})"
+    if section == "pending" and task.get("waiting_for_pool"):
+        return [tid, status, attempts, f"waiting for a slot of pool '{task['waiting_for_pool']}'"]
     if section == "current":
         started = _epoch(task.get("started_at"))
         elapsed = _fmt_seconds(now - started) if started is not None else ""
@@ -116,7 +132,7 @@ def _row(section: str, tid: str, task: Mapping[str, Any], day: str | None, now: 
         return [tid, status, attempts, _clock(task.get("started_at"), day), elapsed, note]
     if section == "failed":
         exit_code = "" if task.get("exit_code") is None else f"exit {task['exit_code']}"
-        kind = task.get("error_kind") if task.get("error_kind") not in (None, "error") else ""
+        kind = task.get("error_kind") if task.get("error_kind") not in (None, "error", task["status"]) else ""
         note = " ".join(x for x in (kind, exit_code) if x)
         return [tid, status, attempts, _clock(task.get("finished_at"), day), _fmt_seconds(task.get("duration_seconds")),
                 f"{note}: {task.get('error') or ''}" if note else task.get("error") or ""]
@@ -143,7 +159,8 @@ def _print_section(console: Any, name: str, rows: list[tuple[str, dict[str, Any]
     if not rows:
         return
     picked = rows[-shown:] if name == "completed" else rows[:shown]
-    console.print(f"[bold]{name}[/bold] ({len(rows)})")
+    title = "/".join(dict.fromkeys(s for s in SECTIONS[name] if any(t["status"] == s for _, t in rows))) or name
+    console.print(f"[bold]{title}[/bold] ({len(rows)})")
     if picked:
         table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
         for col in HEADERS[name]:
