@@ -9,8 +9,6 @@ from typing import Any, Callable
 
 import pytest
 
-BUILTINS = ("approval_chain", "parallel_processing", "sequential_pipeline", "conditional_workflow")
-
 SMALL_DOC: dict[str, Any] = {
     "version": "2.0.0",
     "name": "Small",

@@ -128,6 +128,9 @@ DOC_CASES = [
     # versions
     DocCase("future-version", _doc(version="3.0.0"), "version", "3.0.0"),
     DocCase("garbage-version", _doc(version="banana"), "version", "version"),
+    DocCase("unknown-old-version", {"version": "1.5.0", "name": "old", "tasks": []}, "version", "1.5.0"),
+    DocCase("old-version-unknown-field", {"version": "1.0.0", "name": "old", "tasks": [{"id": "a", "name": "A"}, {"id": "b", "colour": 1}]},
+            "tasks[1].colour", "unknown field"),
     # not a document at all
     DocCase("empty-json", "", "doc.json", "empty"),
     DocCase("empty-yaml", "", "doc.yaml", "empty", "doc.yaml"),

@@ -28,9 +28,11 @@ def register(app: typer.Typer) -> None:
         Example: ID=$(workflow-cli create approval_chain -q --param level1_approver=ann --param level2_approver=bob --param request_title="New laptop")
         """
         from workflow_cli.ops.create import create_instance
+        from workflow_cli.ops.migrate import source_notes
 
         obj = ctx.obj
-        result = create_instance(obj.readable_home(), source, cli_pairs=param, params_file=params_file, name=name)
+        with source_notes(lambda note: obj.info(f"note: {note}")):  # an old document migrated in memory (SPEC 11)
+            result = create_instance(obj.readable_home(), source, cli_pairs=param, params_file=params_file, name=name)
         if obj.json:
             obj.emit_json(result.to_json())
         elif obj.quiet:

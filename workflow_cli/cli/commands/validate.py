@@ -24,16 +24,19 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli validate flows/etl.yaml --param region=eu
         """
+        from workflow_cli.ops.migrate import source_notes
         from workflow_cli.ops.validation import validate_source
 
         obj = ctx.obj
-        result = validate_source(obj.readable_home(), source, cli_pairs=param, params_file=params_file)
+        notes: list[str] = []  # an old document migrated in memory says so (SPEC 11)
+        with source_notes(notes.append):
+            result = validate_source(obj.readable_home(), source, cli_pairs=param, params_file=params_file)
         if obj.json:
-            obj.emit_json(result.to_json())
+            obj.emit_json({**result.to_json(), "notes": notes + result.notes})
         else:
             for error in result.errors:
                 typer.echo(f"error: {error}", err=True)
-            for note in result.notes:
+            for note in notes + result.notes:
                 obj.info(f"note: {note}")
             if result.valid:
                 obj.out(f"valid: {result.source} ({result.tasks} tasks)")
