@@ -12,7 +12,7 @@ An instance starts at 100 and loses points (the result is clamped to 0..100)::
                by more than WAIT_GRACE_SECONDS, which is how late a once-a-minute ``tick`` may be
 
 A template's score is the mean of its recent instances' scores weighted by recency (the newest
-weighs 1, each older one RECENCY_DECAY times the one after it), capped by the score of each of its
+weighs 1, each older one RECENCY_DECAY times the next newer one), capped by the score of each of its
 *current* instances: those not finished, and failed ones newer than the template's latest completed
 run. One bad run last month lowers the mean a little; a failure nobody has fixed yet, or a stuck
 run, sets the template's level on its own. The home's score is its worst template's (100 when it
@@ -22,6 +22,7 @@ healthy from 70. Alerts are the problems of current instances, each with the com
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -50,9 +51,7 @@ _LEVEL_RANK = {"healthy": 0, "warning": 1, "critical": 2}
 
 def level_of(score: float) -> str:
     """``critical`` below 50, ``warning`` below 70, else ``healthy``."""
-    if score < CRITICAL_BELOW:
-        return "critical"
-    return "warning" if score < HEALTHY_FROM else "healthy"
+    return "critical" if score < CRITICAL_BELOW else "warning" if score < HEALTHY_FROM else "healthy"
 
 
 @dataclass(frozen=True)
@@ -76,20 +75,13 @@ class Record:
     score: float = 100.0
 
 
-def _seconds(start: str | None, end: str | None, now: float) -> float | None:
-    """Seconds from ``start`` to ``end`` (or to ``now`` when it has not ended)."""
-    if not start:
-        return None
-    try:
-        return max(0.0, (parse_iso(end) if end else now) - parse_iso(start))
-    except ValueError:
-        return None
-
-
 def run_seconds(state: Mapping[str, Any], now: float) -> float | None:
     """How long the instance ran (so far, while it is not finished)."""
     end = state.get("finished_at") if state.get("status") in TERMINAL else None
-    return _seconds(state.get("started_at"), end, now)
+    try:
+        return max(0.0, (parse_iso(end) if end else now) - parse_iso(state["started_at"])) if state.get("started_at") else None
+    except ValueError:
+        return None
 
 
 def _stale_wait(task: Mapping[str, Any], now: float) -> float | None:
@@ -102,50 +94,64 @@ def _stale_wait(task: Mapping[str, Any], now: float) -> float | None:
 
 
 def _wait_fix(instance_id: str, task_id: str, waiting: Mapping[str, Any]) -> str:
-    kind = waiting.get("kind")
-    if kind == "approval":
-        return f"workflow-cli approve {instance_id} {task_id}"
-    if kind == "signal":
-        return f"workflow-cli signal {instance_id} {waiting.get('name') or 'NAME'}"
-    return "workflow-cli tick"
+    fixes = {"approval": f"workflow-cli approve {instance_id} {task_id}",
+             "signal": f"workflow-cli signal {instance_id} {waiting.get('name') or 'NAME'}"}
+    return fixes.get(str(waiting.get("kind")), "workflow-cli tick")
+
+
+Part = tuple[float, list[Problem]]
+
+
+def _failures(state: Mapping[str, Any], tasks: Mapping[str, Any]) -> Part:
+    iid = state["id"]
+    failed = [tid for tid, t in tasks.items() if t.get("status") == "failed"]
+    problems = [Problem("failed", f"the run failed: {state.get('error') or 'see its failed tasks'}", f"workflow-cli debug {iid}")
+                ] if state.get("status") == "failed" else []
+    problems += [Problem("task_failed", f"task '{tid}' failed: {tasks[tid].get('error') or 'no error recorded'}",
+                         f"workflow-cli debug {iid}") for tid in failed]
+    return (55.0 if state.get("status") == "failed" else 0.0) + min(30, 10 * len(failed)), problems
+
+
+def _retries(state: Mapping[str, Any], tasks: Mapping[str, Any]) -> Part:
+    retries = sum(max(0, int(t.get("attempts") or 0) - 1) for t in tasks.values())
+    problems = [Problem("retries", f"{retries} attempt(s) beyond the first", f"workflow-cli audit {state['id']}")] if retries else []
+    return float(min(20, 5 * retries)), problems
+
+
+def _duration(state: Mapping[str, Any], now: float, expected_seconds: float | None) -> Part:
+    elapsed = run_seconds(state, now)
+    if expected_seconds is None or elapsed is None:
+        return 0.0, []
+    expected = max(expected_seconds, MIN_EXPECTED_SECONDS)
+    over = min(1.0, max(0.0, elapsed / expected - 1))
+    if over == 0:
+        return 0.0, []
+    verb = "took" if state.get("status") in TERMINAL else "running for"
+    return 35 * over, [Problem("slow", f"{verb} {elapsed:.1f} s, expected {expected:.1f} s", f"workflow-cli status {state['id']}")]
+
+
+def _stuck(state: Mapping[str, Any], tasks: Mapping[str, Any], now: float, runner_alive: bool) -> Part:
+    iid, problems = state["id"], []
+    if state.get("status") == "running" and not runner_alive:
+        problems.append(Problem("dead_runner", "running, but no live runner holds it (the runner died)", f"workflow-cli resume {iid}"))
+    for tid, t in tasks.items():
+        deadline = _stale_wait(t, now)
+        if deadline is not None:
+            waiting = t.get("waiting") or {}
+            problems.append(Problem("stale_wait", f"task '{tid}' still waits ({waiting.get('kind')}) past its deadline {utc_iso(deadline)}",
+                                    _wait_fix(iid, tid, waiting)))
+    kinds = {p.kind for p in problems}
+    return 60.0 * ("dead_runner" in kinds) + 40.0 * ("stale_wait" in kinds), problems
 
 
 def score_instance(state: Mapping[str, Any], *, now: float, runner_alive: bool = False,
                    expected_seconds: float | None = None) -> tuple[float, list[Problem]]:
     """The score of one instance (module docstring) and what is wrong with it."""
-    iid, tasks = state["id"], state.get("tasks") or {}
-    problems: list[Problem] = []
-    penalty = 0.0
-    failed = [tid for tid, t in tasks.items() if t.get("status") == "failed"]
-    if state.get("status") == "failed":
-        penalty += 55
-        problems.append(Problem("failed", f"failed: {state.get('error') or 'see its failed tasks'}", f"workflow-cli debug {iid}"))
-    penalty += min(30, 10 * len(failed))
-    problems.extend(Problem("task_failed", f"task '{tid}' failed: {tasks[tid].get('error') or 'no error recorded'}",
-                            f"workflow-cli debug {iid}") for tid in failed)
-    retries = sum(max(0, int(t.get("attempts") or 0) - 1) for t in tasks.values())
-    penalty += min(20, 5 * retries)
-    if retries:
-        problems.append(Problem("retries", f"{retries} attempt(s) beyond the first", f"workflow-cli audit {iid}"))
-    elapsed = run_seconds(state, now)
-    if expected_seconds is not None and elapsed is not None:
-        expected = max(expected_seconds, MIN_EXPECTED_SECONDS)
-        over = min(1.0, max(0.0, elapsed / expected - 1))
-        penalty += 35 * over
-        if over > 0:
-            verb = "took" if state.get("status") in TERMINAL else "running for"
-            problems.append(Problem("slow", f"{verb} {elapsed:.1f} s, expected {expected:.1f} s", f"workflow-cli status {iid}"))
-    if state.get("status") == "running" and not runner_alive:
-        penalty += 60
-        problems.append(Problem("dead_runner", "running, but no live runner holds it (the runner died)", f"workflow-cli resume {iid}"))
-    stale = [(tid, t) for tid, t in tasks.items() if _stale_wait(t, now) is not None]
-    if stale:
-        penalty += 40
-    for tid, t in stale:
-        deadline = utc_iso(float(_stale_wait(t, now) or 0))
-        problems.append(Problem("stale_wait", f"task '{tid}' is still waiting ({(t.get('waiting') or {}).get('kind')}) past its deadline {deadline}",
-                                _wait_fix(iid, tid, t.get("waiting") or {})))
-    return round(max(0.0, min(100.0, 100.0 - penalty)), 1), problems
+    tasks = state.get("tasks") or {}
+    parts = [_failures(state, tasks), _retries(state, tasks), _duration(state, now, expected_seconds),
+             _stuck(state, tasks, now, runner_alive)]
+    penalty = sum(p for p, _ in parts)
+    return round(max(0.0, min(100.0, 100.0 - penalty)), 1), [problem for _, found in parts for problem in found]
 
 
 def _weighted_mean(scores: list[float]) -> float:
@@ -172,15 +178,9 @@ def _workflow_entry(template: str, records: list[Record]) -> tuple[dict[str, Any
     durations = [d for r in completed if (d := run_seconds(r.state, 0.0)) is not None]
     current = _current(records)
     score = min([_weighted_mean([r.score for r in records]), *(r.score for r in current)])
-    entry = {
-        "template": template,
-        "score": round(score, 1),
-        "status": level_of(score),
-        "instances": len(records),
-        "success_rate": round(len(completed) / len(finished), 3) if finished else None,
-        "median_duration_seconds": round(statistics.median(durations), 3) if durations else None,
-    }
-    return entry, current
+    return {"template": template, "score": round(score, 1), "status": level_of(score), "instances": len(records),
+            "success_rate": round(len(completed) / len(finished), 3) if finished else None,
+            "median_duration_seconds": round(statistics.median(durations), 3) if durations else None}, current
 
 
 def _alerts(current: Iterable[Record]) -> list[dict[str, Any]]:
@@ -193,7 +193,8 @@ def _alerts(current: Iterable[Record]) -> list[dict[str, Any]]:
             alerts.append({"level": "warning" if level == "healthy" else level, "kind": p.kind,
                            "instance": rec.state["id"], "template": rec.state.get("template"),
                            "message": p.message, "fix": p.fix})
-    return sorted(alerts, key=lambda a: (-_LEVEL_RANK[a["level"]], a["instance"]))
+    alerts.sort(key=lambda a: a["instance"], reverse=True)  # newest first within a level
+    return sorted(alerts, key=lambda a: -_LEVEL_RANK[a["level"]])
 
 
 def summarize(records: list[Record], *, now: float) -> dict[str, Any]:
@@ -210,22 +211,11 @@ def summarize(records: list[Record], *, now: float) -> dict[str, Any]:
         workflows.append(entry)
         current.extend(cur)
     score = min([w["score"] for w in workflows], default=100.0)
-    return {
-        "format": REPORT_FORMAT,
-        "status": level_of(score),
-        "score": score,
-        "checked_at": utc_iso(now),
-        "workflows": workflows,
-        "instances": [_instance_entry(r) for r in records],
-        "alerts": _alerts(current),
-    }
-
-
-def _instance_entry(rec: Record) -> dict[str, Any]:
-    state = rec.state
-    return {"id": state["id"], "template": state.get("template"), "name": state.get("name"),
-            "status": state.get("status"), "score": rec.score, "level": level_of(rec.score),
-            "problems": [p.message for p in rec.problems]}
+    instances = [{"id": r.state["id"], "template": r.state.get("template"), "name": r.state.get("name"),
+                  "status": r.state.get("status"), "score": r.score, "level": level_of(r.score),
+                  "problems": [p.message for p in r.problems]} for r in records]
+    return {"format": REPORT_FORMAT, "status": level_of(score), "score": score, "checked_at": utc_iso(now),
+            "workflows": workflows, "instances": instances, "alerts": _alerts(current)}
 
 
 def _load(paths: InstancePaths) -> Record:
@@ -279,36 +269,28 @@ def health_report(home: Home, *, now: float | None = None) -> dict[str, Any]:
 def write_files(home: Home, report: Mapping[str, Any], *, history: bool = True) -> list[Path]:
     """Write ``health-<stamp>.json`` and ``health-latest.json`` (if ``history``) and ``alerts.json``."""
     folder = make_private_dir(home.monitoring)
-    written: list[Path] = []
-    if history:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(parse_iso(report["checked_at"])))
-        for name in (f"health-{stamp}.json", "health-latest.json"):
-            write_json_atomic(folder / name, dict(report))
-            written.append(folder / name)
-        _prune(folder)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(parse_iso(report["checked_at"])))
+    written = [folder / f"health-{stamp}.json", folder / "health-latest.json"] if history else []
+    for path in written:
+        write_json_atomic(path, dict(report))
+    old = sorted(p for p in folder.glob("health-*.json") if p.name != "health-latest.json")
+    for path in old[:-KEEP_REPORTS]:  # --watch writes one report per round: keep the newest
+        path.unlink(missing_ok=True)
     alerts = {"format": REPORT_FORMAT, "checked_at": report["checked_at"], "status": report["status"], "alerts": report["alerts"]}
     write_json_atomic(folder / "alerts.json", alerts)
     return [*written, folder / "alerts.json"]
-
-
-def _prune(folder: Path) -> None:
-    """Keep the newest KEEP_REPORTS timestamped reports (``--watch`` writes one per round)."""
-    old = sorted(p for p in folder.glob("health-*.json") if p.name != "health-latest.json")
-    for path in old[:-KEEP_REPORTS]:
-        path.unlink(missing_ok=True)
 
 
 def watch(check: Callable[[], dict[str, Any]], *, interval: float, max_rounds: int | None = None,
           sleep: Callable[[float], None] = time.sleep) -> dict[str, Any] | None:
     """Call ``check`` every ``interval`` seconds until ``max_rounds`` or Ctrl-C; return the last report."""
     last: dict[str, Any] | None = None
-    rounds = 0
     try:
-        while max_rounds is None or rounds < max_rounds:
+        for done in itertools.count(1):
             last = check()
-            rounds += 1
-            if max_rounds is None or rounds < max_rounds:
-                sleep(interval)
+            if max_rounds is not None and done >= max_rounds:
+                break
+            sleep(interval)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C ends the watch; the caller exits by the last result
     return last

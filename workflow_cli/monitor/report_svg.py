@@ -19,7 +19,8 @@ STATE_COLORS: dict[str, tuple[str, str]] = {
     "cancelled": ("#9aa0a6", "#ffffff"),
     "pending": ("#ffffff", "#202124"),
 }
-NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 170, 46, 84, 22, 24
+NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD, WAYPOINT_H = 160, 46, 70, 22, 24, 8
+FIT_WIDTH = 2600  # a wider graph keeps its size and scrolls; a narrower one shrinks to the page if needed
 LABEL_W, CHART_W, ROW_H, AXIS_H = 190, 960, 26, 34
 _ARROW = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5f6368"/></marker></defs>')
@@ -36,27 +37,63 @@ def _fit(text: str, width: float, char_px: float = 7.4) -> str:
     return text if len(text) <= room else text[: room - 1] + "…"
 
 
-def _layout(generations: Sequence[Sequence[str]], preds: Mapping[str, Sequence[str]]) -> dict[str, tuple[float, float]]:
-    """Top-left corner of each node: one column per generation, rows ordered by their parents' rows."""
-    rows: dict[str, float] = {}
-    columns: list[list[str]] = []
-    for gen in generations:
-        order = {n: i for i, n in enumerate(gen)}
+def _route(graph: Any, generations: Sequence[Sequence[str]]) -> tuple[list[list[str]], dict[str, list[str]], dict[tuple[str, str], list[str]]]:
+    """Columns with a waypoint per skipped generation of each long edge, the predecessors, and each edge's waypoints.
+
+    Waypoint names start with a space, which no task id can (SPEC 3), so they never collide.
+    """
+    gen_of = {n: i for i, gen in enumerate(generations) for n in gen}
+    columns = [list(gen) for gen in generations]
+    preds = {n: list(graph.pred[n]) for n in graph}
+    routes: dict[tuple[str, str], list[str]] = {}
+    for src, dst in graph.edges:
+        chain = [src]
+        for g in range(gen_of[src] + 1, gen_of[dst]):
+            waypoint = f" {src}>{dst}@{g}"
+            columns[g].append(waypoint)
+            preds[waypoint] = [chain[-1]]
+            chain.append(waypoint)
+        routes[(src, dst)] = chain[1:]
+        preds[dst] = [chain[-1] if p == src else p for p in preds[dst]]
+    return columns, preds, routes
+
+
+def _height(node: str) -> float:
+    return WAYPOINT_H if node.startswith(" ") else NODE_H
+
+
+def _layout(columns: list[list[str]], preds: Mapping[str, Sequence[str]]) -> dict[str, tuple[float, float]]:
+    """Top-left corner of each node: one column per generation, each ordered by its parents' heights, centred."""
+    sizes = [sum(_height(n) + ROW_GAP for n in column) - ROW_GAP for column in columns]
+    tallest = max(sizes, default=0.0)
+    pos: dict[str, tuple[float, float]] = {}
+    centre: dict[str, float] = {}
+    for ci, column in enumerate(columns):
+        order = {n: i for i, n in enumerate(column)}
 
         def barycenter(node: str) -> float:
-            parents = [rows[p] for p in preds.get(node, ()) if p in rows]
+            parents = [centre[p] for p in preds.get(node, ()) if p in centre]
             return sum(parents) / len(parents) if parents else math.inf
 
-        column = sorted(gen, key=lambda n: (barycenter(n), order[n]))
-        rows.update((n, float(i)) for i, n in enumerate(column))
-        columns.append(column)
-    tallest = max((len(c) for c in columns), default=0)
-    pos: dict[str, tuple[float, float]] = {}
-    for ci, column in enumerate(columns):
-        offset = (tallest - len(column)) * (NODE_H + ROW_GAP) / 2
-        for ri, node in enumerate(column):
-            pos[node] = (PAD + ci * (NODE_W + COL_GAP), PAD + offset + ri * (NODE_H + ROW_GAP))
+        y = PAD + (tallest - sizes[ci]) / 2
+        for node in sorted(column, key=lambda n: (barycenter(n), order[n])):
+            pos[node] = (PAD + ci * (NODE_W + COL_GAP), y)
+            centre[node] = y + _height(node) / 2
+            y += _height(node) + ROW_GAP
     return pos
+
+
+def _edge_path(points: list[tuple[float, float, float]]) -> str:
+    """A smooth path through (left x, right x, centre y) stops: curves between columns, straight through waypoints."""
+    x0, y0 = points[0][1], points[0][2]
+    d = [f"M{x0:.1f},{y0:.1f}"]
+    for left, right, y in points[1:]:
+        bend = max((left - x0) / 2, 20)
+        d.append(f"C{x0 + bend:.1f},{y0:.1f} {left - bend:.1f},{y:.1f} {left:.1f},{y:.1f}")
+        if right > left:
+            d.append(f"L{right:.1f},{y:.1f}")
+        x0, y0 = right, y
+    return " ".join(d)
 
 
 def dag_svg(tasks: Mapping[str, Mapping[str, Any]], deps: Mapping[str, Sequence[str]]) -> str:
@@ -64,18 +101,20 @@ def dag_svg(tasks: Mapping[str, Mapping[str, Any]], deps: Mapping[str, Sequence[
     from workflow_cli.graph.dag import build_graph, topological_generations
 
     graph = build_graph({tid: list(deps.get(tid, ())) for tid in tasks})
-    pos = _layout(topological_generations(graph), {n: list(graph.pred[n]) for n in graph})
+    columns, preds, routes = _route(graph, topological_generations(graph))
+    pos = _layout(columns, preds)
     width = max((x for x, _ in pos.values()), default=0) + NODE_W + PAD
-    height = max((y for _, y in pos.values()), default=0) + NODE_H + PAD
-    parts = [f'<svg class="dag" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+    height = max((y + _height(n) for n, (_, y) in pos.items()), default=0) + PAD
+    fit = " fit" if width <= FIT_WIDTH else ""
+    parts = [f'<svg class="dag{fit}" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
              f'role="img" aria-label="task graph">', _ARROW]
-    for src, dst in graph.edges:
-        (x1, y1), (x2, y2) = pos[src], pos[dst]
-        sx, sy, ex, ey = x1 + NODE_W, y1 + NODE_H / 2, x2 - 2, y2 + NODE_H / 2
-        bend = max((ex - sx) / 2, 30)
-        parts.append(f'<path class="edge" d="M{sx:.1f},{sy:.1f} C{sx + bend:.1f},{sy:.1f} {ex - bend:.1f},{ey:.1f} {ex:.1f},{ey:.1f}" '
-                     f'fill="none" stroke="#5f6368" stroke-width="1.4" marker-end="url(#arrow)"/>')
-    for tid, (x, y) in pos.items():
+    for (src, dst), waypoints in routes.items():
+        stops = [(pos[n][0], pos[n][0] + NODE_W, pos[n][1] + _height(n) / 2) for n in (src, *waypoints, dst)]
+        stops[-1] = (stops[-1][0] - 2, stops[-1][0] - 2, stops[-1][2])  # end at the arrow tip, left of the box
+        parts.append(f'<path class="edge" d="{_edge_path(stops)}" fill="none" stroke="#5f6368" stroke-width="1.4" '
+                     f'marker-end="url(#arrow)"><title>{escape(src)} → {escape(dst)}</title></path>')
+    for tid in graph:
+        x, y = pos[tid]
         status = str(tasks[tid].get("status", "pending"))
         fill, ink = color(status)
         attempts = int(tasks[tid].get("attempts") or 0)
@@ -83,7 +122,7 @@ def dag_svg(tasks: Mapping[str, Mapping[str, Any]], deps: Mapping[str, Sequence[
         parts.append(
             f'<g class="node" data-task="{escape(tid)}" data-status="{escape(status)}"><title>{escape(tid)}: {escape(sub)}</title>'
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{NODE_W}" height="{NODE_H}" rx="7" fill="{fill}" stroke="#3c4043" stroke-width="1.2"/>'
-            f'<text x="{x + NODE_W / 2:.1f}" y="{y + 19:.1f}" text-anchor="middle" fill="{ink}" class="label">{escape(_fit(tid, NODE_W - 14))}</text>'
+            f'<text x="{x + NODE_W / 2:.1f}" y="{y + 19:.1f}" text-anchor="middle" fill="{ink}" class="label">{escape(_fit(tid, NODE_W - 16, 8.2))}</text>'
             f'<text x="{x + NODE_W / 2:.1f}" y="{y + 36:.1f}" text-anchor="middle" fill="{ink}" class="sub">{escape(sub)}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
@@ -135,7 +174,7 @@ def gantt_svg(tasks: Mapping[str, Mapping[str, Any]], *, now: float) -> str:
     step = _nice_step(span)
     height = len(tasks) * ROW_H + AXIS_H
     width = LABEL_W + CHART_W + PAD
-    parts = [f'<svg class="gantt" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="timeline of attempts">']
+    parts = [f'<svg class="gantt fit" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="timeline of attempts">']
     for row, tid in enumerate(tasks):
         y = row * ROW_H
         if row % 2:
