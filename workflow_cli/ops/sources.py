@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,34 +73,6 @@ class LoadedSource:
     migrated_from: str | None = None
 
 
-# Where load_source reports an in-memory migration; the CLI sets it around a command (see source_notes).
-_NOTE_SINK: ContextVar[Callable[[str], None] | None] = ContextVar("source_note_sink", default=None)
-
-
-@contextmanager
-def source_notes(sink: Callable[[str], None]) -> Iterator[None]:
-    """Send the notes of every load_source call made inside the block to ``sink`` (one line each)."""
-    token = _NOTE_SINK.set(sink)
-    try:
-        yield
-    finally:
-        _NOTE_SINK.reset(token)
-
-
-def _loaded(doc: dict[str, Any], template: str, origin: str, *, shown: str, target: str) -> LoadedSource:
-    """The source, with an old-version document migrated in memory and a note saying so."""
-    from workflow_cli.model.migrations import migrate_document, needs_migration
-
-    if not needs_migration(doc):
-        return LoadedSource(doc, template, origin)
-    migrated, _ = migrate_document(doc)  # InvalidInputError at the old document's own paths
-    sink = _NOTE_SINK.get()
-    if sink is not None:
-        sink(f"{shown}: migrated in memory from {doc['version']} to {migrated['version']} "
-             f"(run 'workflow-cli migrate run --workflow-id {shlex.quote(target)}' to upgrade the file)")
-    return LoadedSource(migrated, template, origin, migrated_from=doc["version"])
-
-
 def load_source(home: Home, arg: str) -> LoadedSource:
     """Load TEMPLATE_OR_FILE: a path when it looks like one or exists, else a template name."""
     if not arg.strip():
@@ -112,6 +80,14 @@ def load_source(home: Home, arg: str) -> LoadedSource:
     path = Path(arg).expanduser()
     if looks_like_path(arg) or path.is_file():
         doc = load_document(path)
-        return _loaded(doc, path.stem, str(path.resolve()), shown=arg, target=arg)
+        return _upgraded(LoadedSource(doc, path.stem, str(path.resolve())), shown=arg, target=arg)
     ref = find_template(home, arg)
-    return _loaded(load_document(ref.path), ref.name, f"{ref.source}:{ref.path}", shown=str(ref.path), target=ref.name)
+    loaded = LoadedSource(load_document(ref.path), ref.name, f"{ref.source}:{ref.path}")
+    return _upgraded(loaded, shown=str(ref.path), target=ref.name)
+
+
+def _upgraded(source: LoadedSource, *, shown: str, target: str) -> LoadedSource:
+    """``source`` with an old-version document migrated in memory (SPEC 11); see ops.migrate."""
+    from workflow_cli.ops.migrate import upgrade_in_memory
+
+    return upgrade_in_memory(source, shown=shown, target=target)

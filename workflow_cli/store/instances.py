@@ -112,7 +112,9 @@ def read_document(paths: InstancePaths) -> dict[str, Any]:
     doc = _read(paths.document, "instance document")
     if not isinstance(doc, dict):
         raise StateError(f"{paths.document}: corrupt instance document: not a mapping")
-    return doc
+    from workflow_cli.model.migrations import migrate_instance_document
+
+    return migrate_instance_document(doc, where=str(paths.document))
 
 
 def read_secrets(paths: InstancePaths) -> dict[str, Any]:
