@@ -85,12 +85,14 @@ class WorkflowOrchestrator:
         return self.home.cache / "results" / f"{resolved}.json"
 
     def cache_workflow_result(self, workflow_id: str, result: Any) -> None:
-        """Keep a JSON-serialisable result for an instance under ``<home>/cache/results/``."""
+        """Keep a JSON-serialisable result for an instance under ``<home>/cache/results/`` (``cache list`` shows it)."""
         from workflow_cli.store.atomic import write_json_atomic
 
         path = self._result_path(workflow_id)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_json_atomic(path, {"id": path.stem, "result": result})
+        from workflow_cli.engine.clock import SystemClock
+
+        write_json_atomic(path, {"id": path.stem, "created_at": SystemClock().now_iso(), "result": result})
 
     def get_cached_result(self, workflow_id: str) -> Any:
         """The result stored by :meth:`cache_workflow_result`, or None."""

@@ -19,6 +19,15 @@ _SYMBOLS = {
 }
 
 
+# foreach items that fail or retry, loop iterations and pool waits (item completions would flood a big foreach)
+_FLOW_LINES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "item.failed": lambda d: f"✖ {d.get('task')}[{d.get('index')}]: {d.get('error')}",
+    "item.retrying": lambda d: f"↻ {d.get('task')}[{d.get('index')}]: {d.get('error')}",
+    "loop.iteration": lambda d: f"↻ {d.get('task')}: iteration {d.get('iteration')} done, until is false",
+    "task.pool_wait": lambda d: f"… {d.get('task')}: waiting for a slot of pool '{d.get('pool')}'",
+}
+
+
 def progress_line(event: dict[str, Any]) -> str | None:
     """One human line for the events worth showing."""
     etype, data = event["type"], event.get("data") or {}
@@ -31,10 +40,14 @@ def progress_line(event: dict[str, Any]) -> str | None:
             extra = f": {data.get('error')}" if data.get("error") else ""
             if etype == "task.retrying" and data.get("delay_seconds") is not None:
                 extra += f" (retry in {data['delay_seconds']}s)"
+        elif etype == "task.completed" and data.get("cached"):
+            extra = " (cached)"
         elif etype == "task.waiting":
             waiting = data.get("waiting") or {}
             extra = f": waiting for {waiting.get('kind', 'input')}"
         return f"{_SYMBOLS[etype]} {tid}{extra}"
+    if etype in _FLOW_LINES:
+        return _FLOW_LINES[etype](data)
     if etype.startswith("workflow.") and etype != "workflow.created":
         suffix = f": {data.get('error') or data.get('reason')}" if (data.get("error") or data.get("reason")) else ""
         return f"{etype.split('.', 1)[1]}{suffix}"

@@ -87,23 +87,33 @@ def build_context(
     config: Mapping[str, Any],
     services: Mapping[str, Any],
     output_file: bool = True,
+    unit: str | None = None,
+    note: str = "",
+    extra_env: Mapping[str, str] | None = None,
 ) -> ActionContext:
-    """The context an action gets for one attempt (``output_file``: give it a fresh $WORKFLOW_OUTPUT path)."""
-    header = f"=== {task.id} attempt {attempt} started {started_at} ===\n"
+    """The context an action gets for one attempt (``output_file``: give it a fresh $WORKFLOW_OUTPUT path).
+
+    ``unit`` names the log and output files (a foreach item ``T[3]``; default the task id), ``note`` is
+    added to the attempt header (a loop iteration) and ``extra_env`` to the task's environment.
+    """
+    name = unit or task.id
+    header = f"=== {name} attempt {attempt}{note} started {started_at} ===\n"
     out_path = None
     if output_file:
         out_dir = paths.root / "outputs"
         out_dir.mkdir(exist_ok=True, mode=0o700)
-        out_path = out_dir / f"{task.id}.{attempt}"
+        out_path = out_dir / f"{name}.{attempt}"
         out_path.unlink(missing_ok=True)
     env = {str(k): str(v) for k, v in (parameters.get("env") or {}).items()} if isinstance(parameters.get("env"), Mapping) else {}
+    if extra_env:
+        env = {**extra_env, **env}
     return ActionContext(
         instance_id=paths.id,
         task_id=task.id,
         attempt=attempt,
         parameters=parameters,
         workspace=paths.workspace,
-        log=TaskLog(paths.task_log(task.id), header, redact),
+        log=TaskLog(paths.task_log(name), header, redact),
         env=env,
         timeout=task.timeout_seconds,
         cancel=threading.Event(),
@@ -133,9 +143,18 @@ def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
     return result
 
 
-def make_thunk(action: Any, ctx: ActionContext) -> Callable[[], ActionResult]:
-    """A zero-argument callable for the executor."""
-    return lambda: run_guarded(action, ctx)
+def make_thunk(action: Any, ctx: ActionContext, slot: Any = None) -> Callable[[], ActionResult]:
+    """A zero-argument callable for the executor; a pool ``slot`` is released as soon as the attempt ends."""
+    if slot is None:
+        return lambda: run_guarded(action, ctx)
+
+    def run_then_release() -> ActionResult:
+        try:
+            return run_guarded(action, ctx)
+        finally:
+            slot.release()
+
+    return run_then_release
 
 
 def allowed_env(names: tuple[str, ...]) -> dict[str, str]:

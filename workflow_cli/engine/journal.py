@@ -1,9 +1,12 @@
 """The runner's write path: events applied to the in-memory state at once, made durable in batches.
 
 Group commit: events recorded while deciding are written with one ``write`` and one ``fsync``
-(:meth:`Journal.flush`) before anything outside the process can observe them: before a task
-process is launched, before a command returns, before the runner sleeps. An in-process ``noop``
-has no side effect, so a chain of them shares one fsync, and a crash loses nothing that was acted on.
+(:meth:`Journal.flush`) before anything outside the process can observe them: before a command
+returns, before the runner sleeps. An in-process ``noop`` has no side effect, so a chain of them
+shares one fsync, and a crash loses nothing that was acted on. A task that may run twice
+(``on_interrupt: rerun``) is launched after its start was *written* (:meth:`Journal.write`, in the
+page cache: a killed runner loses nothing) and fsynced with the next group commit; only a power
+loss can forget such a start, and then the task process died with the machine.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ class Journal:
         self.sink = sink
         self.actor = actor or default_actor()
         self.log = EventLog(paths.events).open()
-        self.pending: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []  # recorded, not yet written
+        self.unsynced: list[dict[str, Any]] = []  # written, not yet fsynced
         self._oldest = 0.0
         self.pending_checkpoints: list[dict[str, Any]] = []
         self.since_snapshot = 0
@@ -46,24 +50,41 @@ class Journal:
         event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": etype,
                  "actor": actor or self.actor, "data": dict(data) if data else {}}
         apply_event(self.state, event)
-        if not self.pending:
+        if not self.pending and not self.unsynced:
             self._oldest = self.clock.monotonic()
         self.pending.append(event)
         if etype == "checkpoint.created":
             self.pending_checkpoints.append({"id": data["id"], "created_at": event["time"], **dict(data or {})})
         return event
 
+    @property
+    def dirty(self) -> bool:
+        """Whether some recorded event is not fsynced yet."""
+        return bool(self.pending or self.unsynced)
+
     def flush_if_due(self, interval: float) -> None:
         """Group commit: flush when the oldest unflushed event is ``interval`` seconds old (or many wait)."""
-        if self.pending and (len(self.pending) >= 512 or self.clock.monotonic() - self._oldest >= interval):
+        if self.dirty and (len(self.pending) + len(self.unsynced) >= 512 or self.clock.monotonic() - self._oldest >= interval):
             self.flush()
+
+    def write(self) -> None:
+        """Write the recorded events to the log without fsync: they survive the death of this process."""
+        if self.pending:
+            events, self.pending = self.pending, []
+            self.log.write_prepared(events, fsync=False)
+            self.unsynced.extend(events)
 
     def flush(self) -> None:
         """Write and fsync every recorded event; then tell the subscriber and maybe snapshot."""
-        if not self.pending:
+        if not self.pending and not self.unsynced:
             return
-        events, self.pending = self.pending, []
-        self.log.write_prepared(events)
+        if self.unsynced:
+            self.write()
+            self.log.sync()
+            events, self.unsynced = self.unsynced, []
+        else:
+            events, self.pending = self.pending, []
+            self.log.write_prepared(events)
         if self.pending_checkpoints:
             self._index_checkpoints()
         if self.sink is not None:
@@ -83,7 +104,8 @@ class Journal:
 
     def snapshot(self) -> None:
         """Replace ``state.json`` with the state as of the last flushed event."""
-        self.flush() if self.pending else None
+        if self.dirty:
+            self.flush()
         write_json_atomic(self.paths.snapshot, self.state)
         self.since_snapshot = 0
 

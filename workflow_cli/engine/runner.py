@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from workflow_cli.actions.base import ActionContext, ActionResult
-from workflow_cli.engine.attempt import Redactor, allowed_env, build_context, make_thunk
+from workflow_cli.engine.attempt import Redactor, allowed_env
+from workflow_cli.engine.cache import CacheMixin
 from workflow_cli.engine.clock import SystemClock
+from workflow_cli.engine.foreach import ForeachMixin
 from workflow_cli.engine.journal import EventSink, Journal
+from workflow_cli.engine.launch import LaunchMixin, _Live
+from workflow_cli.engine.loop import LoopMixin
+from workflow_cli.engine.pools import PoolMixin
 from workflow_cli.engine.runner_waits import WaitingMixin
 from workflow_cli.engine.scheduler import Scheduler
 from workflow_cli.errors import ConflictError
@@ -43,16 +48,6 @@ class RunOptions:
 
 
 @dataclass
-class _Live:
-    """An attempt in flight."""
-
-    task: Task
-    attempt: int
-    ctx: ActionContext
-    cancel_reason: str | None = None
-
-
-@dataclass
 class RunOutcome:
     """The state the runner left the instance in, plus why it stopped."""
 
@@ -66,7 +61,7 @@ def default_parallel(wf: Workflow, config: Mapping[str, Any], override: int | No
     return int(override or wf.max_parallel or config.get("max_parallel") or max(2, os.cpu_count() or 2))
 
 
-class Runner(WaitingMixin):
+class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, PoolMixin):
     """Runs one instance until it is terminal, waiting, or paused."""
 
     def __init__(self, home: Home, paths: InstancePaths, *, clock: SystemClock | None = None,
@@ -85,6 +80,9 @@ class Runner(WaitingMixin):
         self.waiting: dict[str, dict[str, Any]] = {}
         self.children: list[str] = []
         self._requests_mtime: int | None = None
+        self.fanouts: dict[str, Any] = {}  # running foreach tasks
+        self.pool_waits: set[str] = set()  # what waits for a pool slot (task id or item key)
+        self._resumed_from = "created"
 
     # -- setup ---------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -113,7 +111,7 @@ class Runner(WaitingMixin):
     def _begin(self) -> None:
         if self.options.prepare is not None:
             self.options.prepare(self)
-        status = self.state["status"]
+        status = self._resumed_from = self.state["status"]
         if status in ("completed", "failed", "cancelled") and not self.options.reopen:
             raise ConflictError(f"instance {self.paths.id} is {status}; use 'workflow-cli retry {self.paths.id}' to run failed tasks again")
         if status == "created":
@@ -130,6 +128,7 @@ class Runner(WaitingMixin):
             if found is not None:
                 self._enter_failure(*found)
         self._recover_interrupted()
+        self._fail_unknown_pools()
 
     def _recover_interrupted(self) -> None:
         """Tasks recorded as running when the runner died: rerun, fail or pause (SPEC 7.4)."""
@@ -137,6 +136,9 @@ class Runner(WaitingMixin):
             if ts["status"] != "running":
                 continue
             task = self.wf.tasks[tid]
+            if task.foreach:
+                self._recover_items(task)  # the task goes on; only its unfinished items run again
+                continue
             error = "the runner stopped while this attempt ran"
             if task.on_interrupt == "rerun":
                 self.journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
@@ -218,6 +220,7 @@ class Runner(WaitingMixin):
         factory = self.executor_factory or (lambda n: LocalExecutor(n))
         self.executor = factory(self.max_parallel)
         self._load_waiting()
+        self._restore_fanouts()
         deadline = self._deadline()
         try:
             if self.options.apply_only:
@@ -253,6 +256,8 @@ class Runner(WaitingMixin):
         """Nothing runs: stop unless a retry or a waiting task wakes within the wait threshold."""
         if self.stop_requested or self.cancel_requested or self.deadline_hit or self.scheduler.stopping:
             return True
+        if self.fanouts:
+            return False  # a foreach task's items wait in place for their retry delay or pool slot
         wakes = [w for w in (self.scheduler.next_wake(), self._waiting_wake()) if w is not None]
         if not wakes:
             return self.scheduler.idle()
@@ -262,10 +267,11 @@ class Runner(WaitingMixin):
         """How long to wait for results: until the next wake-up, deadline or group commit."""
         timeout = POLL_SECONDS
         now = self.clock.time()
-        for wake in (self.scheduler.next_wake(), self._waiting_wake() if self.waiting else None, deadline):
+        for wake in (self.scheduler.next_wake(), self._waiting_wake() if self.waiting else None, deadline,
+                     self._fanout_wake() if self.fanouts else None):
             if wake is not None:
                 timeout = min(timeout, wake - now)
-        if self.journal.pending:
+        if self.journal.dirty:
             timeout = min(timeout, self.commit_interval)
         return max(0.0, timeout)
 
@@ -283,12 +289,13 @@ class Runner(WaitingMixin):
     # -- scheduling --------------------------------------------------------------------------------------
     def _schedule(self, now: float) -> None:
         while True:
-            decision = self.scheduler.decide(now, self.live.keys(), self._check_conditions)
+            inline_done = self._pump_items(now) if self.fanouts else False
+            running = [live.task.id for live in self.live.values()] if self.fanouts else self.live.keys()
+            decision = self.scheduler.decide(now, running, self._check_conditions)
             for tid, kind, reason in decision.skip:
                 self.journal.record("task.skipped", {"task": tid, "kind": kind, "error": reason})
             for tid in decision.cancel:
                 self._cancel_dependency(tid)
-            inline_done = False
             for tid in decision.start:
                 inline_done |= self._start(tid)
             if not inline_done:
@@ -296,6 +303,9 @@ class Runner(WaitingMixin):
 
     def _cancel_dependency(self, tid: str) -> None:
         """A dependency a started ``min_success`` task no longer needs (``cancel_remaining``)."""
+        if tid in self.fanouts:
+            self._cancel_fanout(tid, "min_success")
+            return
         live = self.live.get(tid)
         if live is not None:
             live.cancel_reason = "min_success"
@@ -306,22 +316,30 @@ class Runner(WaitingMixin):
                                                "error": "cancelled: a min_success dependent no longer needs it"})
         self.scheduler.finished(tid, "cancelled")
 
-    def _scope(self, task: Task | None = None) -> dict[str, Any]:
+    def _scope(self, task: Task | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         instance = self._instance_scope
         if instance.get("started_at") != self.state.get("started_at"):
             instance["started_at"] = self.state.get("started_at")
-        return {"params": self.params, "vars": self.state["vars"], "tasks": self.state["tasks"],
-                "instance": instance, "env": self._env_scope}
+        scope = {"params": self.params, "vars": self.state["vars"], "tasks": self.state["tasks"],
+                 "instance": instance, "env": self._env_scope}
+        if extra:
+            scope.update(extra)
+        return scope
 
-    def _services(self, task: Task | None = None) -> dict[str, Any]:
-        return {"clock": self.clock, "scope": self._scope(task), "home": self.home, "workflow": self.wf,
-                "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children}
+    def _services(self, task: Task | None = None, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return {"clock": self.clock, "scope": scope if scope is not None else self._scope(task), "home": self.home,
+                "workflow": self.wf, "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children}
 
     def _check_conditions(self, task: Task) -> tuple[bool, str | None]:
+        """The task-level conditions (a foreach task's conditions on ``item``/``index`` are checked per item)."""
+        conditions = self._task_conditions(task) if task.foreach else task.conditions
+        extra = self._loop_scope(task) if task.loop else None
+        return self._evaluate_conditions(conditions, self._scope(task, extra))
+
+    def _evaluate_conditions(self, conditions: tuple[str, ...], scope: Mapping[str, Any]) -> tuple[bool, str | None]:
         from workflow_cli.templates.render import evaluate, truthy
 
-        scope = self._scope(task)
-        for cond in task.conditions:
+        for cond in conditions:
             try:
                 value = evaluate(cond, scope)
             except Exception as exc:  # noqa: BLE001 - a bad expression skips with its message
@@ -330,77 +348,43 @@ class Runner(WaitingMixin):
                 return False, f"condition '{cond}' is false (value: {self.redact(repr(value))})"
         return True, None
 
-    def _render(self, task: Task, action: Any) -> dict[str, Any]:
-        if not task.parameters or not _has_template(task.parameters):
-            return dict(task.parameters)
-        from workflow_cli.templates.render import render_value
-
-        scope = self._scope(task)
-        shell_fields = getattr(action, "shell_fields", ())
-        out = {}
-        for key, value in task.parameters.items():
-            out[key] = render_value(value, scope, shell=key in shell_fields and isinstance(value, str))
-        return out
-
-    def _start(self, tid: str) -> bool:
-        """Start one attempt; returns True when it finished inline (the scheduler may go on at once)."""
-        task = self.wf.tasks[tid]
-        attempt = self.state["tasks"][tid]["attempts"] + 1
-        try:
-            action = self.registry.get(task.action)
-        except KeyError:
-            self._fail_now(task, attempt, f"action '{task.action}' is not available (is its plugin installed?)", "error")
-            return True
-        try:
-            parameters = self._render(task, action)
-        except Exception as exc:  # noqa: BLE001 - rendering errors fail the task with their message
-            self._fail_now(task, attempt, f"cannot render parameters: {exc}", "error")
-            return True
-        event = self.journal.record("task.started", {"task": tid, "attempt": attempt})
-        inline = getattr(action, "inline", False)
-        ctx = build_context(task=task, attempt=attempt, parameters=parameters, paths=self.paths, home=self.home.root,
-                            redact=self.redact, started_at=event["time"], config=self.config,
-                            services=self._services(task), output_file=not inline)
-        self.live[tid] = _Live(task, attempt, ctx)
-        if inline:
-            from workflow_cli.engine.attempt import run_guarded
-
-            self._on_result((tid, attempt), run_guarded(action, ctx))
-            return True
-        if task.on_interrupt != "rerun" or self.commit_interval <= 0:
-            self.journal.flush()  # a task that must not run twice: its start is durable before it begins
-        else:
-            self.journal.flush_if_due(self.commit_interval)  # group commit: a lost start only means a re-run
-        self.executor.submit(make_thunk(action, ctx), key=(tid, attempt))
-        return False
-
-    def _fail_now(self, task: Task, attempt: int, error: str, kind: str) -> None:
-        self.journal.record("task.started", {"task": task.id, "attempt": attempt})
-        self.live[task.id] = _Live(task, attempt, None)  # type: ignore[arg-type]
-        self._on_result((task.id, attempt), ActionResult.failure(error, kind=kind))
-
     # -- results -----------------------------------------------------------------------------------------
     def _on_result(self, key: tuple[str, int], result: ActionResult) -> None:
-        tid, attempt = key
-        live = self.live.get(tid)
+        unit, attempt = key
+        live = self.live.get(unit)
         if live is None or live.attempt != attempt:
             return  # an attempt that is no longer current: its result is discarded
-        del self.live[tid]
+        del self.live[unit]
+        if live.index is not None:
+            self._item_result(live, result)
+            return
         task = live.task
+        tid = task.id
         if live.cancel_reason and not result.ok:
             result = ActionResult.failure(result.error or live.cancel_reason, kind="cancelled", exit_code=result.exit_code)
         if result.ok and result.waiting is None:
             if task.action == "wait" and isinstance(result.outputs, Mapping) and result.outputs.get("signal") in (self.state.get("signals") or {}):
                 self.journal.record("signal.consumed", {"name": result.outputs["signal"], "task": tid})
-            self._complete(task, attempt, result)
+            self._complete(task, attempt, result, live)
         elif result.ok:
             self._start_waiting(tid, attempt, result.waiting)
         else:
             self._failed(task, attempt, result, live.cancel_reason)
 
-    def _complete(self, task: Task, attempt: int, result: ActionResult) -> None:
+    def _complete(self, task: Task, attempt: int, result: ActionResult, live: _Live | None = None,
+                  extra: Mapping[str, Any] | None = None) -> None:
+        cached = live is not None and live.cached
+        if task.loop and not cached and self._loop_continues(task, attempt, result):
+            return
         outputs = self.redact.value(result.outputs if result.outputs is not None else {})
-        self.journal.record("task.completed", {"task": task.id, "attempt": attempt, "outputs": outputs})
+        data = {"task": task.id, "attempt": attempt, "outputs": outputs}
+        if cached:
+            data["cached"] = True
+        if extra:
+            data.update(extra)
+        self.journal.record("task.completed", data)
+        if task.cache is not None and not cached and not task.foreach:
+            self._cache_store(task, (live.digest if live is not None else None) or self.state["tasks"][task.id].get("cache_key"), outputs)
         self._set_vars(task)
         if task.checkpoint:
             from workflow_cli.store.state import next_checkpoint_id
@@ -434,8 +418,9 @@ class Runner(WaitingMixin):
             self.scheduler.reset(task.id)
             return
         retry = task.retry
-        if not cancel_reason and attempt < retry.max_attempts and retry.allows(result.kind, result.exit_code):
-            delay = retry.delay_before(attempt + 1, self.rng.random())
+        tries = self._loop_tries(task, attempt) if task.loop else attempt
+        if not cancel_reason and tries < retry.max_attempts and retry.allows(result.kind, result.exit_code):
+            delay = retry.delay_before(tries + 1, self.rng.random())
             due = self.clock.time() + delay
             from workflow_cli.engine.clock import utc_iso
 
@@ -445,7 +430,10 @@ class Runner(WaitingMixin):
             if delay > 0:
                 self.scheduler.delay(task.id, due)
             return
-        status = "cancelled" if result.kind == "cancelled" else "failed"
+        self._final_failure(task, data, "cancelled" if result.kind == "cancelled" else "failed")
+
+    def _final_failure(self, task: Task, data: Mapping[str, Any], status: str = "failed") -> None:
+        """The task ends failed (or cancelled); its ``on_failure`` decides what the workflow does."""
         self.journal.record(f"task.{status}", data)
         self.scheduler.finished(task.id, status)
         if status == "failed" and task.on_failure in STOPPING_POLICIES and self.failure is None:
@@ -511,14 +499,3 @@ class Runner(WaitingMixin):
         from workflow_cli.engine.finish import finish_run
 
         return finish_run(self, apply_only=apply_only)
-
-
-def _has_template(value: Any) -> bool:
-    """Whether any string inside ``value`` holds ``{{`` or ``{%`` (else rendering is skipped)."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, Mapping):
-        return any(_has_template(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_template(v) for v in value)
-    return False

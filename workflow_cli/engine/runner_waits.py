@@ -62,8 +62,14 @@ class WaitingMixin:
                 self._apply_change(tid, poll_waiting(self.wf.tasks[tid].action, waiting, now, self._services()))
 
     def _waiting_wake(self: Runner) -> float | None:
-        """The earliest moment a waiting task may move on by itself (None: only an outside event can)."""
-        dues = [d for tid, w in self.waiting.items() if (d := next_due(self.wf.tasks[tid].action, w)) is not None]
+        """The earliest due timer of a ``wait`` task (None: only an outside event can move a waiting task on).
+
+        Only timers count (SPEC 6.6: a timer due within the wait threshold is waited for in place); the
+        timeout of an approval or a signal wait does not keep the runner alive, it ends the run with
+        exit 3 and ``tick`` (or a later runner, which polls every pass) applies it when it is due.
+        """
+        dues = [d for tid, w in self.waiting.items()
+                if w.get("kind") == "timer" and (d := next_due(self.wf.tasks[tid].action, w)) is not None]
         return min(dues) if dues else None
 
     def _decision_request(self: Runner, request: Mapping[str, Any]) -> None:

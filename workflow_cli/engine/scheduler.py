@@ -106,6 +106,16 @@ class Scheduler:
         self.retrying.add(tid)
         heapq.heappush(self._due, (until, tid))
 
+    def postpone(self, tid: str, until: float) -> None:
+        """A task :meth:`decide` started that the runner could not launch yet (its pool is full): try again at ``until``.
+
+        Unlike :meth:`delay` it does not count as retrying: the task has not started, so a failing
+        workflow still skips it.
+        """
+        self.status[tid] = "pending"
+        self.delayed[tid] = until
+        heapq.heappush(self._due, (until, tid))
+
     def next_wake(self) -> float | None:
         """When the earliest retry delay ends (None: no task is delayed)."""
         while self._due and self.delayed.get(self._due[0][1]) != self._due[0][0]:

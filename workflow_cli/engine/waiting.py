@@ -34,6 +34,19 @@ def poll_waiting(action_name: str, waiting: Mapping[str, Any], now: float, servi
     return poll(waiting, now, services)
 
 
+def can_move_on(action_name: str, waiting: Mapping[str, Any], now: float, services: Mapping[str, Any]) -> bool:
+    """Whether polling would move a waiting task on now, without acting on it (``tick``'s probe).
+
+    Polling an agent task records the agent call in ``agents/stats.jsonl``; the probe reads the
+    mailbox reply instead, so that the runner that then takes the reply records the call once.
+    """
+    if action_name == "agent_task" and waiting.get("kind") == "mailbox":
+        from workflow_cli.agents.mailbox_agent import check_mailbox
+
+        return check_mailbox(waiting, home=services.get("home")) is not None
+    return poll_waiting(action_name, waiting, now, services) is not None
+
+
 def deliver(action_name: str, waiting: Mapping[str, Any], request: Mapping[str, Any], now: float) -> ActionResult | dict[str, Any] | None:
     """Hand a request (approve, reject, signal) to a waiting task's action."""
     action = _action(action_name)

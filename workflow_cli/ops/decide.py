@@ -11,6 +11,8 @@ from workflow_cli.store.instances import InstancePaths, load_state
 from workflow_cli.store.locks import is_locked
 
 TERMINAL = ("completed", "failed", "cancelled")
+# Not started, or stopped by a person: a request is kept for the runner that starts or resumes the instance.
+NOT_MOVING = ("created", "paused")
 
 
 def _parse_data(text: str | None) -> Any:
@@ -25,13 +27,21 @@ def _parse_data(text: str | None) -> Any:
 
 
 def _deliver(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any], *, continue_run: bool,
-             sink: Callable[[dict], None] | None) -> dict[str, Any]:
-    """Post the request; with no live runner, apply it here (and continue unless told not to)."""
+             sink: Callable[[dict], None] | None, status: str) -> dict[str, Any]:
+    """Post the request; with no live runner, apply it here (and continue unless told not to).
+
+    A ``created`` or ``paused`` instance is not driven: applying the request here would start it, or
+    take it out of the pause a person chose. The request waits for ``start``/``resume``.
+    """
     from workflow_cli.store.requests import post_request
 
     post_request(paths.root, kind, data)
     if is_locked(paths.lock):
         return {"id": paths.id, "requested": kind, "handed_to_runner": True, "exit_code": 0}
+    if status in NOT_MOVING:
+        verb = "start" if status == "created" else "resume"
+        return {"id": paths.id, "requested": kind, "handed_to_runner": False, "queued": True, "instance_status": status,
+                "next": f"workflow-cli {verb} {paths.id}", "exit_code": 0}
     from workflow_cli.ops.run import drive
 
     try:
@@ -63,7 +73,7 @@ def decide(home: Home, instance: str, task: str, kind: str, *, by: str, comment:
             raise InvalidInputError.at("--data", problem)
         raise ConflictError(problem)
     return _deliver(home, paths, kind, {"task": task, "by": by, "comment": comment, "data": value},
-                    continue_run=continue_run, sink=sink)
+                    continue_run=continue_run, sink=sink, status=state["status"])
 
 
 def send_signal(home: Home, instance: str, name: str, *, data: str | None = None, continue_run: bool = True,
@@ -75,4 +85,5 @@ def send_signal(home: Home, instance: str, name: str, *, data: str | None = None
         raise ConflictError(f"instance {paths.id} is {state['status']}; it takes no signals")
     if not name or not name.strip():
         raise InvalidInputError.at("NAME", "a signal needs a name")
-    return _deliver(home, paths, "signal", {"name": name, "payload": _parse_data(data)}, continue_run=continue_run, sink=sink)
+    return _deliver(home, paths, "signal", {"name": name, "payload": _parse_data(data)}, continue_run=continue_run, sink=sink,
+                    status=state["status"])

@@ -19,7 +19,24 @@ def log_files(home: Home, instance: str, task: str | None) -> tuple[InstancePath
     if task is not None and task not in tasks:
         raise NotFoundError(f"unknown task '{task}' in instance {paths.id} ({did_you_mean(task, tasks) or 'see workflow-cli status ' + paths.id})")
     chosen = [task] if task else tasks
-    return paths, [(t, paths.task_log(t)) for t in chosen if paths.task_log(t).exists()]
+    files = []
+    for t in chosen:
+        if paths.task_log(t).exists():
+            files.append((t, paths.task_log(t)))
+        files += item_logs(paths, t)
+    return paths, files
+
+
+def item_logs(paths: InstancePaths, task: str) -> list[tuple[str, Path]]:
+    """The logs of a foreach task's items (``logs/T[3].log``), in item order."""
+    import glob
+
+    found = []
+    for path in paths.logs.glob(glob.escape(task) + "[[]*[]].log"):
+        index = path.name[len(task) + 1:-len("].log")]
+        if index.isdigit():
+            found.append((int(index), f"{task}[{index}]", path))
+    return [(label, path) for _, label, path in sorted(found)]
 
 
 def read_lines(path: Path, tail: int | None) -> list[str]:

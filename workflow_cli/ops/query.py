@@ -23,8 +23,11 @@ def instance_paths(home: Home, id_or_prefix: str) -> InstancePaths:
 def get_status(home: Home, id_or_prefix: str) -> dict[str, Any]:
     """The SPEC 8 status document of one instance."""
     paths = instance_paths(home, id_or_prefix)
+    from workflow_cli.store.state import add_task_extras
+
     state = load_state(paths)
-    return status_document(state, runner_alive=is_locked(paths.lock), eta_seconds=_eta(home, paths, state))
+    doc = status_document(state, runner_alive=is_locked(paths.lock), eta_seconds=_eta(home, paths, state))
+    return add_task_extras(doc, state)
 
 
 def _eta(home: Home, paths: InstancePaths, state: dict[str, Any]) -> float | None:

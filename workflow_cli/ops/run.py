@@ -34,7 +34,9 @@ def exit_code_for(state: Mapping[str, Any]) -> int:
 
 
 def _result(paths: InstancePaths, state: dict[str, Any]) -> RunResult:
-    doc = status_document(state, runner_alive=False)
+    from workflow_cli.store.state import add_task_extras
+
+    doc = add_task_extras(status_document(state, runner_alive=False), state)
     return RunResult(doc, exit_code_for(state))
 
 
@@ -46,20 +48,24 @@ def _options(**kwargs: Any) -> Any:
 
 def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, sink: Callable[[dict], None] | None = None,
           wait_threshold: float | None = None, reopen: bool = False, prepare: Callable[[Any], None] | None = None,
-          apply_only: bool = False) -> RunResult:
-    """Run the instance in this process until it stops moving (``apply_only``: only take in requests)."""
+          apply_only: bool = False, no_cache: bool = False) -> RunResult:
+    """Run the instance in this process until it stops moving (``apply_only``: only take in requests).
+
+    ``no_cache``: do not reuse cached task results (successful results are still stored).
+    """
     from workflow_cli.engine.runner import Runner
 
     options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen, prepare=prepare,
-                       apply_only=apply_only or None)
+                       apply_only=apply_only or None, no_cache=no_cache or None)
     outcome = Runner(home, paths, options=options).run()
     return _result(paths, outcome.state)
 
 
-def detach(home: Home, paths: InstancePaths, verb: str, extra: Sequence[str] = ()) -> RunResult:
+def detach(home: Home, paths: InstancePaths, verb: str, extra: Sequence[str] = (), *, no_cache: bool = False) -> RunResult:
     """Run ``workflow-cli <verb> ID`` in a background process with its own log; return at once."""
     log = open(paths.root / "runner.log", "ab")  # noqa: SIM115 - handed to the child
-    cmd = [sys.executable, "-m", "workflow_cli", "--home", str(home.root), "--quiet", verb, paths.id, *extra]
+    cmd = [sys.executable, "-m", "workflow_cli", "--home", str(home.root), "--quiet", verb, paths.id, *extra,
+           *(["--no-cache"] if no_cache else [])]
     subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
                      env={**os.environ, "WORKFLOW_CLI_DETACHED": "1"})
     log.close()
@@ -84,7 +90,7 @@ def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> 
         hint = "resume" if state["status"] in ("running", "waiting") else "retry"
         raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli {hint} {paths.id}'")
     if detach_run:
-        return detach(home, paths, "start")
+        return detach(home, paths, "start", no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
 
 
@@ -97,12 +103,12 @@ def resume(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) ->
         hint = f"; use 'workflow-cli retry {paths.id}'" if state["status"] == "failed" else ""
         raise ConflictError(f"instance {paths.id} is {state['status']}: nothing to resume{hint}")
     if detach_run:
-        return detach(home, paths, "resume")
+        return detach(home, paths, "resume", no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
 
 
 def retry_targets(home: Home, paths: InstancePaths, state: Mapping[str, Any], tasks: Sequence[str], downstream: bool) -> list[str]:
-    """Tasks ``retry`` puts back to pending, in document order."""
+    """Tasks ``retry`` puts back to pending, in document order (the named or failed ones first of all)."""
     from workflow_cli.errors import did_you_mean
     from workflow_cli.graph.dag import build_graph, descendants
     from workflow_cli.model.document import build_workflow
@@ -135,9 +141,13 @@ def retry(home: Home, instance: str, *, tasks: Sequence[str] = (), downstream: b
     if not targets and not tasks:
         raise ConflictError(f"nothing to retry in instance {paths.id}")
 
+    roots = set(tasks) or {t for t, ts in state["tasks"].items() if ts["status"] in ("failed", "cancelled")}
+
     def prepare(runner: Any) -> None:
         for tid in targets:
-            runner.journal.record("task.reset", {"task": tid, "reason": "retry"})
+            # a named or failed foreach task keeps its completed items; a task re-run as downstream starts over
+            data = {"task": tid, "reason": "retry"} if tid in roots else {"task": tid, "reason": "retry", "full": True}
+            runner.journal.record("task.reset", data)
 
     if detach_run:
         raise InvalidInputError.at("--detach", "retry runs in the foreground; use 'retry' then 'resume --detach'")

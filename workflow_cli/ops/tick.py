@@ -18,7 +18,7 @@ from workflow_cli.store.locks import is_locked
 def _due_reason(home: Home, paths: InstancePaths, state: dict[str, Any], now: float) -> str | None:
     """Why the instance should be resumed now, or None."""
     from workflow_cli.engine.clock import parse_iso
-    from workflow_cli.engine.waiting import poll_waiting
+    from workflow_cli.engine.waiting import can_move_on
 
     if state["status"] == "running":
         return "its runner died"
@@ -31,7 +31,7 @@ def _due_reason(home: Home, paths: InstancePaths, state: dict[str, Any], now: fl
         if ts["status"] == "waiting":
             doc = doc or read_document(paths)
             action = (doc["tasks"].get(tid) or {}).get("action") or "agent_task"
-            if poll_waiting(action, ts.get("waiting") or {}, now, {"home": home}) is not None:
+            if can_move_on(action, ts.get("waiting") or {}, now, {"home": home}):
                 return f"{tid} can move on"
     return None
 

@@ -76,17 +76,27 @@ def _task_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time
                     finished_at=None, duration_seconds=None, error=None, error_kind=None, exit_code=None,
                     next_attempt_at=None, waiting=None)
         task["history"].append({"attempt": task["attempts"], "started_at": time})
+        if len(data) > 2:  # foreach items, a loop iteration, a cache key: the rare extras
+            _started_extras(task, data)
+        elif "cached" in task or "waiting_for_pool" in task:
+            task.pop("cached", None)
+            task.pop("waiting_for_pool", None)
     elif etype in ("task.completed", "task.failed", "task.skipped", "task.cancelled"):
         status = etype.split(".")[1]
         task.update(status=status, finished_at=time, waiting=None, next_attempt_at=None)
         task["duration_seconds"] = _seconds_between(task["started_at"], time) if status in ("completed", "failed") else None
         if status == "completed":
-            task["outputs"] = data.get("outputs") or {}
+            outputs = data.get("outputs")
+            task["outputs"] = outputs if outputs is not None else {}
             state["completion_order"].append(data["task"])
+            if data.get("cached"):
+                task["cached"] = True
         if status in ("failed", "cancelled", "skipped"):
             task["error"] = data.get("error")
             task["error_kind"] = data.get("kind")
             task["exit_code"] = data.get("exit_code")
+        if task.get("items"):
+            _close_items(task, time, status)
         _close_attempt(task, time, status, data)
     elif etype == "task.retrying":
         task.update(status="pending", error=data.get("error"), error_kind=data.get("kind"),
@@ -97,11 +107,98 @@ def _task_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time
     elif etype == "task.reset":
         # back to pending; the attempt count and the history of past attempts stay (the next one is N+1)
         keep_attempts, keep_history = task["attempts"], task["history"]
+        items = task.get("items")
         task.clear()
         task.update(new_task_state())
         task.update(attempts=keep_attempts, history=keep_history)
+        if items and data.get("reason") in ("retry", "resume") and not data.get("full"):
+            # a foreach task run again keeps its completed items; the others run again
+            task["items"] = [it if it["status"] == "completed" else _reset_item(it) for it in items]
         if data["task"] in state["completion_order"]:
             state["completion_order"].remove(data["task"])
+    elif etype == "task.pool_wait":
+        task["waiting_for_pool"] = data.get("pool")
+
+
+def new_item_state(value: Any) -> dict[str, Any]:
+    """One foreach item that has not run."""
+    return {"item": value, "status": "pending", "attempts": 0, "started_at": None, "finished_at": None,
+            "error": None, "error_kind": None, "outputs": None, "next_attempt_at": None}
+
+
+def _reset_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {**new_item_state(item.get("item")), "attempts": item.get("attempts", 0)}
+
+
+def _restart_item(old: list[dict[str, Any]], index: int, value: Any) -> dict[str, Any]:
+    """An item of a foreach task started again: the same item keeps counting its attempts."""
+    if index < len(old) and old[index].get("item") == value:
+        return _reset_item(old[index])
+    return new_item_state(value)
+
+
+def _started_extras(task: dict[str, Any], data: Mapping[str, Any]) -> None:
+    """``task.started`` of a foreach task (its item list), a loop iteration, a cache lookup."""
+    task.pop("cached", None)
+    task.pop("waiting_for_pool", None)
+    if "items" in data:
+        old = task.get("items") or []
+        kept = set(data.get("kept") or ())
+        task["items"] = [old[i] if i in kept and i < len(old) else _restart_item(old, i, v) for i, v in enumerate(data["items"])]
+    if "iteration" in data:
+        loop = task.get("loop")
+        if not loop or loop.get("first_attempt") is None:
+            task["loop"] = {"iteration": data["iteration"], "first_attempt": task["attempts"],
+                            "previous": (loop or {}).get("previous", {})}
+    if data.get("cache_key"):
+        task["cache_key"] = data["cache_key"]
+
+
+def _close_items(task: dict[str, Any], time: str, status: str) -> None:
+    """A foreach task ended: items that never ran (or were cut off) are cancelled."""
+    for item in task["items"]:
+        if item["status"] in ("pending", "running"):
+            item.update(status="cancelled", finished_at=time, next_attempt_at=None,
+                        error=item.get("error") or f"not run: the task was {status}")
+
+
+def _item_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time: str) -> None:
+    task = state["tasks"].get(data["task"])
+    items = task.get("items") if task else None
+    index = data.get("index")
+    if not items or not isinstance(index, int) or not 0 <= index < len(items):
+        return
+    item = items[index]
+    if etype == "item.started":
+        task.pop("waiting_for_pool", None)
+        item.update(status="running", attempts=data.get("attempt", item["attempts"] + 1), started_at=time,
+                    finished_at=None, error=None, error_kind=None, next_attempt_at=None)
+        item.pop("cached", None)
+    elif etype == "item.completed":
+        item.update(status="completed", finished_at=time, outputs=data.get("outputs"), next_attempt_at=None)
+        if data.get("cached"):
+            item["cached"] = True
+    elif etype == "item.failed":
+        status = "cancelled" if data.get("kind") == "cancelled" else "failed"
+        item.update(status=status, finished_at=time, error=data.get("error"), error_kind=data.get("kind"), next_attempt_at=None)
+    elif etype == "item.skipped":
+        item.update(status="skipped", finished_at=time, error=data.get("error"), error_kind="condition", next_attempt_at=None)
+    elif etype == "item.retrying":
+        item.update(status="pending", error=data.get("error"), error_kind=data.get("kind"), next_attempt_at=data.get("due"))
+    elif etype == "item.reset":
+        items[index] = _reset_item(item)
+
+
+def _loop_event(state: dict[str, Any], data: Mapping[str, Any], time: str) -> None:
+    """An iteration ended without meeting ``until``: its outputs are the latest; the next one is pending."""
+    task = state["tasks"].get(data["task"])
+    if task is None:
+        return
+    previous = data.get("outputs")
+    task.update(status="pending", outputs=previous if previous is not None else {}, next_attempt_at=data.get("due"))
+    task["loop"] = {"iteration": int(data.get("iteration", 0)) + 1, "first_attempt": None,
+                    "previous": task["outputs"]}
+    _close_attempt(task, time, "completed", {})
 
 
 def _close_attempt(task: dict[str, Any], time: str, status: str, data: Mapping[str, Any]) -> None:
@@ -130,6 +227,10 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
     etype, data, time = event["type"], event.get("data") or {}, event.get("time")
     if etype.startswith("task."):
         _task_event(state, etype, data, time)
+    elif etype.startswith("item."):
+        _item_event(state, etype, data, time)
+    elif etype == "loop.iteration":
+        _loop_event(state, data, time)
     elif etype in _INSTANCE_STATUS:
         state["status"] = _INSTANCE_STATUS[etype]
         if etype in ("workflow.started", "workflow.resumed") and not state["started_at"]:
@@ -205,3 +306,25 @@ def progress(state: Mapping[str, Any]) -> float:
         return 100.0
     done = sum(1 for t in tasks.values() if t["status"] in ("completed", "failed", "skipped", "cancelled"))
     return round(100.0 * done / len(tasks), 1)
+
+
+def task_extras(task: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-task fields the engine adds to the ``status`` document (SPEC 8 allows additions).
+
+    ``cached`` (completed from the result cache), ``items`` (a foreach task's per-item records),
+    ``waiting_for_pool`` (the pool a pending task waits for) and ``iteration`` (a loop's current one).
+    """
+    loop = task.get("loop")
+    return {"cached": bool(task.get("cached")), "items": task.get("items"),
+            "waiting_for_pool": task.get("waiting_for_pool") if task.get("status") == "pending" else None,
+            "iteration": loop.get("iteration") if loop else None}
+
+
+def add_task_extras(doc: dict[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """Add :func:`task_extras` to each task entry of a status document (existing keys stay); returns ``doc``."""
+    for tid, entry in doc.get("tasks", {}).items():
+        ts = state["tasks"].get(tid)
+        if ts is not None:
+            for key, value in task_extras(ts).items():
+                entry.setdefault(key, value)
+    return doc

@@ -16,6 +16,8 @@ def _report(obj: Any, result: dict[str, Any]) -> None:
         obj.emit_json(result.get("status") or result)
     elif result["handed_to_runner"]:
         obj.out(f"{result['requested']} handed to the runner of {result['id']}")
+    elif result.get("queued"):
+        obj.out(f"{result['requested']} kept until {result['id']} ({result['instance_status']}) runs: {result['next']}")
     elif "status" in result:
         status = result["status"]
         obj.out(f"{result['id']} {status['status']}" + (f": {status['error']}" if status.get("error") else ""))

@@ -11,6 +11,7 @@ from workflow_cli.cli.failure import guarded
 
 EVENTS_HELP = "Stream every event as a JSON line to FILE ('-' for stdout)."
 DETACH_HELP = "Run in a background process and return at once."
+NO_CACHE_HELP = "Do not reuse cached task results (successful results are still stored)."
 
 
 def _finish(obj: Any, result: Any) -> None:
@@ -53,6 +54,7 @@ def register(app: typer.Typer) -> None:
         detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
         max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
         events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+        no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     ) -> None:
         """Run a created (or paused) instance in the foreground until it stops moving.
 
@@ -62,8 +64,8 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         if detach:
-            _finish(obj, op(obj.writable_home(), instance, detach_run=True))
-        _drive(obj, events, op, instance, max_parallel=max_parallel)
+            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache))
+        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache)
 
     @app.command("run")
     @guarded
@@ -77,6 +79,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (order, rendered parameters, conditions); run nothing."),
         max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
         events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+        no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     ) -> None:
         """Create an instance and run it (create + start).
 
@@ -101,8 +104,8 @@ def register(app: typer.Typer) -> None:
         sys.stderr.write(f"instance {created.id}\n")
         sys.stderr.flush()
         if detach:
-            _finish(obj, op(obj.home, created.id, detach_run=True))
-        _drive(obj, events, op, created.id, max_parallel=max_parallel)
+            _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache))
+        _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache)
 
     @app.command("resume")
     @guarded
@@ -112,6 +115,7 @@ def register(app: typer.Typer) -> None:
         detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
         max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
         events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+        no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     ) -> None:
         """Continue a paused, waiting or crashed instance (tasks cut off by a crash run again).
 
@@ -121,8 +125,8 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         if detach:
-            _finish(obj, op(obj.writable_home(), instance, detach_run=True))
-        _drive(obj, events, op, instance, max_parallel=max_parallel)
+            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache))
+        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache)
 
     @app.command("retry")
     @guarded
