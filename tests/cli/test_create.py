@@ -221,8 +221,6 @@ tasks:
 """
 
 
-@pytest.mark.xfail(reason="engine: the raw $WORKFLOW_OUTPUT file instances/<id>/outputs/<task>.<attempt> keeps the secret in clear",
-                   strict=False)
 def test_secret_printed_by_a_task_is_masked_in_every_file(cli, home_template):
     home_template("secret_echo.yaml", SECRET_ECHO_TEMPLATE)
     result = cli("run", "secret_echo", "--param", f"token={SECRET}", "--json")

@@ -126,7 +126,10 @@ def build_context(
 
 
 def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
-    """Run an action; an exception escaping it becomes a failed attempt with the traceback logged."""
+    """Run an action; an exception escaping it becomes a failed attempt with the traceback logged.
+
+    The attempt's ``$WORKFLOW_OUTPUT`` file is removed afterwards: the action has read it into outputs.
+    """
     try:
         result = action.run(ctx)
     except Exception as exc:  # noqa: BLE001 - an action bug must not kill the runner
@@ -138,6 +141,8 @@ def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
         close = getattr(ctx.log, "close", None)
         if close is not None:
             close()
+        if ctx.output_file is not None:  # read by the action; its values (secrets included) live on only as outputs
+            ctx.output_file.unlink(missing_ok=True)
     if not isinstance(result, ActionResult):
         return ActionResult.failure(f"action returned {type(result).__name__}, not an ActionResult")
     return result

@@ -41,7 +41,8 @@ class Journal:
         self._oldest = 0.0
         self.pending_checkpoints: list[dict[str, Any]] = []
         self.since_snapshot = 0
-        self.snapshot_every = max(500, 2 * len(state["tasks"]))
+        items = sum(len(ts.get("items") or ()) for ts in state["tasks"].values())
+        self.snapshot_every = max(500, 2 * (len(state["tasks"]) + items))
         self.state["last_seq"] = max(self.state["last_seq"], 0)
 
     def record(self, etype: str, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
@@ -56,6 +57,10 @@ class Journal:
         if etype == "checkpoint.created":
             self.pending_checkpoints.append({"id": data["id"], "created_at": event["time"], **dict(data or {})})
         return event
+
+    def grow(self, records: int) -> None:
+        """The state gained ``records`` records (foreach items): snapshot less often (O(1) snapshot work per event)."""
+        self.snapshot_every += 2 * max(0, records)
 
     @property
     def dirty(self) -> bool:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from workflow_cli.actions.base import ActionContext, ActionResult
+from workflow_cli.actions.base import ActionResult
 from workflow_cli.engine.attempt import Redactor, allowed_env
 from workflow_cli.engine.cache import CacheMixin
 from workflow_cli.engine.clock import SystemClock
@@ -21,6 +20,7 @@ from workflow_cli.engine.journal import EventSink, Journal
 from workflow_cli.engine.launch import LaunchMixin, _Live
 from workflow_cli.engine.loop import LoopMixin
 from workflow_cli.engine.pools import PoolMixin
+from workflow_cli.engine.requests import RequestsMixin
 from workflow_cli.engine.runner_waits import WaitingMixin
 from workflow_cli.engine.scheduler import Scheduler
 from workflow_cli.errors import ConflictError
@@ -61,7 +61,7 @@ def default_parallel(wf: Workflow, config: Mapping[str, Any], override: int | No
     return int(override or wf.max_parallel or config.get("max_parallel") or max(2, os.cpu_count() or 2))
 
 
-class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, PoolMixin):
+class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, PoolMixin):
     """Runs one instance until it is terminal, waiting, or paused."""
 
     def __init__(self, home: Home, paths: InstancePaths, *, clock: SystemClock | None = None,
@@ -82,6 +82,8 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
         self._requests_mtime: int | None = None
         self.fanouts: dict[str, Any] = {}  # running foreach tasks
         self.pool_waits: set[str] = set()  # what waits for a pool slot (task id or item key)
+        self._conditions_split: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._result_cache_files: Any = None
         self._resumed_from = "created"
 
     # -- setup ---------------------------------------------------------------------------------------
@@ -317,6 +319,7 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
         self.scheduler.finished(tid, "cancelled")
 
     def _scope(self, task: Task | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The names expressions see (``extra``: item/index of a foreach item, loop of a loop task)."""
         instance = self._instance_scope
         if instance.get("started_at") != self.state.get("started_at"):
             instance["started_at"] = self.state.get("started_at")
@@ -327,6 +330,7 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
         return scope
 
     def _services(self, task: Task | None = None, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What actions may use besides their parameters (the scope, the clock, the home...)."""
         return {"clock": self.clock, "scope": scope if scope is not None else self._scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children}
 
@@ -337,6 +341,7 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
         return self._evaluate_conditions(conditions, self._scope(task, extra))
 
     def _evaluate_conditions(self, conditions: tuple[str, ...], scope: Mapping[str, Any]) -> tuple[bool, str | None]:
+        """(all true, why not): the first condition that is false or cannot be evaluated."""
         from workflow_cli.templates.render import evaluate, truthy
 
         for cond in conditions:
@@ -350,6 +355,7 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
 
     # -- results -----------------------------------------------------------------------------------------
     def _on_result(self, key: tuple[str, int], result: ActionResult) -> None:
+        """An attempt ended: complete, wait, retry or fail it (a stale attempt's result is dropped)."""
         unit, attempt = key
         live = self.live.get(unit)
         if live is None or live.attempt != attempt:
@@ -373,6 +379,7 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
 
     def _complete(self, task: Task, attempt: int, result: ActionResult, live: _Live | None = None,
                   extra: Mapping[str, Any] | None = None) -> None:
+        """Record a success (or the next loop iteration): outputs, cache entry, set_vars, checkpoint, dependents."""
         cached = live is not None and live.cached
         if task.loop and not cached and self._loop_continues(task, attempt, result):
             return
@@ -410,6 +417,7 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
         self.journal.record("vars.set", {"task": task.id, "vars": values})
 
     def _failed(self, task: Task, attempt: int, result: ActionResult, cancel_reason: str | None) -> None:
+        """A failed attempt: retried per the task's policy, else a final failure."""
         data = {"task": task.id, "attempt": attempt, "error": self.redact(result.error or "failed"), "kind": result.kind,
                 "exit_code": result.exit_code}
         if cancel_reason == "stop":
@@ -438,61 +446,6 @@ class Runner(LaunchMixin, WaitingMixin, ForeachMixin, LoopMixin, CacheMixin, Poo
         self.scheduler.finished(task.id, status)
         if status == "failed" and task.on_failure in STOPPING_POLICIES and self.failure is None:
             self._enter_failure(task.id, task.on_failure)
-
-    # -- requests, deadline ------------------------------------------------------------------------------
-    def _process_requests(self, *, force: bool = False) -> None:
-        from workflow_cli.store.requests import ack_request, pending_requests
-
-        try:  # adding or removing a request file changes the folder's mtime: one stat instead of a listing
-            mtime = os.stat(self.paths.requests).st_mtime_ns
-        except FileNotFoundError:
-            mtime = None
-        if mtime == self._requests_mtime and not force:
-            return
-        self._requests_mtime = mtime
-        requests = pending_requests(self.paths.root)
-        for path, request in requests:
-            kind = request.get("kind")
-            self.journal.record("request.received", {"kind": kind, "id": request.get("id"), "data": request.get("data")},
-                                actor=request.get("actor"))
-            self.journal.flush()
-            ack_request(path)
-            if kind == "stop":
-                self.stop_requested = "stopped by request"
-                self.scheduler.stopping = True
-                self._forward_to_children("stop")
-                if (request.get("data") or {}).get("force"):
-                    self._cancel_live("stop")
-            elif kind == "cancel":
-                self.cancel_requested = True
-                self._cancel_live("cancel")
-                self._forward_to_children("cancel")
-            elif kind in ("approve", "reject"):
-                self._decision_request(request)
-            elif kind == "signal":
-                self._signal_request(request)
-        if requests:
-            self.journal.flush()
-
-    def _forward_to_children(self, kind: str) -> None:
-        """Cancel and stop propagate to child instances started by workflow_trigger tasks."""
-        from workflow_cli.store.requests import post_request
-
-        children = list(self.children) + [c for c in self.state.get("children") or [] if c]
-        for child in dict.fromkeys(children):
-            child_dir = self.home.instances / str(child)
-            if child_dir.is_dir():
-                post_request(child_dir, kind, {"reason": f"parent {kind}"})
-
-    def _cancel_live(self, reason: str) -> None:
-        for live in self.live.values():
-            live.cancel_reason = reason
-            if live.ctx is not None:
-                live.ctx.cancel.set()
-
-    def _hit_deadline(self) -> None:
-        self.deadline_hit = True
-        self._cancel_live("deadline")
 
     # -- the end -----------------------------------------------------------------------------------------
     def _finish(self, *, apply_only: bool = False) -> RunOutcome:

@@ -127,6 +127,7 @@ def new_item_state(value: Any) -> dict[str, Any]:
 
 
 def _reset_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item back to pending, keeping its attempt count."""
     return {**new_item_state(item.get("item")), "attempts": item.get("attempts", 0)}
 
 
@@ -163,6 +164,7 @@ def _close_items(task: dict[str, Any], time: str, status: str) -> None:
 
 
 def _item_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time: str) -> None:
+    """Fold an ``item.*`` event into its foreach task's per-item records."""
     task = state["tasks"].get(data["task"])
     items = task.get("items") if task else None
     index = data.get("index")
