@@ -1,0 +1,53 @@
+"""``prune``: delete (or archive) old finished instances and their checkpoints."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any, Sequence
+
+from workflow_cli.errors import InvalidInputError
+from workflow_cli.store.home import Home
+from workflow_cli.store.instances import instance_dirs, load_state
+from workflow_cli.store.locks import is_locked
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive: bool = False,
+          dry_run: bool = False, now: float | None = None) -> dict[str, Any]:
+    """Finished instances whose finish is older than ``older_than`` (``7d``, ``12h``...): removed or archived."""
+    from workflow_cli.engine.clock import SystemClock, parse_iso
+    from workflow_cli.monitor.audit import parse_duration
+
+    seconds = parse_duration(older_than)
+    if seconds is None:
+        raise InvalidInputError.at("--older-than", f"not a duration: {older_than!r}", "e.g. 30m, 12h, 7d, 2w")
+    unknown = [s for s in statuses if s not in FINISHED]
+    if unknown:
+        raise InvalidInputError.at("--status", f"only finished instances can be pruned, not '{unknown[0]}'", f"one of: {', '.join(FINISHED)}")
+    cutoff = (now if now is not None else SystemClock().time()) - seconds
+    wanted = set(statuses or FINISHED)
+    done: list[dict[str, Any]] = []
+    for paths in instance_dirs(home.instances):
+        state = load_state(paths)
+        finished = state.get("finished_at")
+        if state["status"] not in wanted or not finished or parse_iso(finished) > cutoff or is_locked(paths.lock):
+            continue
+        done.append({"id": paths.id, "status": state["status"], "finished_at": finished, "template": state.get("template")})
+        if dry_run:
+            continue
+        checkpoints = home.checkpoints / paths.id
+        if archive:
+            target = home.root / "archive"
+            (target / "instances").mkdir(parents=True, exist_ok=True, mode=0o700)
+            (target / "checkpoints").mkdir(parents=True, exist_ok=True, mode=0o700)
+            paths.root.rename(target / "instances" / paths.id)
+            if checkpoints.exists():
+                checkpoints.rename(target / "checkpoints" / paths.id)
+        else:
+            # rename first so a crash never leaves a half-deleted instance that looks valid
+            doomed = home.instances / f".pruning-{paths.id}"
+            paths.root.rename(doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+            shutil.rmtree(checkpoints, ignore_errors=True)
+    return {"pruned": done, "archived": archive, "dry_run": dry_run}
