@@ -87,6 +87,12 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self._resumed_from = "created"
 
     # -- setup ---------------------------------------------------------------------------------------
+    def _scope_for_hooks(self) -> dict[str, Any]:
+        """The expression scope hooks render with (live views of params, vars and tasks)."""
+        return {"params": self.params, "vars": self.state["vars"], "tasks": self.state["tasks"],
+                "instance": {"id": self.paths.id, "name": self.state.get("name"), "template": self.state.get("template")},
+                "env": allowed_env(self.wf.env_allow)}
+
     def _load(self) -> None:
         from workflow_cli.ops.config import load_config
 
@@ -99,6 +105,21 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.journal = Journal(self.paths, self.home.checkpoints / self.paths.id, state, self.clock, sink=self.options.sink)
         self.state = self.journal.state
         self.params = {**state.get("params", {}), **secrets}
+        self.hooks = None
+        if self.wf.hooks:
+            from workflow_cli.engine.hooks import HookRunner
+
+            self.hooks = HookRunner(self.wf.hooks, self.paths, self.redact, self._scope_for_hooks(), {"home": self.home,
+                                    "clock": self.clock, "paths": self.paths, "workflow": self.wf}, self.config)
+            user_sink = self.options.sink
+            hooks = self.hooks
+
+            def sink(event: dict[str, Any]) -> None:
+                if user_sink is not None:
+                    user_sink(event)
+                hooks(event)
+
+            self.journal.sink = sink
         self.max_parallel = default_parallel(self.wf, self.config, self.options.max_parallel)
         from workflow_cli.actions import registry
 
@@ -208,6 +229,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             journal = getattr(self, "journal", None)
             if journal is not None:
                 journal.close()
+            if getattr(self, "hooks", None) is not None:
+                self.hooks.close()  # hooks of the last events finish before the command returns
             self.lock.release()
 
     def _loop(self) -> RunOutcome:

@@ -76,6 +76,16 @@ def detach(home: Home, paths: InstancePaths, verb: str, extra: Sequence[str] = (
     return RunResult(doc, 0, detached=True)
 
 
+def _detach_flags(kw: Mapping[str, Any]) -> list[str]:
+    """The options a background runner needs to behave like this foreground one."""
+    flags: list[str] = []
+    if kw.get("max_parallel"):
+        flags += ["--max-parallel", str(kw["max_parallel"])]
+    if kw.get("wait_threshold") is not None:
+        flags += ["--wait-threshold", str(kw["wait_threshold"])]
+    return flags
+
+
 def _refuse_if_live(paths: InstancePaths, verb: str) -> None:
     if is_locked(paths.lock):
         raise ConflictError(f"instance {paths.id} is held by a live runner; '{verb}' does not apply now")
@@ -90,7 +100,7 @@ def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> 
         hint = "resume" if state["status"] in ("running", "waiting") else "retry"
         raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli {hint} {paths.id}'")
     if detach_run:
-        return detach(home, paths, "start", no_cache=bool(kw.get("no_cache")))
+        return detach(home, paths, "start", _detach_flags(kw), no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
 
 
@@ -103,7 +113,7 @@ def resume(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) ->
         hint = f"; use 'workflow-cli retry {paths.id}'" if state["status"] == "failed" else ""
         raise ConflictError(f"instance {paths.id} is {state['status']}: nothing to resume{hint}")
     if detach_run:
-        return detach(home, paths, "resume", no_cache=bool(kw.get("no_cache")))
+        return detach(home, paths, "resume", _detach_flags(kw), no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
 
 

@@ -9,18 +9,23 @@ import typer
 
 from workflow_cli.cli.failure import guarded
 
+JUNIT_HELP = "Write a JUnit XML report (one test case per task) to FILE when the run stops."
+WAIT_HELP = "Wait in place for a timer due within this many seconds (default 60); a later one ends the run as waiting (exit 3)."
 EVENTS_HELP = "Stream every event as a JSON line to FILE ('-' for stdout)."
 DETACH_HELP = "Run in a background process and return at once."
 NO_CACHE_HELP = "Do not reuse cached task results (successful results are still stored)."
 
 
-def _finish(obj: Any, result: Any) -> None:
+def _finish(obj: Any, result: Any, *, events: Optional[str] = None, junit: Optional[str] = None) -> None:
     doc = result.status
+    if junit and not result.detached:
+        _write_junit(obj, doc["id"], junit)
+    out = sys.stderr if events == "-" else sys.stdout  # stdout belongs to the event stream then
     if obj.json:
         obj.emit_json(doc)
     elif result.detached:
         obj.info(f"running in the background; log: {doc.get('runner_log')}")
-        sys.stdout.write(doc["id"] + "\n")
+        out.write(doc["id"] + "\n")
     elif not obj.quiet:
         counts: dict[str, int] = {}
         for t in doc["tasks"].values():
@@ -29,20 +34,44 @@ def _finish(obj: Any, result: Any) -> None:
         line = f"{doc['id']} {doc['status']} ({summary})"
         if doc.get("error"):
             line += f": {doc['error']}"
-        sys.stdout.write(line + "\n")
+        out.write(line + "\n")
     raise typer.Exit(result.exit_code)
 
 
-def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+def _write_junit(obj: Any, instance_id: str, target: str) -> None:
+    """``--junit FILE``: one test case per task, for CI systems."""
+    from pathlib import Path
+
+    from workflow_cli.errors import InvalidInputError
+    from workflow_cli.monitor.junit import write_junit
+    from workflow_cli.ops.query import instance_paths
+    from workflow_cli.store.instances import load_state
+
+    paths = instance_paths(obj.home, instance_id)
+    try:
+        write_junit(load_state(paths), Path(target), log_dir=paths.logs)
+    except OSError as exc:
+        raise InvalidInputError.at("--junit", f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, junit: Optional[str] = None,
+           replay: Optional[str] = None, **kwargs: Any) -> None:
+    """Run ``fn`` with progress lines and the ``--events`` stream; ``replay``: stream that instance's first events too."""
     from workflow_cli.cli.progress import make_sink
 
     sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
     try:
+        if replay and sink is not None and events:
+            from workflow_cli.ops.query import instance_paths
+            from workflow_cli.store.events import read_events
+
+            for event in read_events(instance_paths(obj.home, replay).events):
+                sink(event)
         result = fn(obj.writable_home(), *args, sink=sink, **kwargs)
     finally:
         for f in files:
             f.close()
-    _finish(obj, result)
+    _finish(obj, result, events=events, junit=junit)
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +83,8 @@ def register(app: typer.Typer) -> None:
         detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
         max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
         events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
+        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
         no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     ) -> None:
         """Run a created (or paused) instance in the foreground until it stops moving.
@@ -64,8 +95,10 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         if detach:
-            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache))
-        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache)
+            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
+                            wait_threshold=wait_threshold), events=events)
+        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
+               wait_threshold=wait_threshold)
 
     @app.command("run")
     @guarded
@@ -79,17 +112,22 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (order, rendered parameters, conditions); run nothing."),
         max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
         events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
+        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
         no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     ) -> None:
         """Create an instance and run it (create + start).
 
         Example: workflow-cli run sequential_pipeline --param source=in.csv --param destination=out.json
         """
+        from workflow_cli.ops.migrate import source_notes
+
         obj = ctx.obj
         if dry_run:
             from workflow_cli.ops.plan import dry_run as plan
 
-            doc = plan(obj.readable_home(), source, cli_pairs=param, params_file=params_file)
+            with source_notes(lambda note: obj.info(f"note: {note}")):
+                doc = plan(obj.readable_home(), source, cli_pairs=param, params_file=params_file)
             if obj.json:
                 obj.emit_json(doc)
             else:
@@ -100,12 +138,15 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.create import create_instance
         from workflow_cli.ops.run import start as op
 
-        created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
+        with source_notes(lambda note: obj.info(f"note: {note}")):
+            created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
         sys.stderr.write(f"instance {created.id}\n")
         sys.stderr.flush()
         if detach:
-            _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache))
-        _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache)
+            _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
+                            wait_threshold=wait_threshold), events=events)
+        _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
+               wait_threshold=wait_threshold, replay=created.id)
 
     @app.command("resume")
     @guarded
@@ -115,6 +156,8 @@ def register(app: typer.Typer) -> None:
         detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
         max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
         events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
+        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
         no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
     ) -> None:
         """Continue a paused, waiting or crashed instance (tasks cut off by a crash run again).
@@ -125,8 +168,10 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         if detach:
-            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache))
-        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache)
+            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
+                            wait_threshold=wait_threshold), events=events)
+        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
+               wait_threshold=wait_threshold)
 
     @app.command("retry")
     @guarded
@@ -137,6 +182,8 @@ def register(app: typer.Typer) -> None:
         downstream: bool = typer.Option(False, "--downstream", help="Also re-run every task after the retried ones."),
         max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
         events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
+        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
+        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
     ) -> None:
         """Reset failed (or named) tasks to pending and continue; finished tasks keep their outputs.
 
@@ -145,4 +192,5 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.run import retry as op
 
         obj = ctx.obj
-        _drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel)
+        _drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel, junit=junit,
+               wait_threshold=wait_threshold)
