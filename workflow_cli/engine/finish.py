@@ -38,8 +38,11 @@ def finish_run(runner: Runner, *, apply_only: bool = False) -> RunOutcome:
     journal = runner.journal
     reason = ""
     if apply_only:
-        # decisions were recorded; the run continues with 'resume' or 'tick'
-        journal.record("workflow.waiting", {"waiting_for": _waiting_for(runner), "continue": f"workflow-cli resume {runner.paths.id}"})
+        # decisions were recorded; the run continues with 'resume' or 'tick' (a paused run stays paused)
+        if runner._resumed_from == "paused":
+            journal.record("workflow.paused", {"reason": runner.state.get("error") or "paused"})
+        else:
+            journal.record("workflow.waiting", {"waiting_for": _waiting_for(runner), "continue": f"workflow-cli resume {runner.paths.id}"})
         journal.flush()
         return RunOutcome(runner.state, "applied")
     if runner.failure is None:

@@ -443,6 +443,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         """A failed attempt: retried per the task's policy, else a final failure."""
         data = {"task": task.id, "attempt": attempt, "error": self.redact(result.error or "failed"), "kind": result.kind,
                 "exit_code": result.exit_code}
+        if result.outputs:  # what a failed attempt still tells (a rejected gate's decision, a child's outputs)
+            data["outputs"] = self.redact.value(result.outputs)
         if cancel_reason == "stop":
             data.update(kind="stopped", due=None)
             self.journal.record("task.retrying", data)

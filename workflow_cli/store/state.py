@@ -95,6 +95,8 @@ def _task_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time
             task["error"] = data.get("error")
             task["error_kind"] = data.get("kind")
             task["exit_code"] = data.get("exit_code")
+            if status == "failed" and data.get("outputs") is not None:
+                task["outputs"] = data["outputs"]
         if task.get("items"):
             _close_items(task, time, status)
         _close_attempt(task, time, status, data)
