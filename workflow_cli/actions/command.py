@@ -197,6 +197,8 @@ def _failure(outcome: ProcessOutcome, ctx: ActionContext, codes: list[int]) -> A
 class CommandAction:
     """Runs a program or a shell line as a child process in its own session."""
 
+    uses_output_file = True  # the runner gives each attempt a $WORKFLOW_OUTPUT path
+
     name = "command"
     shell_fields: tuple[str, ...] = ("command",)
     inline = False

@@ -11,6 +11,7 @@ The return value is the task's outputs (a non-dict becomes ``{"result": value}``
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
@@ -43,6 +44,7 @@ class CallableError(Exception):
     """The ``callable`` parameter names nothing that can be called."""
 
 
+@functools.lru_cache(maxsize=256)
 def resolve_callable(spec: str) -> Callable[..., Any]:
     """Import ``module:attr.path`` and return the callable it names."""
     module_name, sep, attr = spec.partition(":")
@@ -65,6 +67,18 @@ def resolve_callable(spec: str) -> Callable[..., Any]:
 
 
 def _accepts_ctx(fn: Callable[..., Any]) -> bool:
+    try:
+        return _accepts_ctx_cached(fn)
+    except TypeError:  # an unhashable callable object
+        return _accepts_ctx_uncached(fn)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts_ctx_cached(fn: Callable[..., Any]) -> bool:
+    return _accepts_ctx_uncached(fn)
+
+
+def _accepts_ctx_uncached(fn: Callable[..., Any]) -> bool:
     try:
         param = inspect.signature(fn).parameters.get("ctx")
     except (TypeError, ValueError):

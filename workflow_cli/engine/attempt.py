@@ -100,10 +100,8 @@ def build_context(
     header = f"=== {name} attempt {attempt}{note} started {started_at} ===\n"
     out_path = None
     if output_file:
-        out_dir = paths.root / "outputs"
-        out_dir.mkdir(exist_ok=True, mode=0o700)
-        out_path = out_dir / f"{name}.{attempt}"
-        out_path.unlink(missing_ok=True)
+        # the runner made outputs/ at start; attempt numbers never repeat, and each file is removed after its attempt
+        out_path = paths.root / "outputs" / f"{name}.{attempt}"
     env = {str(k): str(v) for k, v in (parameters.get("env") or {}).items()} if isinstance(parameters.get("env"), Mapping) else {}
     if extra_env:
         env = {**extra_env, **env}

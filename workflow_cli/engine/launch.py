@@ -105,7 +105,7 @@ class LaunchMixin:
         note = f" (iteration {started['iteration']})" if started and "iteration" in started else ""
         ctx = build_context(task=task, attempt=attempt, parameters=parameters, paths=self.paths, home=self.home.root,
                             redact=self.redact, started_at=event["time"], config=self.config,
-                            services=self._services(task, scope), output_file=not inline,
+                            services=self._services(task, scope), output_file=getattr(action, "uses_output_file", False),
                             unit=key if index is not None else None, note=note, extra_env=self._unit_env(task, key, index, started))
         self.live[key] = _Live(task, attempt, ctx, index=index, digest=digest)
         if inline:
