@@ -59,9 +59,11 @@ def _argv(params: Mapping[str, Any]) -> tuple[list[str], str]:
     return argv, shlex.join(argv)
 
 
-def _cwd(workspace: Path, cwd: Any) -> Path:
+def _cwd(workspace: Path, cwd: Any, resolved: Path | None = None) -> Path:
     """The working folder: ``cwd`` resolved against the workspace, refused if it leaves it."""
-    base = workspace.resolve()
+    base = resolved or workspace.resolve()
+    if cwd in (None, "") and resolved is not None:
+        return base  # the runner resolved and created the workspace at start
     target = base if cwd in (None, "") else (base / str(cwd)).resolve()
     if target != base and base not in target.parents:
         raise _ActionError(f"cwd '{cwd}' is outside the workspace")
@@ -83,7 +85,8 @@ def _environment(ctx: ActionContext, extra: Any) -> dict[str, str]:
     """The runner's environment, plus the WORKFLOW_* variables, plus ``env`` (a null value unsets)."""
     if extra is not None and not isinstance(extra, Mapping):
         raise _ActionError("parameter 'env' must be a mapping")
-    env = {**os.environ, **ctx.task_env()}
+    base = ctx.services.get("base_env") if ctx.services else None
+    env = {**(base if base is not None else os.environ), **ctx.task_env()}
     for key, value in (extra or {}).items():
         if value is None:
             env.pop(str(key), None)
@@ -208,7 +211,7 @@ class CommandAction:
         params = ctx.parameters
         try:
             argv, shown = _argv(params)
-            cwd = _cwd(ctx.workspace, params.get("cwd"))
+            cwd = _cwd(ctx.workspace, params.get("cwd"), ctx.services.get("workspace_resolved") if ctx.services else None)
             env = _environment(ctx, params.get("env"))
             codes = _exit_codes(params.get("success_exit_codes"))
         except _ActionError as exc:
