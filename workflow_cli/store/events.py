@@ -87,6 +87,10 @@ def _scan(fh: IO[bytes], path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     raw = next(lines, None)
     lineno, prev_seq, end = 1, 0, 0
     while raw is not None:
+        if not raw.endswith(b"\n"):
+            # End of what was on disk when read: a crash's torn tail, or an append still in progress
+            # (a reader racing the writer can see the rest of this line arrive after it). Never an error.
+            return
         following = next(lines, None)
         event = _parse(raw, path, lineno, last=following is None, prev_seq=prev_seq)
         if event is None:
