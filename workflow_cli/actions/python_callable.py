@@ -44,7 +44,6 @@ class CallableError(Exception):
     """The ``callable`` parameter names nothing that can be called."""
 
 
-@functools.lru_cache(maxsize=256)
 def resolve_callable(spec: str) -> Callable[..., Any]:
     """Import ``module:attr.path`` and return the callable it names."""
     module_name, sep, attr = spec.partition(":")
