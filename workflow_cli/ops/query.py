@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflow_cli.errors import InvalidInputError
+from workflow_cli.errors import InvalidInputError, StateError
 from workflow_cli.monitor.summary import list_row, status_document
 from workflow_cli.store.home import Home
 from workflow_cli.store.ids import resolve_instance_id
@@ -47,6 +47,7 @@ def list_instances(
     template: str | None = None,
     limit: int | None = None,
     sort: str = "created",
+    problems: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Instances, newest first, filtered by status and template."""
     if status is not None and status not in STATUSES:
@@ -59,7 +60,13 @@ def list_instances(
         raise InvalidInputError.at("--limit", "must be 0 or more")
     rows = []
     for paths in reversed(instance_dirs(home.instances)):
-        state = load_state(paths)
+        try:
+            state = load_state(paths)
+        except StateError as exc:  # one damaged instance must not hide the others
+            if problems is None:
+                raise
+            problems.append(str(exc))
+            continue
         if status and state["status"] != status:
             continue
         if template and state.get("template") != template:
