@@ -66,13 +66,22 @@ def make_sink(*, events_target: str | None, human: bool) -> tuple[Sink | None, l
     if stream is None and not human:
         return None, outputs
 
+    broken: set[str] = set()
+
     def sink(event: dict[str, Any]) -> None:
-        if stream is not None:
-            stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
-            stream.flush()
-        if human:
+        # A reader that goes away (`run --events - | head`) must not kill the run: that stream just stops.
+        if stream is not None and "events" not in broken:
+            try:
+                stream.write(json.dumps(event, ensure_ascii=False, default=str) + "\n")
+                stream.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                broken.add("events")
+        if human and "progress" not in broken:
             line = progress_line(event)
             if line:
-                sys.stderr.write(line + "\n")
+                try:
+                    sys.stderr.write(line + "\n")
+                except (BrokenPipeError, ValueError, OSError):
+                    broken.add("progress")
 
     return sink, outputs

@@ -38,10 +38,14 @@ def _due_reason(home: Home, paths: InstancePaths, state: dict[str, Any], now: fl
 
 def tick(home: Home) -> dict[str, Any]:
     """Resume every instance that can move on; returns what was done per instance."""
+    from datetime import datetime, timezone
+
     from workflow_cli.engine.clock import SystemClock
     from workflow_cli.ops.run import drive
+    from workflow_cli.ops.schedules import fire_due_schedules
 
     now = SystemClock().time()
+    scheduled = fire_due_schedules(home, datetime.fromtimestamp(now, tz=timezone.utc))  # SPEC 12: due schedules first
     report: list[dict[str, Any]] = []
     for paths in instance_dirs(home.instances):
         try:
@@ -57,4 +61,4 @@ def tick(home: Home) -> dict[str, Any]:
             continue  # another tick or runner has it
         except WorkflowError as exc:
             report.append({"id": paths.id, "error": str(exc)})
-    return {"resumed": report}
+    return {"resumed": report, "scheduled": scheduled}

@@ -109,3 +109,5 @@ def register(app: typer.Typer) -> None:
             return
         for row in result["resumed"]:
             obj.out(f"{row['id']}: {row.get('error') or row['status']} ({row.get('reason', '')})")
+        for row in result.get("scheduled") or []:
+            obj.out(f"schedule {row.get('template')}: {row.get('error') or row}")
