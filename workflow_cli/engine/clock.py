@@ -11,9 +11,18 @@ import time
 from datetime import datetime, timezone
 
 
+_SECOND: tuple[int, str] = (-1, "")
+
+
 def utc_iso(ts: float) -> str:
-    """ISO 8601 UTC with microseconds and a ``Z``."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 UTC with microseconds and a ``Z`` (the seconds part is formatted once per second: 3 events per task)."""
+    global _SECOND
+    micros = round(ts * 1_000_000)
+    second, fraction = divmod(micros, 1_000_000)
+    cached = _SECOND
+    if cached[0] != second:
+        cached = _SECOND = (second, datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{cached[1]}.{fraction:06d}Z"
 
 
 def parse_iso(text: str) -> float:

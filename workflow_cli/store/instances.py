@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -39,18 +40,18 @@ class InstancePaths:
     def id(self) -> str:
         return self.root.name
 
-    header = property(lambda self: self.root / "instance.json")
-    document = property(lambda self: self.root / "workflow.json")
-    secrets = property(lambda self: self.root / "secrets.json")
-    events = property(lambda self: self.root / "events.jsonl")
-    snapshot = property(lambda self: self.root / "state.json")
-    lock = property(lambda self: self.root / "runner.lock")
-    logs = property(lambda self: self.root / "logs")
-    workspace = property(lambda self: self.root / "workspace")
-    requests = property(lambda self: self.root / "requests")
+    header = cached_property(lambda self: self.root / "instance.json")
+    document = cached_property(lambda self: self.root / "workflow.json")
+    secrets = cached_property(lambda self: self.root / "secrets.json")
+    events = cached_property(lambda self: self.root / "events.jsonl")
+    snapshot = cached_property(lambda self: self.root / "state.json")
+    lock = cached_property(lambda self: self.root / "runner.lock")
+    logs = cached_property(lambda self: self.root / "logs")
+    workspace = cached_property(lambda self: self.root / "workspace")
+    requests = cached_property(lambda self: self.root / "requests")
 
     def task_log(self, task_id: str) -> Path:
-        return self.logs / f"{task_id}.log"
+        return Path(f"{self.logs}/{task_id}.log")  # one Path built from a string: cheaper than logs / name
 
 
 def create_instance_dir(
