@@ -206,7 +206,7 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
     issues += graph_issues({tid: t.dependencies for tid, t in wf.tasks.items()})
     issues += rule_issues(wf, known_actions if known_actions is not None else ACTION_NAMES)
     if doc.get("schedule") is not None:  # lazy: cronsim is imported only for a scheduled document
-        from workflow_cli.ops.schedules import schedule_issues
+        from workflow_cli.model.schedule_check import schedule_issues
 
         issues += schedule_issues(doc)
     issues += expression_issues(wf)

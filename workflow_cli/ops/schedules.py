@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable, Iterator, Mapping
 
 from workflow_cli.errors import Issue, StateError, WorkflowError
+from workflow_cli.model.schedule_check import schedule_issues
 from workflow_cli.store.atomic import read_json, write_json_atomic
 from workflow_cli.store.home import Home, make_private_dir
 
@@ -79,31 +80,6 @@ def due_slots(expr: str, tz: tzinfo, after: datetime, now: datetime, *, cap: int
         else:
             rest += 1
     return slots, rest
-
-
-def schedule_issues(doc: Mapping[str, Any]) -> list[Issue]:
-    """An invalid cron expression or an unknown time zone, located by path."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from cronsim import CronSim, CronSimError
-
-    block = doc.get("schedule")
-    block = block if isinstance(block, Mapping) else {}
-    issues: list[Issue] = []
-    expr, name = block.get("cron"), block.get("timezone", "UTC")
-    if isinstance(expr, str):
-        try:
-            if len(expr.split()) != 5:
-                raise CronSimError("expected five fields: minute hour day month weekday")
-            CronSim(expr, datetime.now(timezone.utc))
-        except CronSimError as exc:
-            issues.append(Issue("schedule.cron", f"invalid cron expression '{expr}'", str(exc)))
-    if isinstance(name, str):
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            issues.append(Issue("schedule.timezone", f"unknown time zone '{name}'", "an IANA name such as 'Europe/Paris'"))
-    return issues
 
 
 def home_schedules(home: Home) -> list[tuple[str, Schedule | None, str | None]]:
