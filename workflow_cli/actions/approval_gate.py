@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from workflow_cli.actions.base import ActionContext, ActionResult, outputs_result, unknown_key_issues
+from workflow_cli.actions.base import ActionContext, ActionResult, ctx_now, outputs_result, unknown_key_issues
 from workflow_cli.errors import Issue
 
 ALLOWED = ("approvers", "message", "required_approvals", "timeout_seconds", "on_timeout", "escalate_to", "input_schema")
@@ -41,8 +41,7 @@ class ApprovalGateAction:
     def run(self, ctx: ActionContext) -> ActionResult:
         """Open the gate: a waiting result the runner records (``approval.required``)."""
         p = ctx.parameters
-        clock = ctx.services.get("clock")
-        now = clock.time() if clock is not None else __import__("time").time()
+        now = ctx_now(ctx)
         waiting = {
             "kind": "approval",
             "approvers": _names(p.get("approvers")),

@@ -120,6 +120,16 @@ def outputs_result(value: Any, *, exit_code: int | None = None) -> ActionResult:
     return result
 
 
+def ctx_now(ctx: ActionContext) -> float:
+    """The runner's clock (injectable, honours WORKFLOW_CLI_TIME_OFFSET) or wall time without one."""
+    clock = ctx.services.get("clock") if ctx.services else None
+    if clock is not None:
+        return float(clock.time())
+    import time
+
+    return time.time()
+
+
 def flag(value: Any, *, default: bool) -> bool:
     """A boolean parameter that may arrive rendered as text (``"false"``, ``"yes"``...); None means ``default``."""
     if value is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from workflow_cli.actions.base import ActionContext, ActionResult, outputs_result, unknown_key_issues
+from workflow_cli.actions.base import ActionContext, ActionResult, ctx_now, outputs_result, unknown_key_issues
 from workflow_cli.errors import Issue
 
 ALLOWED = ("seconds", "until", "signal", "timeout_seconds", "on_timeout")
@@ -29,8 +29,7 @@ class WaitAction:
         from workflow_cli.engine.clock import parse_iso, utc_iso
 
         p = ctx.parameters
-        clock = ctx.services.get("clock")
-        now = clock.time() if clock is not None else __import__("time").time()
+        now = ctx_now(ctx)
         if p.get("signal"):
             name = str(p["signal"])
             buffered = (ctx.services.get("signals") or {}).get(name)

@@ -7,6 +7,7 @@ which is how end-to-end tests move time forward (an approval timing out) without
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import datetime, timezone
 
@@ -23,6 +24,18 @@ def utc_iso(ts: float) -> str:
     if cached[0] != second:
         cached = _SECOND = (second, datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
     return f"{cached[1]}.{fraction:06d}Z"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in ``30s``, ``10m``, ``2h``, ``1d``, ``1w`` or a sum like ``1h30m``; None if not a duration."""
+    compact = text.strip().lower().replace(" ", "")
+    if not compact or _DURATION.sub("", compact):
+        return None
+    return sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(compact))
 
 
 def parse_iso(text: str) -> float:

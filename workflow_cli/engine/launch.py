@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from workflow_cli.actions.base import ActionContext, ActionResult
 from workflow_cli.engine.attempt import build_context, make_thunk
+from workflow_cli.templates.markers import has_markup
 from workflow_cli.engine.pools import PoolUnavailable
 from workflow_cli.model.document import Task
 
@@ -39,7 +40,7 @@ class LaunchMixin:
 
     def _render(self: Runner, task: Task, action: Any, scope: Mapping[str, Any] | None) -> dict[str, Any]:
         """The task's parameters rendered in ``scope`` (rendering skipped when nothing is a template)."""
-        if not task.parameters or not _has_template(task.parameters):
+        if not task.parameters or not has_markup(task.parameters):
             return dict(task.parameters)
         from workflow_cli.templates.render import render_value
 
@@ -152,13 +153,3 @@ class LaunchMixin:
         self._on_result((key, attempt), ActionResult.failure(error, kind=kind))
         return True
 
-
-def _has_template(value: Any) -> bool:
-    """Whether any string inside ``value`` holds ``{{`` or ``{%`` (else rendering is skipped)."""
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, Mapping):
-        return any(_has_template(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_template(v) for v in value)
-    return False

@@ -87,12 +87,6 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self._resumed_from = "created"
 
     # -- setup ---------------------------------------------------------------------------------------
-    def _scope_for_hooks(self) -> dict[str, Any]:
-        """The expression scope hooks render with (live views of params, vars and tasks)."""
-        return {"params": self.params, "vars": self.state["vars"], "tasks": self.state["tasks"],
-                "instance": {"id": self.paths.id, "name": self.state.get("name"), "template": self.state.get("template")},
-                "env": allowed_env(self.wf.env_allow)}
-
     def _load(self) -> None:
         from workflow_cli.ops.config import load_config
 
@@ -105,21 +99,6 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.journal = Journal(self.paths, self.home.checkpoints / self.paths.id, state, self.clock, sink=self.options.sink)
         self.state = self.journal.state
         self.params = {**state.get("params", {}), **secrets}
-        self.hooks = None
-        if self.wf.hooks:
-            from workflow_cli.engine.hooks import HookRunner
-
-            self.hooks = HookRunner(self.wf.hooks, self.paths, self.redact, self._scope_for_hooks(), {"home": self.home,
-                                    "clock": self.clock, "paths": self.paths, "workflow": self.wf}, self.config)
-            user_sink = self.options.sink
-            hooks = self.hooks
-
-            def sink(event: dict[str, Any]) -> None:
-                if user_sink is not None:
-                    user_sink(event)
-                hooks(event)
-
-            self.journal.sink = sink
         self.max_parallel = default_parallel(self.wf, self.config, self.options.max_parallel)
         from workflow_cli.actions import registry
 
@@ -133,6 +112,25 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         # read once per run: copying os.environ and resolving the workspace cost ~0.2 ms per task otherwise
         self._base_env = dict(os.environ)
         self._workspace_resolved = self.paths.workspace.resolve()
+        self._attach_hooks()
+
+    def _attach_hooks(self) -> None:
+        """Hooks run for each durable event, after any ``--events`` subscriber (SPEC 9)."""
+        self.hooks = None
+        if not self.wf.hooks:
+            return
+        from workflow_cli.engine.hooks import HookRunner
+
+        hooks = self.hooks = HookRunner(self.wf.hooks, self.paths, self.redact, self._scope(), {"home": self.home,
+                                        "clock": self.clock, "paths": self.paths, "workflow": self.wf}, self.config)
+        user_sink = self.options.sink
+
+        def sink(event: dict[str, Any]) -> None:
+            if user_sink is not None:
+                user_sink(event)
+            hooks(event)
+
+        self.journal.sink = sink
 
     def _begin(self) -> None:
         if self.options.prepare is not None:

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from workflow_cli.engine.clock import parse_duration
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.monitor.summary import describe_waiting
 from workflow_cli.store.events import read_events
 from workflow_cli.store.instances import InstancePaths
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 VALUE_WIDTH = 60
 DETAILS_WIDTH = 160
 # the keys worth reading first, in this order; the others follow in their stored order
 LEADING = ("task", "attempt", "id", "kind", "error", "by", "name")
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in ``30s``, ``10m``, ``2h``, ``1d``, ``1w`` or a sum like ``1h30m``; None if not a duration."""
-    compact = text.strip().lower().replace(" ", "")
-    if not compact or _DURATION.sub("", compact):
-        return None
-    return sum(float(n) * UNITS[u] for n, u in _DURATION.findall(compact))
 
 
 def parse_since(text: str, now: float) -> float:

@@ -23,6 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from workflow_cli.errors import WorkflowError
+from workflow_cli.templates.markers import has_markup
 
 FALSE_STRINGS = frozenset({"false", "0", "", "none"})
 # Caps that keep `"x" * 10**10` or `9 ** 9 ** 9` from exhausting memory or CPU.
@@ -150,7 +151,7 @@ def _single_expression_source(text: str) -> str | None:
 
 def contains_template(s: str) -> bool:
     """Whether a string holds any Jinja markup (``{{`` or ``{%``)."""
-    return "{{" in s or "{%" in s
+    return has_markup(s)
 
 
 def is_single_expression(s: str) -> bool:

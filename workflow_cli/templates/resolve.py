@@ -12,9 +12,9 @@ import copy
 from typing import Any, Mapping
 
 from workflow_cli.errors import InvalidInputError
+from workflow_cli.templates.markers import ALL_MARKERS, has_markup
 from workflow_cli.templates.params import ResolvedParams
 
-_DELIMS = ("{{", "{%", "{#")
 
 
 def _param_only(text: str, secret: frozenset[str]) -> bool:
@@ -25,13 +25,7 @@ def _param_only(text: str, secret: frozenset[str]) -> bool:
 
 
 def _has_delims(value: Any) -> bool:
-    if isinstance(value, str):
-        return any(d in value for d in _DELIMS)
-    if isinstance(value, Mapping):
-        return any(_has_delims(k) or _has_delims(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_delims(v) for v in value)
-    return False
+    return has_markup(value, markers=ALL_MARKERS)
 
 
 def _resolve(value: Any, scope: Mapping[str, Any], secret: frozenset[str], *, shell: bool, path: str) -> Any:

@@ -16,6 +16,15 @@ DETACH_HELP = "Run in a background process and return at once."
 NO_CACHE_HELP = "Do not reuse cached task results (successful results are still stored)."
 
 
+# The options start, run, resume and retry share (typer reads these; one definition each).
+ID_ARG = typer.Argument(..., metavar="ID", help="Instance id or unique prefix.")
+DETACH_OPT = typer.Option(False, "--detach", help=DETACH_HELP)
+MAX_PARALLEL_OPT = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once.")
+EVENTS_OPT = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE")
+JUNIT_OPT = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE")
+WAIT_OPT = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S")
+NO_CACHE_OPT = typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
+
 def _finish(obj: Any, result: Any, *, events: Optional[str] = None, junit: Optional[str] = None) -> None:
     doc = result.status
     if junit and not result.detached:
@@ -79,13 +88,13 @@ def register(app: typer.Typer) -> None:
     @guarded
     def start(
         ctx: typer.Context,
-        instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix."),
-        detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
-        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
-        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
-        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
-        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
-        no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
+        instance: str = ID_ARG,
+        detach: bool = DETACH_OPT,
+        max_parallel: Optional[int] = MAX_PARALLEL_OPT,
+        events: Optional[str] = EVENTS_OPT,
+        junit: Optional[str] = JUNIT_OPT,
+        wait_threshold: Optional[float] = WAIT_OPT,
+        no_cache: bool = NO_CACHE_OPT,
     ) -> None:
         """Run a created (or paused) instance in the foreground until it stops moving.
 
@@ -108,13 +117,13 @@ def register(app: typer.Typer) -> None:
         param: List[str] = typer.Option([], "--param", "-p", help="A parameter value, key=value (repeatable).", metavar="KEY=VALUE"),
         params_file: Optional[str] = typer.Option(None, "--params-file", help="JSON or YAML file of parameter values.", metavar="FILE"),
         name: Optional[str] = typer.Option(None, "--name", help="A name for the instance."),
-        detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
+        detach: bool = DETACH_OPT,
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (order, rendered parameters, conditions); run nothing."),
-        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
-        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
-        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
-        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
-        no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
+        max_parallel: Optional[int] = MAX_PARALLEL_OPT,
+        events: Optional[str] = EVENTS_OPT,
+        junit: Optional[str] = JUNIT_OPT,
+        wait_threshold: Optional[float] = WAIT_OPT,
+        no_cache: bool = NO_CACHE_OPT,
     ) -> None:
         """Create an instance and run it (create + start).
 
@@ -152,13 +161,13 @@ def register(app: typer.Typer) -> None:
     @guarded
     def resume(
         ctx: typer.Context,
-        instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix."),
-        detach: bool = typer.Option(False, "--detach", help=DETACH_HELP),
-        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
-        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
-        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
-        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
-        no_cache: bool = typer.Option(False, "--no-cache", help=NO_CACHE_HELP),
+        instance: str = ID_ARG,
+        detach: bool = DETACH_OPT,
+        max_parallel: Optional[int] = MAX_PARALLEL_OPT,
+        events: Optional[str] = EVENTS_OPT,
+        junit: Optional[str] = JUNIT_OPT,
+        wait_threshold: Optional[float] = WAIT_OPT,
+        no_cache: bool = NO_CACHE_OPT,
     ) -> None:
         """Continue a paused, waiting or crashed instance (tasks cut off by a crash run again).
 
@@ -177,13 +186,13 @@ def register(app: typer.Typer) -> None:
     @guarded
     def retry(
         ctx: typer.Context,
-        instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix."),
+        instance: str = ID_ARG,
         task: List[str] = typer.Option([], "--task", "-t", help="Retry this task (repeatable; default: every failed task)."),
         downstream: bool = typer.Option(False, "--downstream", help="Also re-run every task after the retried ones."),
-        max_parallel: Optional[int] = typer.Option(None, "--max-parallel", min=1, help="Cap on tasks running at once."),
-        events: Optional[str] = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE"),
-        junit: Optional[str] = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE"),
-        wait_threshold: Optional[float] = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S"),
+        max_parallel: Optional[int] = MAX_PARALLEL_OPT,
+        events: Optional[str] = EVENTS_OPT,
+        junit: Optional[str] = JUNIT_OPT,
+        wait_threshold: Optional[float] = WAIT_OPT,
     ) -> None:
         """Reset failed (or named) tasks to pending and continue; finished tasks keep their outputs.
 
