@@ -33,7 +33,13 @@ def test_mode_is_exact_whatever_the_umask(tmp_path: Path) -> None:
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o640
 
 
-@pytest.mark.parametrize("bad", [{"x": float("nan")}, {"x": {1, 2}}, {"x": object()}])
+def test_non_finite_floats_are_stored_as_null(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    write_json_atomic(path, {"x": float("nan"), "y": [float("inf"), 1.5], "big": 2**70, 3: "k"})
+    assert read_json(path) == {"x": None, "y": [None, 1.5], "big": 2**70, "3": "k"}
+
+
+@pytest.mark.parametrize("bad", [{"x": {1, 2}}, {"x": object()}])
 def test_serialization_failure_keeps_old_content_and_leaves_no_temp(tmp_path: Path, bad: object) -> None:
     path = tmp_path / "state.json"
     write_json_atomic(path, {"old": True})

@@ -11,12 +11,12 @@ loss can forget such a start, and then the task process died with the machine.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from workflow_cli.engine.clock import SystemClock
 from workflow_cli.store.atomic import write_json_atomic
+from workflow_cli.store.codec import dumps_lines
 from workflow_cli.store.events import EVENT_FORMAT, EventLog, default_actor
 from workflow_cli.store.instances import InstancePaths
 from workflow_cli.store.state import apply_event
@@ -102,9 +102,8 @@ class Journal:
     def _index_checkpoints(self) -> None:
         # The index is derived from checkpoint.created events (already fsynced), so no fsync here.
         self.checkpoints_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.checkpoints_dir / "checkpoints.jsonl", "a", encoding="utf-8") as fh:
-            for cp in self.pending_checkpoints:
-                fh.write(json.dumps(cp, separators=(",", ":"), default=str) + "\n")
+        with open(self.checkpoints_dir / "checkpoints.jsonl", "ab") as fh:
+            fh.write(dumps_lines(self.pending_checkpoints))
         self.pending_checkpoints = []
 
     def snapshot(self) -> None:

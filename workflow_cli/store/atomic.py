@@ -55,13 +55,17 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
 
 
 def dumps_json(obj: Any) -> str:
-    """Serialize ``obj`` the way every state file is written (compact, UTF-8, no NaN)."""
-    return json.dumps(obj, ensure_ascii=False, indent=None, separators=(",", ":"), allow_nan=False)
+    """Serialize ``obj`` the way every state file is written (compact UTF-8 JSON, :mod:`.codec`)."""
+    from workflow_cli.store.codec import dumps
+
+    return dumps(obj).decode("utf-8")
 
 
 def write_json_atomic(path: Path, obj: Any, *, mode: int = 0o600) -> None:
     """Serialize ``obj`` first, then replace ``path`` atomically; a serialization error writes nothing."""
-    data = (dumps_json(obj) + "\n").encode("utf-8")
+    from workflow_cli.store.codec import dumps
+
+    data = dumps(obj) + b"\n"
     write_bytes_atomic(path, data, mode=mode)
 
 

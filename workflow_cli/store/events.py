@@ -15,9 +15,9 @@ from typing import IO, Any
 
 from workflow_cli.errors import StateError
 from workflow_cli.store.atomic import fsync_dir
+from workflow_cli.store.codec import dumps_lines
 
 EVENT_FORMAT = 1
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _FIELDS = ("v", "seq", "time", "type", "actor", "data")
 
 
@@ -176,11 +176,8 @@ class EventLog:
         """Append ``payload`` with one write; on failure cut the file back so no torn line stays behind."""
         fd = self._fd
         assert fd is not None
-        if os.fstat(fd).st_size != self._end:
-            raise StateError(
-                f"{self.path}: the event log changed under its writer (another process appended without "
-                f"holding the instance lock); stop the other runner and run 'workflow-cli resume'"
-            )
+        if fsync:
+            self._check_unchanged(fd)
         try:
             if os.write(fd, payload) != len(payload):
                 raise OSError(f"{self.path}: short write to the event log")
@@ -193,13 +190,21 @@ class EventLog:
             raise
         self._end += len(payload)
 
+    def _check_unchanged(self, fd: int) -> None:
+        """Refuse to go on if the file grew behind this writer (checked at each durable write)."""
+        if os.fstat(fd).st_size != self._end:
+            raise StateError(
+                f"{self.path}: the event log changed under its writer (another process appended without "
+                f"holding the instance lock); stop the other runner and run 'workflow-cli resume'"
+            )
+
     def append(self, type: str | Enum, data: Mapping[str, Any] | None = None, *, actor: str | None = None,
                time: str | None = None, fsync: bool = True) -> dict[str, Any]:
         """Append one event, flushed to disk before returning (unless ``fsync=False``); returns it."""
         if self._fd is None:
             self.open()
         event = self._event(self._seq + 1, type, data, actor, time or utc_now())
-        self._write((_encode(event) + "\n").encode("utf-8"), fsync=fsync)
+        self._write(dumps_lines([event]), fsync=fsync)
         self._seq += 1
         return event
 
@@ -212,7 +217,7 @@ class EventLog:
         built = [self._event(self._seq + i, kind, data, actor, stamp) for i, (kind, data) in enumerate(events, 1)]
         if not built:
             return []
-        self._write("".join(_encode(e) + "\n" for e in built).encode("utf-8"), fsync=fsync)
+        self._write(dumps_lines(built), fsync=fsync)
         self._seq += len(built)
         return built
 
@@ -224,12 +229,13 @@ class EventLog:
             if event.get("seq") != self._seq + offset:
                 raise StateError(f"{self.path}: event seq {event.get('seq')} does not follow {self._seq + offset - 1}")
         if events:
-            self._write("".join(_encode(e) + "\n" for e in events).encode("utf-8"), fsync=fsync)
+            self._write(dumps_lines(events), fsync=fsync)
             self._seq += len(events)
 
     def sync(self) -> None:
         """Flush appends made with ``fsync=False``."""
         if self._fd is not None:
+            self._check_unchanged(self._fd)
             os.fsync(self._fd)
 
     def close(self) -> None:
