@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.actions.base import ActionContext, ActionResult
 from workflow_cli.agents.registry import home_root

@@ -33,7 +33,8 @@ import http.client
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from workflow_cli import __version__

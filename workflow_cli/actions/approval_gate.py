@@ -8,7 +8,8 @@ asks :meth:`ApprovalGateAction.poll` about timeouts. A rejection fails the task 
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.actions.base import ActionContext, ActionResult, ctx_now, outputs_result, unknown_key_issues
 from workflow_cli.errors import Issue

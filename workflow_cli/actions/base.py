@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Callable, Protocol
 
 from workflow_cli.errors import Issue
 
@@ -99,25 +100,35 @@ def format_mib(size: int) -> str:
     return f"{tenths // 10}.{tenths % 10} MiB"
 
 
+def _strict_json(value: Any) -> str:
+    global _STRICT
+    if _STRICT is None:
+        import json
+
+        _STRICT = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+    return _STRICT.encode(value)
+
+
+_STRICT: Any = None
+
+
 def outputs_result(value: Any, *, exit_code: int | None = None) -> ActionResult:
     """Success with ``value`` as outputs (a non-dict becomes ``{"result": value}``), or failure kind ``output``.
 
     Outputs must be JSON (no NaN/Infinity) and at most :data:`MAX_OUTPUT_BYTES` once serialised (SPEC 6.2).
     """
-    import json
-
     outputs = dict(value) if isinstance(value, Mapping) else {"result": value}
+    if not value and (value is None or type(value) is dict):  # nothing to check: {} or {"result": null}
+        return ActionResult(True, outputs, exit_code=exit_code)
     try:
-        size = len(json.dumps(outputs, allow_nan=False, ensure_ascii=False).encode("utf-8"))
+        size = len(_strict_json(outputs).encode("utf-8"))
     except (TypeError, ValueError, RecursionError) as exc:
         return ActionResult.failure(f"outputs are not JSON-serialisable: {exc}", kind="output", exit_code=exit_code)
     if size > MAX_OUTPUT_BYTES:
         return ActionResult.failure(
             f"outputs are {format_mib(size)}; the limit is 1 MiB", kind="output", exit_code=exit_code
         )
-    result = ActionResult.success(outputs)
-    result.exit_code = exit_code
-    return result
+    return ActionResult(True, outputs, exit_code=exit_code)
 
 
 def ctx_now(ctx: ActionContext) -> float:

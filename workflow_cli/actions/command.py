@@ -14,7 +14,8 @@ import os
 import shlex
 import signal
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.actions._process import ProcessOutcome, run_process
 from workflow_cli.actions.base import (

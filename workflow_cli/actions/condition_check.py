@@ -14,7 +14,8 @@ parameters (``ctx.task.parameters``) tell the two apart. Without a task, any str
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.actions.base import ActionContext, ActionResult, outputs_result, unknown_key_issues
 from workflow_cli.errors import Issue

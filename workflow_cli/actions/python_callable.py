@@ -21,7 +21,8 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from workflow_cli.actions._process import run_process
 from workflow_cli.actions.base import (
@@ -49,12 +50,19 @@ def resolve_callable(spec: str) -> Callable[..., Any]:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name.strip() or not attr.strip():
         raise CallableError(f"callable '{spec}' must look like 'module:function'")
+    obj: Any = sys.modules.get(module_name)  # imported already (the usual case after the first attempt)
+    if obj is not None and not getattr(getattr(obj, "__spec__", None), "_initializing", False):  # not mid-import
+        return _attribute(obj, spec, module_name, attr)
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj = importlib.import_module(module_name)
     except ImportError as exc:
         raise CallableError(f"cannot import module '{module_name}': {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - a module that fails while importing is the user's error
         raise CallableError(f"importing module '{module_name}' failed: {type(exc).__name__}: {exc}") from exc
+    return _attribute(obj, spec, module_name, attr)
+
+
+def _attribute(obj: Any, spec: str, module_name: str, attr: str) -> Callable[..., Any]:
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

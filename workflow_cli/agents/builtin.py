@@ -12,7 +12,8 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from workflow_cli.agents.registry import AgentSpec
 

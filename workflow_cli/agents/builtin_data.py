@@ -13,7 +13,8 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.agents.builtin import AgentFailure, digest, params_of
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.actions.base import MAX_OUTPUT_BYTES, ActionContext, ActionResult, outputs_result
 from workflow_cli.agents.registry import AgentSpec

@@ -10,7 +10,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.errors import InvalidInputError, Issue, NotFoundError, did_you_mean
 

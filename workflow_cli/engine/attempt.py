@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from workflow_cli.actions.base import ActionContext, ActionResult
 from workflow_cli.model.document import Task
@@ -47,7 +48,7 @@ class TaskLog:
     so ``logs --follow`` sees lines as they come; :meth:`close` ends it (a late write reopens it).
     """
 
-    def __init__(self, path: Path, header: str, redact: Redactor) -> None:
+    def __init__(self, path: Path | str, header: str, redact: Redactor) -> None:
         self.path = path
         self.header = header
         self.redact = redact
@@ -111,7 +112,7 @@ def build_context(
         attempt=attempt,
         parameters=parameters,
         workspace=paths.workspace,
-        log=TaskLog(paths.task_log(name), header, redact),
+        log=TaskLog(f"{paths.logs}/{name}.log", header, redact),  # a str: opened once, no Path needed
         env=env,
         timeout=task.timeout_seconds,
         cancel=threading.Event(),

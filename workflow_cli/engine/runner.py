@@ -6,10 +6,12 @@ requests -> deadline -> decide (skip / start) -> flush -> wait for results -> re
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from workflow_cli.actions.base import ActionResult
 from workflow_cli.engine.attempt import Redactor, allowed_env
@@ -221,12 +223,19 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         """Acquire the lock and run; ConflictError (exit 5) if a live runner holds the instance."""
         if not self.lock.acquire():
             raise ConflictError(f"instance {self.paths.id} is held by a live runner; wait for it, or 'workflow-cli stop {self.paths.id}'")
+        frozen = not gc.isenabled() or gc.get_freeze_count() > 0  # someone else manages the collector
         try:
             self._load()
+            if not frozen:
+                # Everything loaded so far (modules, the document, the state) lives as long as the run: keep it
+                # out of the collector's full passes, which otherwise rescan it every few hundred tasks.
+                gc.freeze()
             self._begin()
             self.journal.flush()
             return self._loop()
         finally:
+            if not frozen:
+                gc.unfreeze()
             journal = getattr(self, "journal", None)
             if journal is not None:
                 journal.close()

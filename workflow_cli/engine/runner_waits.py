@@ -7,7 +7,8 @@ requests from other processes (``approve``, ``reject``, ``signal``) are delivere
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from workflow_cli.actions.base import ActionResult
 from workflow_cli.engine.waiting import deliver, next_due, poll_waiting, polls_files

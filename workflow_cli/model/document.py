@@ -7,7 +7,8 @@ scheduler and the commands read, with defaults and shorthands (``retry_count``) 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 ACTION_NAMES = (
     "command",

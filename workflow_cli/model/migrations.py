@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from workflow_cli.errors import InvalidInputError, Issue, StateError, did_you_mean
 from workflow_cli.model.validate import CURRENT_VERSION

@@ -6,7 +6,8 @@ at once so a user fixes a document in one round.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterable, Iterator
 
 from workflow_cli.errors import InvalidInputError, Issue, did_you_mean
 from workflow_cli.model.document import ACTION_NAMES, Workflow, build_workflow, default_action

@@ -11,7 +11,8 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable, Iterator
 
 from workflow_cli.errors import Issue, StateError, WorkflowError
 from workflow_cli.model.schedule_check import schedule_issues

@@ -9,7 +9,8 @@ which renders in a single pass at task start. A rendered value that itself conta
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.templates.markers import ALL_MARKERS, has_markup

@@ -6,7 +6,6 @@ import itertools
 import queue
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from workflow_cli.actions.base import ActionResult
@@ -16,7 +15,12 @@ CrashHandler = Callable[[TaskKey, str], None]
 
 
 class LocalExecutor:
-    """Runs attempts on ``max_workers`` threads named ``wf-task-N``; results are collected by :meth:`poll`."""
+    """Runs attempts on up to ``max_workers`` threads named ``wf-task-N``; results are collected by :meth:`poll`.
+
+    Plain threads fed by a queue rather than a ``ThreadPoolExecutor``: the runner keys its results
+    itself, so a ``Future`` (and its condition variable) per attempt would be pure overhead.
+    Threads start on demand, one per submission until ``max_workers`` exist.
+    """
 
     def __init__(self, max_workers: int, *, on_crash: CrashHandler | None = None) -> None:
         if max_workers < 1:
@@ -24,13 +28,12 @@ class LocalExecutor:
         self.capacity = max_workers
         self.on_crash = on_crash
         self._done: queue.SimpleQueue[tuple[TaskKey, ActionResult]] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[Callable[[], ActionResult], TaskKey] | None] = queue.SimpleQueue()
         self._names = itertools.count(1)
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, initializer=self._name_thread)
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._in_flight = 0
-
-    def _name_thread(self) -> None:
-        threading.current_thread().name = f"wf-task-{next(self._names)}"
+        self._closed = False
 
     @property
     def in_flight(self) -> int:
@@ -47,11 +50,25 @@ class LocalExecutor:
                 self.on_crash(key, traceback.format_exc())
         self._done.put((key, result))
 
+    def _worker(self) -> None:
+        work = self._work
+        while True:
+            item = work.get()
+            if item is None:  # shutdown
+                return
+            self._execute(*item)
+
     def submit(self, fn: Callable[[], ActionResult], *, key: TaskKey) -> None:
-        """Queue ``fn`` on the pool."""
+        """Queue ``fn``; a worker thread takes it as soon as one is free."""
+        if self._closed:
+            raise RuntimeError("the executor is shut down")
         with self._lock:
             self._in_flight += 1
-        self._pool.submit(self._execute, fn, key)
+            if len(self._threads) < self.capacity:
+                thread = threading.Thread(target=self._worker, name=f"wf-task-{next(self._names)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._work.put((fn, key))
 
     def run_inline(self, fn: Callable[[], ActionResult], key: TaskKey) -> None:
         """Run ``fn`` now in the calling thread (trivial in-process actions) and queue its result."""
@@ -71,10 +88,22 @@ class LocalExecutor:
                 results.append(self._done.get_nowait())
         except queue.Empty:
             pass
-        with self._lock:
-            self._in_flight -= len(results)
+        if results:
+            with self._lock:
+                self._in_flight -= len(results)
         return results
 
     def shutdown(self, *, wait: bool) -> None:
-        """Stop the pool; without ``wait``, queued attempts that have not started are dropped."""
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        """Stop the workers; without ``wait``, queued attempts that have not started are dropped."""
+        self._closed = True
+        if not wait:
+            try:
+                while True:
+                    self._work.get_nowait()
+            except queue.Empty:
+                pass
+        for _ in self._threads:
+            self._work.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
