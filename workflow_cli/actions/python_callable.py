@@ -203,6 +203,10 @@ class PythonAction:
     shell_fields: tuple[str, ...] = ()
     inline = False
 
+    def in_process(self, parameters: Mapping[str, Any]) -> bool:
+        """Whether the attempt runs inside the runner's process (and so cannot outlive it)."""
+        return not flag(parameters.get("isolated"), default=False)
+
     def run(self, ctx: ActionContext) -> ActionResult:
         """Call the function once; see the module docstring for parameters and outputs."""
         params = ctx.parameters

@@ -4,7 +4,9 @@
 foreach item's own conditions, render the parameters, look in the result cache, take a pool slot,
 record the start, then run the action inline (``noop``) or hand it to the executor. A task that may
 run twice (``on_interrupt: rerun``) is launched once its start is written to the event log; the
-fsync follows with the next group commit (:mod:`workflow_cli.engine.journal`).
+fsync follows with the next group commit (:mod:`workflow_cli.engine.journal`). An in-process attempt
+(a ``python`` call without ``isolated``) dies with the runner, so its start is not written ahead: it
+goes out with the next write.
 """
 
 from __future__ import annotations
@@ -122,7 +124,11 @@ class LaunchMixin:
         if task.on_interrupt != "rerun" or self.commit_interval <= 0:
             self.journal.flush()  # a task that must not run twice: its start is durable before it begins
         else:
-            self.journal.write()  # a killed runner cannot forget this start; the fsync comes with the group commit
+            in_process = getattr(action, "in_process", None)
+            if in_process is None or not in_process(parameters):
+                # a process may outlive a killed runner: its start is written first (fsynced with the group commit)
+                self.journal.write()
+            # else the attempt runs in this process and dies with it: its start goes out with the next write
             self.journal.flush_if_due(self.commit_interval)
         self.executor.submit(make_thunk(action, ctx, slot), key=(key, attempt))
         return False

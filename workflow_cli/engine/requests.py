@@ -2,16 +2,19 @@
 
 ``stop``, ``cancel``, ``approve``, ``reject`` and ``signal`` drop a request file in the instance's
 ``requests/`` folder; the live runner takes them in at the top of each loop pass (one ``stat`` of the
-folder when nothing changed), records each one, acknowledges it, and acts on it.
+folder when nothing changed, at most every 5 ms), records each one, acknowledges it, and acts on it.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from workflow_cli.engine.runner import Runner
+
+REQUESTS_EVERY = 0.005  # seconds: how stale the runner's view of the requests folder may be
 
 
 class RequestsMixin:
@@ -21,6 +24,11 @@ class RequestsMixin:
         """Take in the requests posted since the last pass (``force``: look even if the folder looks unchanged)."""
         from workflow_cli.store.requests import ack_request, pending_requests
 
+        if not force:
+            now = time.monotonic()
+            if now - self._requests_looked < REQUESTS_EVERY:
+                return  # looked a moment ago (a pass runs per finished task: a stat each would be waste)
+            self._requests_looked = now
         try:  # adding or removing a request file changes the folder's mtime: one stat instead of a listing
             mtime = os.stat(self.paths.requests).st_mtime_ns
         except FileNotFoundError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import random
+import threading
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -82,11 +83,17 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.waiting: dict[str, dict[str, Any]] = {}
         self.children: list[str] = []
         self._requests_mtime: int | None = None
+        self._requests_looked = float("-inf")
         self.fanouts: dict[str, Any] = {}  # running foreach tasks
         self.pool_waits: set[str] = set()  # what waits for a pool slot (task id or item key)
         self._conditions_split: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._result_cache_files: Any = None
         self._resumed_from = "created"
+        self._state_lock = threading.RLock()  # the runner thread and the workers handling their results
+        self._wake = threading.Event()  # a worker tells the runner thread to look
+        self._worker_error: BaseException | None = None
+        self._looping = True
+        self._deadline_at: float | None = None
 
     # -- setup ---------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -256,36 +263,85 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.executor = factory(self.max_parallel)
         self._load_waiting()
         self._restore_fanouts()
-        deadline = self._deadline()
+        self._deadline_at = deadline = self._deadline()
+        # Results are handled on the worker thread that produced them when the executor allows it (see
+        # _result_on_worker): the runner thread then only wakes for what needs its timing.
+        direct = hasattr(self.executor, "set_result_handler")
+        if direct:
+            self.executor.set_result_handler(self._result_on_worker)
         try:
             if self.options.apply_only:
                 self._process_requests(force=True)
                 self._poll_waiting(self.clock.time())
                 return self._finish(apply_only=True)
             while True:
-                self._process_requests()
-                now = self.clock.time()
-                if deadline is not None and now >= deadline and not self.deadline_hit:
-                    self._hit_deadline()
-                if self.waiting:
-                    self._poll_waiting(now)
-                if not (self.stop_requested or self.cancel_requested or self.deadline_hit):
-                    self._schedule(now)
-                if not self.live:
-                    self.journal.flush()
-                    if self._should_stop(now):
-                        break
+                with self._state_lock:
+                    if self._worker_error is not None:
+                        raise self._worker_error
+                    self._wake.clear()
+                    now = self._pass(deadline)
+                    if not self.live:
+                        self.journal.flush()
+                        if self._should_stop(now):
+                            self._looping = False
+                            break
+                    else:
+                        self.journal.flush_if_due(self.commit_interval)
+                    timeout = self._poll_timeout(deadline)
+                    live = bool(self.live)
+                if not live:
+                    if timeout > 0:
+                        self.clock.sleep(timeout)
+                elif direct:
+                    # at least a millisecond: a wake-up already due (a retry waiting for a free slot) must not
+                    # spin on the lock the workers need to hand in their results
+                    self._wake.wait(max(timeout, 0.001))
                 else:
-                    self.journal.flush_if_due(self.commit_interval)
-                timeout = self._poll_timeout(deadline)
-                if self.live:
-                    for key, result in self.executor.poll(timeout):
-                        self._on_result(key, result)
-                elif timeout > 0:
-                    self.clock.sleep(timeout)
+                    results = self.executor.poll(timeout)
+                    with self._state_lock:
+                        for key, result in results:
+                            self._on_result(key, result)
         finally:
+            with self._state_lock:
+                self._looping = False  # a late result (an abandoned attempt) is dropped from now on
             self.executor.shutdown(wait=True)
         return self._finish()
+
+    def _pass(self, deadline: float | None) -> float:
+        """One pass of the loop: requests, deadline, waiting tasks, then start what may start."""
+        self._process_requests()
+        now = self.clock.time()
+        if deadline is not None and now >= deadline and not self.deadline_hit:
+            self._hit_deadline()
+        if self.waiting:
+            self._poll_waiting(now)
+        if not (self.stop_requested or self.cancel_requested or self.deadline_hit):
+            self._schedule(now)
+        return now
+
+    def _result_on_worker(self, key: tuple[str, int], result: ActionResult) -> None:
+        """An attempt ended on a worker thread: handle it there, under the state lock.
+
+        Recording the result, starting what it unblocked and the group commit happen on this thread,
+        so a chain of short tasks needs no hand-over to the runner thread and back (a thread wake-up
+        costs more than the bookkeeping). The runner thread is woken only when it has something to
+        decide: nothing is left running, a timer (retry delay, waiting task, foreach) may have moved,
+        or this thread failed.
+        """
+        with self._state_lock:
+            if not self._looping:
+                return
+            try:
+                self._on_result(key, result)
+                self._pass(self._deadline_at)
+                self.journal.flush_if_due(self.commit_interval)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the runner thread
+                self._worker_error = exc
+                self._wake.set()
+                return
+            if not self.live or self.waiting or self.fanouts or self.scheduler.next_wake() is not None \
+                    or self.stop_requested or self.cancel_requested or self.deadline_hit:
+                self._wake.set()
 
     def _should_stop(self, now: float) -> bool:
         """Nothing runs: stop unless a retry or a waiting task wakes within the wait threshold."""
@@ -302,7 +358,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         """How long to wait for results: until the next wake-up, deadline or group commit."""
         timeout = POLL_SECONDS
         now = self.clock.time()
-        for wake in (self.scheduler.next_wake(), self._waiting_wake() if self.waiting else None, deadline,
+        for wake in (self.scheduler.next_wake(), self._waiting_wake() if self.waiting else None,
+                     None if self.deadline_hit else deadline,
                      self._fanout_wake() if self.fanouts else None):
             if wake is not None:
                 timeout = min(timeout, wake - now)

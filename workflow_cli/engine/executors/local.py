@@ -12,6 +12,7 @@ from workflow_cli.actions.base import ActionResult
 from workflow_cli.engine.executors.base import TaskKey
 
 CrashHandler = Callable[[TaskKey, str], None]
+ResultHandler = Callable[[TaskKey, ActionResult], None]
 
 
 class LocalExecutor:
@@ -34,6 +35,8 @@ class LocalExecutor:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._closed = False
+        self._handler: ResultHandler | None = None
+        self._local = threading.local()
 
     @property
     def in_flight(self) -> int:
@@ -48,20 +51,46 @@ class LocalExecutor:
             result = ActionResult.failure(f"internal error: {exc!r}", kind="error")
             if self.on_crash is not None:
                 self.on_crash(key, traceback.format_exc())
-        self._done.put((key, result))
+        handler = self._handler
+        if handler is None:
+            self._done.put((key, result))
+            return
+        with self._lock:
+            self._in_flight -= 1
+        handler(key, result)
+
+    def set_result_handler(self, handler: ResultHandler | None) -> None:
+        """Hand each result to ``handler`` on the worker thread that produced it, instead of :meth:`poll`.
+
+        The handler must not raise (the runner records its own errors) and must not wait for another
+        worker. Results already queued for :meth:`poll` stay there.
+        """
+        self._handler = handler
 
     def _worker(self) -> None:
-        work = self._work
+        work, local = self._work, self._local
+        local.worker, local.next = True, None
         while True:
             item = work.get()
             if item is None:  # shutdown
                 return
-            self._execute(*item)
+            while item is not None:
+                self._execute(*item)
+                item, local.next = local.next, None  # what its own result handler started: no hand-over
+
 
     def submit(self, fn: Callable[[], ActionResult], *, key: TaskKey) -> None:
         """Queue ``fn``; a worker thread takes it as soon as one is free."""
         if self._closed:
             raise RuntimeError("the executor is shut down")
+        local = self._local
+        if getattr(local, "worker", False) and local.next is None:
+            # submitted by a result handler on a worker: this worker runs it next (waking another
+            # thread costs more than a short task); a second submission goes to the shared queue
+            with self._lock:
+                self._in_flight += 1
+            local.next = (fn, key)
+            return
         with self._lock:
             self._in_flight += 1
             if len(self._threads) < self.capacity:
