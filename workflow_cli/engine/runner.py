@@ -10,6 +10,7 @@ import gc
 import os
 import random
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -92,6 +93,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self._state_lock = threading.RLock()  # the runner thread and the workers handling their results
         self._wake = threading.Event()  # a worker tells the runner thread to look
         self._worker_error: BaseException | None = None
+        self._inbox: deque[tuple[tuple[str, int], ActionResult]] = deque()  # results waiting for the state lock
         self._looping = True
         self._deadline_at: float | None = None
 
@@ -279,6 +281,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                     if self._worker_error is not None:
                         raise self._worker_error
                     self._wake.clear()
+                    self._drain_inbox()
                     now = self._pass(deadline)
                     if not self.live:
                         self.journal.flush()
@@ -289,6 +292,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                         self.journal.flush_if_due(self.commit_interval)
                     timeout = self._poll_timeout(deadline)
                     live = bool(self.live)
+                if self._inbox:
+                    self._take_inbox()  # left by a worker while this thread held the lock
                 if not live:
                     if timeout > 0:
                         self.clock.sleep(timeout)
@@ -324,24 +329,45 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
 
         Recording the result, starting what it unblocked and the group commit happen on this thread,
         so a chain of short tasks needs no hand-over to the runner thread and back (a thread wake-up
-        costs more than the bookkeeping). The runner thread is woken only when it has something to
-        decide: nothing is left running, a timer (retry delay, waiting task, foreach) may have moved,
-        or this thread failed.
+        costs more than the bookkeeping). The result goes to an inbox first; whoever holds the state
+        lock empties it (flat combining), so a worker never sleeps on the lock: it leaves its result
+        and goes back to work.
         """
-        with self._state_lock:
-            if not self._looping:
-                return
+        self._inbox.append((key, result))
+        self._take_inbox()
+
+    def _take_inbox(self) -> None:
+        """Handle the inbox unless another thread holds the lock (it looks again after releasing it).
+
+        The runner thread is woken only when it has something to decide: nothing is left running, a
+        timer (retry delay, waiting task, foreach) may have moved, or handling a result failed.
+        """
+        inbox, lock = self._inbox, self._state_lock
+        while inbox and lock.acquire(blocking=False):
             try:
-                self._on_result(key, result)
-                self._pass(self._deadline_at)
-                self.journal.flush_if_due(self.commit_interval)
-            except BaseException as exc:  # noqa: BLE001 - re-raised on the runner thread
-                self._worker_error = exc
-                self._wake.set()
-                return
-            if not self.live or self.waiting or self.fanouts or self.scheduler.next_wake() is not None \
-                    or self.stop_requested or self.cancel_requested or self.deadline_hit:
-                self._wake.set()
+                if not self._looping:
+                    inbox.clear()  # the loop is over: an abandoned attempt's late result is dropped
+                    return
+                try:
+                    self._drain_inbox()
+                    self._pass(self._deadline_at)
+                    self.journal.flush_if_due(self.commit_interval)
+                except BaseException as exc:  # noqa: BLE001 - re-raised on the runner thread
+                    self._worker_error = exc
+                    self._wake.set()
+                    return
+                if not self.live or self.waiting or self.fanouts or self.scheduler.next_wake() is not None \
+                        or self.stop_requested or self.cancel_requested or self.deadline_hit:
+                    self._wake.set()
+            finally:
+                lock.release()
+
+    def _drain_inbox(self) -> None:
+        """(state lock held) Record the results workers left in the inbox."""
+        inbox = self._inbox
+        while inbox:
+            key, result = inbox.popleft()
+            self._on_result(key, result)
 
     def _should_stop(self, now: float) -> bool:
         """Nothing runs: stop unless a retry or a waiting task wakes within the wait threshold."""
