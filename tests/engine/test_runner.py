@@ -511,6 +511,29 @@ def test_one_log_per_task_with_a_header_per_attempt(engine: Engine) -> None:
     assert "err-1" in text
 
 
+def test_a_log_holds_the_command_line_once_there_is_output_or_a_failure(engine: Engine) -> None:
+    iid, result = engine.run({
+        "quiet": sh("true"),
+        "talks": sh("echo hello", dependencies=["quiet"]),
+        "fails": sh("exit 3", dependencies=["talks"]),
+    })
+    assert result.exit_code == 1
+    logs = engine.paths(iid).logs
+    assert not (logs / "quiet.log").exists()  # a silent success writes no file (its times are in status)
+    assert engine.log(iid, "talks").splitlines()[1:] == ["$ echo hello", "hello"]
+    failed = engine.log(iid, "fails").splitlines()
+    assert failed[0].startswith("=== fails attempt 1 started ") and failed[1:] == ["$ exit 3"]
+
+
+def test_a_silent_long_command_shows_its_log_while_it_runs(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflow_cli.actions import _process
+
+    monkeypatch.setattr(_process, "_SHOW_AFTER", 0.0)
+    iid, result = engine.run({"slow": sh("sleep 0.2")})
+    assert result.exit_code == 0
+    assert engine.log(iid, "slow").splitlines()[1:] == ["$ sleep 0.2"]
+
+
 def test_events_are_sequenced_and_a_sink_sees_them_in_order(engine: Engine) -> None:
     seen: list[dict[str, Any]] = []
     iid = engine.create({"a": sh("true"), "b": {"action": "noop", "dependencies": ["a"]}})

@@ -26,6 +26,7 @@ _CHUNK = 65536
 _SLICE = 0.02  # how often cancel and the deadline are checked
 _DRAIN_IDLE = 0.2  # after exit, a pipe still held by a background grandchild is given up after this silence
 _DRAIN_MAX = 2.0
+_SHOW_AFTER = 1.0  # seconds after which a silent command's log file is written anyway
 
 
 @dataclass
@@ -296,8 +297,13 @@ def run_process(
         return ProcessOutcome(None, start_error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
     pipes = _Pipes(proc, stdin, log, log_stdout=log_stdout, stderr_prefix=stderr_prefix, limit=stdout_limit)
     outcome = ProcessOutcome(None)
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    keep = getattr(log, "keep", None)  # a TaskLog holding the command line until there is output
     while proc.poll() is None:
+        if keep is not None and time.monotonic() - started >= _SHOW_AFTER:
+            keep()  # a silent long command: its log (header, command line) appears for `logs --follow`
+            keep = None
         outcome.cancelled = cancel.is_set()
         outcome.timed_out = not outcome.cancelled and deadline is not None and time.monotonic() >= deadline
         if outcome.cancelled or outcome.timed_out:

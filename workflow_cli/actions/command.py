@@ -217,7 +217,8 @@ class CommandAction:
             codes = _exit_codes(params.get("success_exit_codes"))
         except _ActionError as exc:
             return ActionResult.failure(str(exc), kind="error")
-        ctx.log(f"$ {shown}")
+        note = getattr(ctx.log, "note", ctx.log)
+        note(f"$ {shown}")  # written with the first output line, or if the attempt fails or runs long
         outcome = run_process(
             argv, cwd=cwd, env=env, log=ctx.log, cancel=ctx.cancel, timeout=ctx.timeout, stdin=_stdin(params.get("stdin"))
         )

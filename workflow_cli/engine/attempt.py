@@ -46,6 +46,9 @@ class TaskLog:
 
     The file stays open for the attempt (one open, not one per line) and is flushed after every write,
     so ``logs --follow`` sees lines as they come; :meth:`close` ends it (a late write reopens it).
+    :meth:`note` lines (a command's ``$ argv`` line) wait for the first line of output, or for
+    :meth:`keep` (the attempt failed, or runs long): an attempt that succeeds without a word creates no
+    file, which matters because creating a file costs more than running ``true`` on some disks.
     """
 
     def __init__(self, path: Path | str, header: str, redact: Redactor) -> None:
@@ -55,18 +58,43 @@ class TaskLog:
         self.lock = threading.Lock()
         self.started = False
         self._fh: Any = None
+        self._notes: list[str] = []
+
+    def _write(self, text: str) -> None:
+        """(lock held) Open on first use, header and notes first."""
+        if self._fh is None:
+            self._fh = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by close()
+        if not self.started:
+            self.started = True
+            self._fh.write(self.header)
+            for note in self._notes:
+                self._fh.write(self.redact(note))
+            self._notes = []
+        if text:
+            self._fh.write(self.redact(text))
+        self._fh.flush()
 
     def __call__(self, text: str) -> None:
         if not text.endswith("\n"):
             text += "\n"
         with self.lock:
-            if self._fh is None:
-                self._fh = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by close()
-            if not self.started:
-                self._fh.write(self.header)
-                self.started = True
-            self._fh.write(self.redact(text))
-            self._fh.flush()
+            self._write(text)
+
+    def note(self, text: str) -> None:
+        """A line about the attempt, written with its first line of output or on :meth:`keep`."""
+        if not text.endswith("\n"):
+            text += "\n"
+        with self.lock:
+            if self.started:
+                self._write(text)
+            else:
+                self._notes.append(text)
+
+    def keep(self) -> None:
+        """Write the header and the waiting notes now, output or not (a failed or long attempt)."""
+        with self.lock:
+            if self._notes and not self.started:
+                self._write("")
 
     def close(self) -> None:
         """Close the file (the attempt is over)."""
@@ -129,6 +157,7 @@ def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
 
     The attempt's ``$WORKFLOW_OUTPUT`` file is removed afterwards: the action has read it into outputs.
     """
+    result: Any = None
     try:
         result = action.run(ctx)
     except Exception as exc:  # noqa: BLE001 - an action bug must not kill the runner
@@ -137,6 +166,10 @@ def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
         ctx.log("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         result = ActionResult.failure(f"internal error in action: {type(exc).__name__}: {exc}")
     finally:
+        if not (isinstance(result, ActionResult) and result.ok):
+            keep = getattr(ctx.log, "keep", None)
+            if keep is not None:
+                keep()  # a failed attempt's log shows what ran, even without output
         close = getattr(ctx.log, "close", None)
         if close is not None:
             close()
