@@ -130,7 +130,7 @@ def build_context(
     out_path = None
     if output_file:
         # the runner made outputs/ at start; attempt numbers never repeat, and each file is removed after its attempt
-        out_path = paths.root / "outputs" / f"{name}.{attempt}"
+        out_path = Path(f"{paths.outputs}/{name}.{attempt}")
     env = {str(k): str(v) for k, v in (parameters.get("env") or {}).items()} if isinstance(parameters.get("env"), Mapping) else {}
     if extra_env:
         env = {**extra_env, **env}

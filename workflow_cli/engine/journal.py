@@ -40,6 +40,7 @@ class Journal:
         self.unsynced: list[dict[str, Any]] = []  # written, not yet fsynced
         self._oldest = 0.0
         self.pending_checkpoints: list[dict[str, Any]] = []
+        self._checkpoints_dir_made = False
         self.since_snapshot = 0
         items = sum(len(ts.get("items") or ()) for ts in state["tasks"].values())
         self.snapshot_every = max(500, 2 * (len(state["tasks"]) + items))
@@ -101,7 +102,9 @@ class Journal:
 
     def _index_checkpoints(self) -> None:
         # The index is derived from checkpoint.created events (already fsynced), so no fsync here.
-        self.checkpoints_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self._checkpoints_dir_made:  # made at create; an instance of an older release may lack it
+            self.checkpoints_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._checkpoints_dir_made = True
         with open(self.checkpoints_dir / "checkpoints.jsonl", "ab") as fh:
             fh.write(dumps_lines(self.pending_checkpoints))
         self.pending_checkpoints = []

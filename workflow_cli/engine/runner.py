@@ -119,7 +119,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self._instance_scope = {"id": self.paths.id, "name": self.state.get("name"), "template": self.state.get("template"),
                                 "created_at": self.state.get("created_at"), "workspace": str(self.paths.workspace)}
         self._env_scope = allowed_env(self.wf.env_allow)
-        (self.paths.root / "outputs").mkdir(exist_ok=True, mode=0o700)
+        self.paths.outputs.mkdir(exist_ok=True, mode=0o700)  # made at create; older instances may lack it
         # read once per run: copying os.environ and resolving the workspace cost ~0.2 ms per task otherwise
         self._base_env = dict(os.environ)
         self._workspace_resolved = self.paths.workspace.resolve()
@@ -284,10 +284,10 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                     self._drain_inbox()
                     now = self._pass(deadline)
                     if not self.live:
-                        self.journal.flush()
                         if self._should_stop(now):
                             self._looping = False
-                            break
+                            break  # the run's last events go to disk with its final one, in one fsync
+                        self.journal.flush()  # durable before this thread sleeps
                     else:
                         self.journal.flush_if_due(self.commit_interval)
                     timeout = self._poll_timeout(deadline)

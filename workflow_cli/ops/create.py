@@ -151,5 +151,6 @@ def create_instance(
         document=prepared.document,
         secrets=prepared.params.secrets(),
         created_event={"template": header["template"], "name": header["name"], "params": public},
+        checkpoints=home.checkpoints / instance_id,
     )
     return CreateResult(instance_id, "created", header["template"], public, header["name"], str(paths.root))

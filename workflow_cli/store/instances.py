@@ -8,9 +8,13 @@ Layout of ``instances/<id>/``::
     events.jsonl    the append-only event log: the source of truth
     state.json      a snapshot of the state folded from the events up to its ``last_seq``
     runner.lock     flock held by the live runner
-    logs/           one log per task
+    logs/           one log per task (made with the task's first line of output)
     workspace/      the tasks' working folder
     requests/       requests from other processes to the live runner
+    outputs/        the attempts' ``$WORKFLOW_OUTPUT`` files, removed after each attempt
+
+Everything a run writes into is made at create time, so a run makes no new file but state.json's
+replacement and the logs of tasks that print something.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class InstancePaths:
     logs = cached_property(lambda self: self.root / "logs")
     workspace = cached_property(lambda self: self.root / "workspace")
     requests = cached_property(lambda self: self.root / "requests")
+    outputs = cached_property(lambda self: self.root / "outputs")
 
     def task_log(self, task_id: str) -> Path:
         return Path(f"{self.logs}/{task_id}.log")  # one Path built from a string: cheaper than logs / name
@@ -62,14 +67,25 @@ def create_instance_dir(
     document: Mapping[str, Any],
     secrets: Mapping[str, Any],
     created_event: Mapping[str, Any],
+    checkpoints: Path | None = None,
 ) -> InstancePaths:
-    """Write a new instance in a hidden folder, then rename it into place (all or nothing)."""
+    """Write a new instance in a hidden folder, then rename it into place (all or nothing).
+
+    Every folder and file a run appends to is made here (``checkpoints``: the instance's folder under
+    ``checkpoints/``, with its empty index): making one is not free, and a run should not pay for it.
+    """
     tmp = instances_dir / f".creating-{instance_id}"
     paths = InstancePaths(tmp)
+    made_checkpoints = False
     try:
         tmp.mkdir(mode=0o700)
-        for sub in (paths.logs, paths.workspace, paths.requests):
+        for sub in (paths.logs, paths.workspace, paths.requests, paths.outputs):
             sub.mkdir(mode=0o700)
+        paths.lock.touch(mode=0o600)
+        if checkpoints is not None and not checkpoints.exists():
+            checkpoints.mkdir(mode=0o700, parents=True)
+            made_checkpoints = True
+            (checkpoints / "checkpoints.jsonl").touch(mode=0o600)
         write_json_atomic(paths.header, {"format": HEADER_FORMAT, **header})
         write_json_atomic(paths.document, dict(document))
         if secrets:
@@ -84,6 +100,8 @@ def create_instance_dir(
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if made_checkpoints:
+            shutil.rmtree(checkpoints, ignore_errors=True)  # type: ignore[arg-type]
         raise
     return InstancePaths(final)
 
