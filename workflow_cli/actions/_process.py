@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import selectors
 import signal
 import subprocess
 import threading
@@ -151,47 +150,59 @@ def kill_tree(proc: subprocess.Popen[bytes], grace: float | None = None) -> None
 
 
 class _Pipes:
-    """Non-blocking pump of a child's stdin, stdout and stderr through one selector.
+    """Non-blocking pump of a child's stdin, stdout and stderr through one ``poll`` set.
 
     Lines go to the log (stderr ones prefixed); stdout bytes are also kept in memory up to ``limit``.
+    (``select.poll`` rather than a ``selectors`` epoll: nothing to create and close per process.)
     """
 
     def __init__(
         self, proc: subprocess.Popen[bytes], stdin: bytes | None, log: Callable[[str], None], *, log_stdout: bool, stderr_prefix: str, limit: int
     ) -> None:
-        self.sel = selectors.DefaultSelector()
+        self.poller = select.poll()
+        self.names: dict[int, str] = {}
         self.log, self.log_stdout, self.stderr_prefix, self.limit = log, log_stdout, stderr_prefix, limit
         self.stdout, self.truncated, self.last_stderr = bytearray(), False, ""
         self.pending = memoryview(stdin or b"")
         self.buffers: dict[int, bytearray] = {}
         for stream, name in ((proc.stdout, "stdout"), (proc.stderr, "stderr")):
             if stream is not None:
-                self.sel.register(stream.fileno(), selectors.EVENT_READ, name)
+                self._register(stream.fileno(), select.POLLIN, name)
                 self.buffers[stream.fileno()] = bytearray()
         self.stdin = proc.stdin
         if self.stdin is not None and self.pending:
             os.set_blocking(self.stdin.fileno(), False)
-            self.sel.register(self.stdin.fileno(), selectors.EVENT_WRITE, "stdin")
+            self._register(self.stdin.fileno(), select.POLLOUT, "stdin")
         else:
             self._close_stdin()
 
+    def _register(self, fd: int, events: int, name: str) -> None:
+        self.poller.register(fd, events)
+        self.names[fd] = name
+
+    def _unregister(self, fd: int) -> None:
+        if self.names.pop(fd, None) is not None:
+            self.poller.unregister(fd)
+
     def is_open(self) -> bool:
-        return bool(self.sel.get_map())
+        return bool(self.names)
 
     def pump(self, wait: float) -> bool:
         """Move whatever is ready within ``wait`` seconds; True if anything moved."""
-        if not self.is_open():
+        if not self.names:
             return False
-        ready = self.sel.select(wait)
-        for key, _events in ready:
-            fd, name = int(key.fd), str(key.data)
+        ready = self.poller.poll(wait * 1000.0)
+        for fd, _events in ready:
+            name = self.names.get(fd)
+            if name is None:
+                continue
             if name == "stdin":
                 self._write(fd)
             elif data := os.read(fd, _CHUNK):
                 self._feed(fd, name, data)
             else:
                 self._flush(fd, name)
-                self.sel.unregister(fd)
+                self._unregister(fd)
         return bool(ready)
 
     def _write(self, fd: int) -> None:
@@ -207,8 +218,7 @@ class _Pipes:
 
     def _close_stdin(self) -> None:
         if self.stdin is not None:
-            if self.stdin.fileno() in self.sel.get_map():
-                self.sel.unregister(self.stdin.fileno())
+            self._unregister(self.stdin.fileno())
             with contextlib.suppress(OSError):
                 self.stdin.close()
             self.stdin = None
@@ -245,9 +255,25 @@ class _Pipes:
         while self.is_open() and time.monotonic() < end and self.pump(_DRAIN_IDLE):
             pass
         self._close_stdin()
-        for fd, key in list(self.sel.get_map().items()):
-            self._flush(fd, str(key.data))
-        self.sel.close()
+        for fd, name in list(self.names.items()):
+            self._flush(fd, name)
+            self._unregister(fd)
+
+
+_WHICH: dict[tuple[str, str | None], str | None] = {}
+
+
+def _executable(name: str, env: Mapping[str, str]) -> str | None:
+    """``name`` found on the child's PATH, remembered: Popen would otherwise build and try the whole PATH
+    list for every process. None for a path (it has a slash) or a name not found (Popen reports it)."""
+    if "/" in name:
+        return None
+    key = (name, env.get("PATH"))
+    if key not in _WHICH:
+        import shutil
+
+        _WHICH[key] = shutil.which(name, path=key[1] if key[1] is not None else os.defpath)
+    return _WHICH[key]
 
 
 def _wait_exit(proc: subprocess.Popen[bytes], wait: float) -> None:
@@ -283,9 +309,11 @@ def run_process(
     stdout_limit: int = MAX_OUTPUT_BYTES + 1,
 ) -> ProcessOutcome:
     """Run ``argv`` in a new session, streaming its output into ``log`` until it exits, times out or is cancelled."""
+    executable = _executable(argv[0], env)
     try:
         proc = subprocess.Popen(
             argv,
+            executable=executable,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -294,6 +322,8 @@ def run_process(
             start_new_session=True,
         )
     except OSError as exc:
+        if executable is not None:
+            _WHICH.pop((argv[0], env.get("PATH")), None)  # gone since it was found: look again next time
         return ProcessOutcome(None, start_error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
     pipes = _Pipes(proc, stdin, log, log_stdout=log_stdout, stderr_prefix=stderr_prefix, limit=stdout_limit)
     outcome = ProcessOutcome(None)
