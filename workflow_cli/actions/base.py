@@ -6,6 +6,7 @@ failure is data, not an exception. Actions never touch the store or the console.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,16 +101,7 @@ def format_mib(size: int) -> str:
     return f"{tenths // 10}.{tenths % 10} MiB"
 
 
-def _strict_json(value: Any) -> str:
-    global _STRICT
-    if _STRICT is None:
-        import json
-
-        _STRICT = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
-    return _STRICT.encode(value)
-
-
-_STRICT: Any = None
+_strict_json = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode  # outputs must be real JSON
 
 
 def outputs_result(value: Any, *, exit_code: int | None = None) -> ActionResult:

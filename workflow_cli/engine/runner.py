@@ -1,7 +1,9 @@
 """The runner: drives one instance under its lock, combining scheduler, executor, actions and journal.
 
-Only this module joins the pieces; each of them is tested alone. The loop is:
-requests -> deadline -> decide (skip / start) -> flush -> wait for results -> record results.
+Only this module joins the pieces; each of them is tested alone. A pass is:
+requests -> deadline -> waiting tasks -> decide (skip / start) -> group commit. The runner thread
+makes a pass, then sleeps until a timer or a worker wakes it; a worker whose attempt ended records
+the result and makes a pass itself (:meth:`Runner._result_on_worker`).
 """
 
 from __future__ import annotations
@@ -265,12 +267,10 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.executor = factory(self.max_parallel)
         self._load_waiting()
         self._restore_fanouts()
-        self._deadline_at = deadline = self._deadline()
-        # Results are handled on the worker thread that produced them when the executor allows it (see
-        # _result_on_worker): the runner thread then only wakes for what needs its timing.
-        direct = hasattr(self.executor, "set_result_handler")
-        if direct:
-            self.executor.set_result_handler(self._result_on_worker)
+        self._deadline_at = self._deadline()
+        # Results are handled on the worker thread that produced them (see _result_on_worker): the runner
+        # thread only wakes for what needs its timing.
+        self.executor.set_result_handler(self._result_on_worker)
         try:
             if self.options.apply_only:
                 self._process_requests(force=True)
@@ -282,7 +282,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                         raise self._worker_error
                     self._wake.clear()
                     self._drain_inbox()
-                    now = self._pass(deadline)
+                    now = self._pass()
                     if not self.live:
                         if self._should_stop(now):
                             self._looping = False
@@ -290,32 +290,28 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                         self.journal.flush()  # durable before this thread sleeps
                     else:
                         self.journal.flush_if_due(self.commit_interval)
-                    timeout = self._poll_timeout(deadline)
+                    timeout = self._poll_timeout()
                     live = bool(self.live)
                 if self._inbox:
                     self._take_inbox()  # left by a worker while this thread held the lock
                 if not live:
                     if timeout > 0:
                         self.clock.sleep(timeout)
-                elif direct:
+                else:
                     # at least a millisecond: a wake-up already due (a retry waiting for a free slot) must not
                     # spin on the lock the workers need to hand in their results
                     self._wake.wait(max(timeout, 0.001))
-                else:
-                    results = self.executor.poll(timeout)
-                    with self._state_lock:
-                        for key, result in results:
-                            self._on_result(key, result)
         finally:
             with self._state_lock:
                 self._looping = False  # a late result (an abandoned attempt) is dropped from now on
             self.executor.shutdown(wait=True)
         return self._finish()
 
-    def _pass(self, deadline: float | None) -> float:
+    def _pass(self) -> float:
         """One pass of the loop: requests, deadline, waiting tasks, then start what may start."""
         self._process_requests()
         now = self.clock.time()
+        deadline = self._deadline_at
         if deadline is not None and now >= deadline and not self.deadline_hit:
             self._hit_deadline()
         if self.waiting:
@@ -350,7 +346,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                     return
                 try:
                     self._drain_inbox()
-                    self._pass(self._deadline_at)
+                    self._pass()
                     self.journal.flush_if_due(self.commit_interval)
                 except BaseException as exc:  # noqa: BLE001 - re-raised on the runner thread
                     self._worker_error = exc
@@ -380,10 +376,11 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             return self.scheduler.idle()
         return min(wakes) - now > self.options.wait_threshold
 
-    def _poll_timeout(self, deadline: float | None) -> float:
+    def _poll_timeout(self) -> float:
         """How long to wait for results: until the next wake-up, deadline or group commit."""
         timeout = POLL_SECONDS
         now = self.clock.time()
+        deadline = self._deadline_at
         for wake in (self.scheduler.next_wake(), self._waiting_wake() if self.waiting else None,
                      None if self.deadline_hit else deadline,
                      self._fanout_wake() if self.fanouts else None):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_cli.errors import StateError
+from workflow_cli.store.codec import dumps
 
 _DEFAULT_WAY_OUT = "restore it from a backup or remove it"
 
@@ -56,15 +57,11 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
 
 def dumps_json(obj: Any) -> str:
     """Serialize ``obj`` the way every state file is written (compact UTF-8 JSON, :mod:`.codec`)."""
-    from workflow_cli.store.codec import dumps
-
     return dumps(obj).decode("utf-8")
 
 
 def write_json_atomic(path: Path, obj: Any, *, mode: int = 0o600) -> None:
     """Serialize ``obj`` first, then replace ``path`` atomically; a serialization error writes nothing."""
-    from workflow_cli.store.codec import dumps
-
     data = dumps(obj) + b"\n"
     write_bytes_atomic(path, data, mode=mode)
 

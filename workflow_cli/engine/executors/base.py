@@ -19,8 +19,13 @@ class Executor(Protocol):
         """Start ``fn`` as soon as a slot is free; its result comes back through :meth:`poll`."""
         ...
 
+    def set_result_handler(self, handler: Callable[[TaskKey, ActionResult], None] | None) -> None:
+        """Hand each result to ``handler`` as soon as it exists (the runner records it there, under its
+        own lock, and may submit more work from inside the handler)."""
+        ...
+
     def poll(self, timeout: float | None) -> list[tuple[TaskKey, ActionResult]]:
-        """Wait up to ``timeout`` seconds (None: forever) for one result, then return every finished one."""
+        """Without a handler: wait up to ``timeout`` seconds (None: forever) for one result, then return every finished one."""
         ...
 
     def shutdown(self, *, wait: bool) -> None:
