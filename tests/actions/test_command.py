@@ -1,4 +1,7 @@
-"""The command and noop actions, against real child processes."""
+"""The command and noop actions, against real child processes.
+
+Every command test runs twice: with the posix_spawn path (glibc) and with subprocess.Popen, the fallback.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,20 @@ from typing import Any
 
 import pytest
 
+from workflow_cli.actions import _spawn
 from workflow_cli.actions.base import ActionContext
 from workflow_cli.actions.command import CommandAction
 from workflow_cli.actions.noop import NoopAction
+
+
+@pytest.fixture(autouse=True, params=["posix_spawn", "popen"])
+def spawner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with each way of starting a child (posix_spawn is skipped where the C library lacks it)."""
+    if request.param == "popen":
+        monkeypatch.setattr(_spawn, "_FAST", False)
+    elif _spawn._fast() is None:
+        pytest.skip("posix_spawn with addchdir_np/addclosefrom_np is not available here (glibc 2.34+)")
+    return request.param
 
 
 def make_ctx(tmp_path: Path, params: dict[str, Any], *, timeout: float | None = None) -> tuple[ActionContext, list[str]]:
@@ -201,3 +215,47 @@ def test_env_null_unsets_a_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result, lines = run(tmp_path, {"command": 'echo "[${WF_TEST_DROP-unset}]"', "env": {"WF_TEST_DROP": None}})
     assert result.ok and lines[-1] == "[unset]"
     assert os.environ["WF_TEST_DROP"] == "x"
+
+
+def test_output_file_is_removed_after_the_attempt(tmp_path: Path) -> None:
+    for script in ('echo a=1 > "$WORKFLOW_OUTPUT"', 'echo a=1 > "$WORKFLOW_OUTPUT"; exit 4', 'printf "junk" > "$WORKFLOW_OUTPUT"'):
+        ctx, _ = make_ctx(tmp_path, {"command": script})
+        from workflow_cli.engine.attempt import run_guarded
+
+        run_guarded(CommandAction(), ctx)
+        assert not (tmp_path / "output.txt").exists(), script
+
+
+def test_child_runs_in_its_own_session_with_default_signals_and_no_inherited_descriptors(tmp_path: Path) -> None:
+    leak_r, leak_w = os.pipe()
+    os.set_inheritable(leak_w, True)  # an inheritable descriptor of the runner must not reach the task
+    try:
+        script = ('echo "sid=$(cut -d" " -f6 /proc/self/stat) pid=$$"; grep SigIgn /proc/self/status; '
+                  f'if [ -e /dev/fd/{leak_w} ]; then echo leaked; else echo closed; fi')
+        result, lines = run(tmp_path, {"command": ["/bin/sh", "-c", script]})
+    finally:
+        os.close(leak_r)
+        os.close(leak_w)
+    assert result.ok, lines
+    sid, pid = (part.split("=")[1] for part in lines[1].split())
+    assert sid == pid  # a session (and process group) of its own: a timeout can end the whole tree
+    ignored = int(lines[2].split()[1], 16)
+    for sig in (13, 25):  # SIGPIPE and SIGXFSZ, which Python ignores, are back to their defaults
+        assert not ignored & (1 << (sig - 1))
+    assert lines[3] == "closed"
+
+
+def test_relative_program_path_is_found_in_the_working_folder(tmp_path: Path) -> None:
+    ctx, lines = make_ctx(tmp_path, {"command": ["./hello.sh", "x"], "cwd": "bin"})
+    script = ctx.workspace / "bin" / "hello.sh"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\necho \"hello $1 from $(pwd)\"\n")
+    script.chmod(0o755)
+    result = CommandAction().run(ctx)
+    assert result.ok and lines[-1] == f"hello x from {script.parent.resolve()}"
+
+
+def test_nul_byte_in_an_argument_or_variable_fails_the_attempt(tmp_path: Path) -> None:
+    for params in ({"command": ["echo", "a\0b"]}, {"command": ["true"], "env": {"X": "a\0b"}}):
+        result, _ = run(tmp_path, params)
+        assert not result.ok and result.kind == "error" and "null byte" in result.error, result.error

@@ -16,8 +16,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
+from workflow_cli.actions._spawn import spawn
 from workflow_cli.actions.base import MAX_OUTPUT_BYTES
 
 DEFAULT_GRACE = 2.0
@@ -131,7 +132,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def kill_tree(proc: subprocess.Popen[bytes], grace: float | None = None) -> None:
+def kill_tree(proc: Any, grace: float | None = None) -> None:
     """Stop ``proc`` (a session leader) and all its descendants: SIGTERM, then SIGKILL after ``grace``."""
     grace = kill_grace() if grace is None else grace
     # descendants must be collected before anything dies: orphans lose their ppid link
@@ -157,7 +158,7 @@ class _Pipes:
     """
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], stdin: bytes | None, log: Callable[[str], None], *, log_stdout: bool, stderr_prefix: str, limit: int
+        self, proc: Any, stdin: bytes | None, log: Callable[[str], None], *, log_stdout: bool, stderr_prefix: str, limit: int
     ) -> None:
         self.poller = select.poll()
         self.names: dict[int, str] = {}
@@ -276,7 +277,7 @@ def _executable(name: str, env: Mapping[str, str]) -> str | None:
     return _WHICH[key]
 
 
-def _wait_exit(proc: subprocess.Popen[bytes], wait: float) -> None:
+def _wait_exit(proc: Any, wait: float) -> None:
     """Wait up to ``wait`` s for the child to exit: on a pidfd where Linux has one (woken at the exit itself),
     else with Popen.wait, whose polling sleeps add up to half a millisecond to every short task."""
     pidfd_open = getattr(os, "pidfd_open", None)
@@ -311,20 +312,25 @@ def run_process(
     """Run ``argv`` in a new session, streaming its output into ``log`` until it exits, times out or is cancelled."""
     executable = _executable(argv[0], env)
     try:
-        proc = subprocess.Popen(
-            argv,
-            executable=executable,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = spawn(argv, executable=executable, cwd=str(cwd), env=env, stdin_pipe=stdin is not None)
     except OSError as exc:
         if executable is not None:
             _WHICH.pop((argv[0], env.get("PATH")), None)  # gone since it was found: look again next time
         return ProcessOutcome(None, start_error=f"cannot start '{argv[0]}': {exc.strerror or exc}")
+    except ValueError as exc:  # a NUL byte in an argument or a variable
+        return ProcessOutcome(None, start_error=f"cannot start '{argv[0]}': {exc}")
+    try:
+        return _follow(proc, stdin, log, cancel, timeout, log_stdout, stderr_prefix, stdout_limit)
+    finally:
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def _follow(proc: Any, stdin: bytes | None, log: Callable[[str], None], cancel: threading.Event, timeout: float | None,
+            log_stdout: bool, stderr_prefix: str, stdout_limit: int) -> ProcessOutcome:
+    """Pump the child's pipes until it exits, times out or is cancelled."""
     pipes = _Pipes(proc, stdin, log, log_stdout=log_stdout, stderr_prefix=stderr_prefix, limit=stdout_limit)
     outcome = ProcessOutcome(None)
     started = time.monotonic()

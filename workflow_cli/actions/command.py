@@ -9,6 +9,7 @@ else from stdout when it is JSON, else they are ``{}``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -133,16 +134,27 @@ def _key_values(text: str) -> dict[str, str]:
 
 
 def read_output_file(path: Path) -> dict[str, Any] | None:
-    """Outputs written to ``$WORKFLOW_OUTPUT``: a JSON object or ``key=value`` lines; None when empty or absent."""
+    """Outputs written to ``$WORKFLOW_OUTPUT``: a JSON object or ``key=value`` lines; None when empty or absent.
+
+    The file is removed once read (its values, secrets included, live on only as outputs). One ``open``
+    when the command wrote nothing, which is the common case.
+    """
     try:
-        size = path.stat().st_size
-        if size > _MAX_OUTPUT_FILE:
-            raise _ActionError(f"outputs are {format_mib(size)}; the limit is 1 MiB")
-        data = path.read_bytes()
+        fh = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise _ActionError(f"cannot read $WORKFLOW_OUTPUT: {exc.strerror or exc}") from exc
+    try:
+        with fh:
+            data = fh.read(_MAX_OUTPUT_FILE + 1)
+            if len(data) > _MAX_OUTPUT_FILE:
+                raise _ActionError(f"outputs are {format_mib(os.fstat(fh.fileno()).st_size)}; the limit is 1 MiB")
+    except OSError as exc:
+        raise _ActionError(f"cannot read $WORKFLOW_OUTPUT: {exc.strerror or exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

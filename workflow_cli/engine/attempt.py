@@ -155,7 +155,8 @@ def build_context(
 def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
     """Run an action; an exception escaping it becomes a failed attempt with the traceback logged.
 
-    The attempt's ``$WORKFLOW_OUTPUT`` file is removed afterwards: the action has read it into outputs.
+    The attempt's ``$WORKFLOW_OUTPUT`` file does not outlive it: an action that succeeded has read and
+    removed it (its values, secrets included, live on only as outputs); after a failure it is removed here.
     """
     result: Any = None
     try:
@@ -170,11 +171,11 @@ def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
             keep = getattr(ctx.log, "keep", None)
             if keep is not None:
                 keep()  # a failed attempt's log shows what ran, even without output
+            if ctx.output_file is not None:  # the action may have stopped before reading it
+                ctx.output_file.unlink(missing_ok=True)
         close = getattr(ctx.log, "close", None)
         if close is not None:
             close()
-        if ctx.output_file is not None:  # read by the action; its values (secrets included) live on only as outputs
-            ctx.output_file.unlink(missing_ok=True)
     if not isinstance(result, ActionResult):
         return ActionResult.failure(f"action returned {type(result).__name__}, not an ActionResult")
     return result
