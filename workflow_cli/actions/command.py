@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflow_cli.actions._process import ProcessOutcome, run_process
+from workflow_cli.actions._spawn import ChildEnvironment
 from workflow_cli.actions.base import (
     MAX_OUTPUT_BYTES,
     ActionContext,
@@ -83,18 +84,15 @@ def _env_value(value: Any) -> str:
     return json.dumps(value)
 
 
-def _environment(ctx: ActionContext, extra: Any) -> dict[str, str]:
+def _environment(ctx: ActionContext, extra: Any) -> ChildEnvironment:
     """The runner's environment, plus the WORKFLOW_* variables, plus ``env`` (a null value unsets)."""
     if extra is not None and not isinstance(extra, Mapping):
         raise _ActionError("parameter 'env' must be a mapping")
     base = ctx.services.get("base_env") if ctx.services else None
-    env = {**(base if base is not None else os.environ), **ctx.task_env()}
+    changes: dict[str, str | None] = dict(ctx.task_env())
     for key, value in (extra or {}).items():
-        if value is None:
-            env.pop(str(key), None)
-        else:
-            env[str(key)] = _env_value(value)
-    return env
+        changes[str(key)] = None if value is None else _env_value(value)
+    return ChildEnvironment(base if base is not None else os.environ, changes)
 
 
 def _stdin(value: Any) -> bytes | None:
