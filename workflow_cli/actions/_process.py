@@ -324,8 +324,10 @@ def run_process(
     finally:
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
-                with contextlib.suppress(OSError):
+                try:
                     pipe.close()
+                except OSError:
+                    pass
 
 
 def _follow(proc: Any, stdin: bytes | None, log: Callable[[str], None], cancel: threading.Event, timeout: float | None,

@@ -157,8 +157,11 @@ class _PosixSpawn:
         return SpawnedProcess(argv, pid.value, _Fd(in_w) if stdin_pipe else None, _Fd(out_r), _Fd(err_r))
 
 
+_FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())  # what os.fsencode uses, without its call
+
+
 def _encoded_args(argv: list[str]) -> list[bytes]:
-    out = [os.fsencode(arg) for arg in argv]
+    out = [arg.encode(*_FS) if type(arg) is str else os.fsencode(arg) for arg in argv]
     if any(b"\0" in arg for arg in out):
         raise ValueError("embedded null byte")
     return out
@@ -185,7 +188,8 @@ _BASE: tuple[Any, dict[str, bytes]] = (None, {})  # the last base mapping and it
 
 
 def _encode(name: str, value: str) -> bytes:
-    raw_name, raw_value = os.fsencode(name), os.fsencode(value)
+    raw_name = name.encode(*_FS) if type(name) is str else os.fsencode(name)
+    raw_value = value.encode(*_FS) if type(value) is str else os.fsencode(value)
     if b"\0" in raw_name or b"\0" in raw_value:
         raise ValueError(f"embedded null byte in environment variable {name!r}")
     if b"=" in raw_name:

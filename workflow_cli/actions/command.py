@@ -134,9 +134,10 @@ def _key_values(text: str) -> dict[str, str]:
 def read_output_file(path: Path) -> dict[str, Any] | None:
     """Outputs written to ``$WORKFLOW_OUTPUT``: a JSON object or ``key=value`` lines; None when empty or absent.
 
-    The file is removed once read (its values, secrets included, live on only as outputs). One ``open``
-    when the command wrote nothing, which is the common case.
+    The file is removed once read (its values, secrets included, live on only as outputs).
     """
+    if not os.access(path, os.F_OK):  # the common case, answered without raising and catching an exception
+        return None
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
