@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 _SETSIGDEF, _SETSIGMASK, _SETSID = 0x04, 0x08, 0x80  # glibc's POSIX_SPAWN_* flags (spawn.h)
+_KEEP_ARGV = 256  # argument vectors kept
+_KEEP_ACTIONS = 32  # file action sets kept per thread
 
 
 class _Fd:
@@ -119,13 +121,14 @@ class _PosixSpawn:
                 or libc.posix_spawnattr_setflags(self.attr, _SETSIGDEF | _SETSIGMASK | _SETSID)):
             raise OSError("posix_spawnattr set-up failed")
         self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        self.argvs: dict[tuple[str, ...], Any] = {}
+        self.local = threading.local()
 
     def __call__(self, argv: list[str], executable: str, cwd: str, env: Mapping[str, str], stdin_pipe: bool) -> SpawnedProcess | None:
         """Start the child; None when this path cannot (a standard descriptor is closed in the runner)."""
         ctypes = self.ctypes
-        c_argv = (ctypes.c_char_p * (len(argv) + 1))(*_encoded_args(argv), None)
-        env_items = _encoded_env(env)
-        c_env = (ctypes.c_char_p * (len(env_items) + 1))(*env_items, None)
+        c_argv = self._argv(argv)
+        c_env = self._environ(env)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe() if stdin_pipe else (self.devnull, -1)
@@ -134,27 +137,88 @@ class _PosixSpawn:
             for fd in mine:
                 os.close(fd)
             return None
-        actions = self.actions_type()
         pid = ctypes.c_int()
-        self.fa_init(actions)
+        error = 0
         try:
-            self.fa_dup2(actions, in_r, 0)
-            self.fa_dup2(actions, out_w, 1)
-            self.fa_dup2(actions, err_w, 2)
-            self.fa_closefrom(actions, 3)
-            self.fa_chdir(actions, os.fsencode(cwd))
+            actions = self._actions(in_r, out_w, err_w, cwd)
             error = self.spawn(ctypes.byref(pid), os.fsencode(executable), actions, self.attr, c_argv, c_env)
+        except BaseException:
+            error = -1
+            raise
         finally:
-            self.fa_destroy(actions)
-            for fd in (out_w, err_w, in_r if stdin_pipe else -1):
+            for fd in (out_w, err_w, in_r if stdin_pipe else -1, *((out_r, err_r, in_w) if error else ())):
                 if fd >= 0:
                     os.close(fd)
         if error:
-            for fd in (out_r, err_r, in_w):
-                if fd >= 0:
-                    os.close(fd)
             raise OSError(error, os.strerror(error), executable)
         return SpawnedProcess(argv, pid.value, _Fd(in_w) if stdin_pipe else None, _Fd(out_r), _Fd(err_r))
+
+    # What posix_spawn reads is built once and kept: it only reads these, and with CLONE_VFORK it is done
+    # with them when it returns. Per thread where a child fills in its own part (its variables).
+    def _argv(self, argv: list[str]) -> Any:
+        """The C argv, shared by every child with the same arguments (most tasks of a run repeat theirs)."""
+        key = tuple(argv)
+        c_argv = self.argvs.get(key)
+        if c_argv is None:
+            if len(self.argvs) >= _KEEP_ARGV:
+                self.argvs.clear()
+            items = _encoded_args(argv)
+            c_argv = self.argvs[key] = (self.ctypes.c_char_p * (len(items) + 1))(*items, None)
+        return c_argv
+
+    def _environ(self, env: Mapping[str, str]) -> Any:
+        """The C environment: the run's base variables are laid out once per thread, a child's own go after them."""
+        c_char_p = self.ctypes.c_char_p
+        if not isinstance(env, ChildEnvironment) or type(env.base) is not dict:
+            items = _encoded_env(env)
+            return (c_char_p * (len(items) + 1))(*items, None)
+        lines = _base_lines(env.base)
+        changes = env.changes
+        if changes.keys() & lines.keys():  # a task replaces or removes a variable of the runner
+            items = _encoded_env(env)
+            return (c_char_p * (len(items) + 1))(*items, None)
+        own = [_encode(name, value) for name, value in changes.items() if value is not None]
+        kept = getattr(self.local, "environ", None)
+        if kept is None or kept[0] is not env.base or kept[1] != len(own):
+            array = (c_char_p * (len(lines) + len(own) + 1))(*lines.values(), *own, None)
+            self.local.environ = (env.base, len(own), array)
+            return array
+        array, at = kept[2], len(lines)
+        for i, line in enumerate(own, at):
+            array[i] = line
+        return array
+
+    def _actions(self, stdin: int, stdout: int, stderr: int, cwd: str) -> Any:
+        """File actions for these descriptor numbers and folder (the same few come back task after task).
+
+        Kept per thread (a set is never freed while another thread may be spawning with it) and freed
+        with the thread.
+        """
+        key = (stdin, stdout, stderr, cwd)
+        kept = getattr(self.local, "actions", None)
+        if kept is None:
+            kept = self.local.actions = {}
+        actions = kept.get(key)
+        if actions is None:
+            if len(kept) >= _KEEP_ACTIONS:
+                kept.clear()
+            actions = kept[key] = _FileActions(self, ((stdin, 0), (stdout, 1), (stderr, 2)), os.fsencode(cwd))
+        return actions.buffer
+
+
+class _FileActions:
+    """One ``posix_spawn_file_actions_t``: dup2 each pair, close everything from 3 up, change folder."""
+
+    def __init__(self, spawner: _PosixSpawn, dups: tuple[tuple[int, int], ...], cwd: bytes) -> None:
+        self.destroy = spawner.fa_destroy
+        self.buffer = spawner.actions_type()
+        spawner.fa_init(self.buffer)
+        failed = any(spawner.fa_dup2(self.buffer, fd, target) for fd, target in dups)
+        if failed or spawner.fa_closefrom(self.buffer, 3) or spawner.fa_chdir(self.buffer, cwd):
+            raise OSError("posix_spawn file actions could not be set up")
+
+    def __del__(self) -> None:
+        self.destroy(self.buffer)
 
 
 _FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())  # what os.fsencode uses, without its call
@@ -197,15 +261,21 @@ def _encode(name: str, value: str) -> bytes:
     return raw_name + b"=" + raw_value
 
 
-def _encoded_env(env: Mapping[str, str]) -> list[bytes]:
-    """``NAME=value`` lines; a :class:`ChildEnvironment`'s base is encoded once (~100 variables cost ~30 µs per child)."""
+def _base_lines(base: dict[str, str]) -> dict[str, bytes]:
+    """The lines of a run's base environment, encoded once (~100 variables cost ~30 µs per child)."""
     global _BASE
+    kept, lines = _BASE
+    if kept is not base:
+        lines = {name: _encode(name, value) for name, value in base.items()}
+        _BASE = (base, lines)  # one assignment: another runner's thread never sees half of it
+    return lines
+
+
+def _encoded_env(env: Mapping[str, str]) -> list[bytes]:
+    """``NAME=value`` lines of ``env``."""
     if not isinstance(env, ChildEnvironment) or type(env.base) is not dict:  # os.environ may change under us
         return [_encode(name, value) for name, value in env.items()]
-    base, lines = _BASE
-    if base is not env.base:
-        lines = {name: _encode(name, value) for name, value in env.base.items()}
-        _BASE = (env.base, lines)  # one assignment: another runner's thread never sees half of it
+    lines = _base_lines(env.base)
     changes = env.changes
     if not changes.keys() & lines.keys():
         out = list(lines.values())
