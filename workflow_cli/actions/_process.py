@@ -170,6 +170,7 @@ class _Pipes:
             if stream is not None:
                 self._register(stream.fileno(), select.POLLIN, name)
                 self.buffers[stream.fileno()] = bytearray()
+        self.exit_fd, self.exited = -1, False
         self.stdin = proc.stdin
         if self.stdin is not None and self.pending:
             os.set_blocking(self.stdin.fileno(), False)
@@ -188,12 +189,21 @@ class _Pipes:
     def is_open(self) -> bool:
         return bool(self.names)
 
+    def watch_exit(self, pidfd: int) -> None:
+        """Also wake up when the child exits (``pidfd`` turns readable): :attr:`exited` says it happened."""
+        self.poller.register(pidfd, select.POLLIN)
+        self.exit_fd = pidfd
+
     def pump(self, wait: float) -> bool:
-        """Move whatever is ready within ``wait`` seconds; True if anything moved."""
-        if not self.names:
+        """Move whatever is ready within ``wait`` seconds; True if anything moved (or the child exited)."""
+        if not self.names and self.exit_fd < 0:
             return False
         ready = self.poller.poll(wait * 1000.0)
         for fd, _events in ready:
+            if fd == self.exit_fd:
+                self.poller.unregister(fd)
+                self.exit_fd, self.exited = -1, True
+                continue
             name = self.names.get(fd)
             if name is None:
                 continue
@@ -277,6 +287,17 @@ def _executable(name: str, env: Mapping[str, str]) -> str | None:
     return _WHICH[key]
 
 
+def _pidfd(pid: int) -> int:
+    """A descriptor that turns readable when ``pid`` exits (Linux 5.3+), or -1."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return -1
+    try:
+        return pidfd_open(pid)
+    except OSError:
+        return -1
+
+
 def _wait_exit(proc: Any, wait: float) -> None:
     """Wait up to ``wait`` s for the child to exit: on a pidfd where Linux has one (woken at the exit itself),
     else with Popen.wait, whose polling sleeps add up to half a millisecond to every short task."""
@@ -338,18 +359,33 @@ def _follow(proc: Any, stdin: bytes | None, log: Callable[[str], None], cancel: 
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     keep = getattr(log, "keep", None)  # a TaskLog holding the command line until there is output
-    while proc.poll() is None:
-        if keep is not None and time.monotonic() - started >= _SHOW_AFTER:
-            keep()  # a silent long command: its log (header, command line) appears for `logs --follow`
-            keep = None
-        outcome.cancelled = cancel.is_set()
-        outcome.timed_out = not outcome.cancelled and deadline is not None and time.monotonic() >= deadline
-        if outcome.cancelled or outcome.timed_out:
-            kill_tree(proc)
-            break
-        wait = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
-        if not pipes.pump(wait) and not pipes.is_open():
-            _wait_exit(proc, wait)
+    # The exit is watched in the same poll as the pipes (a pidfd), so a short command costs one wake-up;
+    # without pidfds (before Linux 5.3, other systems) the loop asks waitpid each time round.
+    pidfd = _pidfd(proc.pid)
+    if pidfd >= 0:
+        pipes.watch_exit(pidfd)
+    try:
+        while True:
+            if pidfd < 0 or pipes.exited:
+                if proc.poll() is not None:
+                    break
+                if pidfd >= 0:  # readable before the exit status can be collected: ask waitpid from now on
+                    os.close(pidfd)
+                    pidfd = -1
+            if keep is not None and time.monotonic() - started >= _SHOW_AFTER:
+                keep()  # a silent long command: its log (header, command line) appears for `logs --follow`
+                keep = None
+            outcome.cancelled = cancel.is_set()
+            outcome.timed_out = not outcome.cancelled and deadline is not None and time.monotonic() >= deadline
+            if outcome.cancelled or outcome.timed_out:
+                kill_tree(proc)
+                break
+            wait = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
+            if not pipes.pump(wait) and not pipes.is_open() and pidfd < 0:
+                _wait_exit(proc, wait)
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
     pipes.drain()
     outcome.returncode = proc.returncode
     outcome.stdout, outcome.stdout_truncated = bytes(pipes.stdout), pipes.truncated
