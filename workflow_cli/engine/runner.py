@@ -34,6 +34,7 @@ from workflow_cli.model.document import Task, Workflow, build_workflow
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
 from workflow_cli.store.locks import InstanceLock
+from workflow_cli.store.state import next_checkpoint_id
 
 POLL_SECONDS = 0.2
 DEFAULT_COMMIT_MS = 20
@@ -508,8 +509,6 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             self._cache_store(task, (live.digest if live is not None else None) or self.state["tasks"][task.id].get("cache_key"), outputs)
         self._set_vars(task)
         if task.checkpoint:
-            from workflow_cli.store.state import next_checkpoint_id
-
             self.journal.record("checkpoint.created", {"id": next_checkpoint_id(self.state), "task": task.id,
                                                        "completed": len(self.state["completion_order"]),
                                                        "vars": dict(self.state["vars"])})  # a copy: later set_vars must not change it

@@ -7,6 +7,7 @@ a reader loads it and replays the events after that, so a crash between the two 
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any, Mapping
 
 STATE_FORMAT = 1
@@ -60,8 +61,12 @@ def new_task_state() -> dict[str, Any]:
 def _seconds_between(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
-    from datetime import datetime
-
+    if start[:17] == end[:17] and len(start) == len(end) == 27 and end[26] == "Z":
+        # the engine's own times (2026-11-22T01:12:08.123456Z) within one minute: seconds from the tail
+        try:
+            return round(float(end[17:26]) - float(start[17:26]), 6)
+        except ValueError:
+            pass
     try:
         delta = datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(start.replace("Z", "+00:00"))
     except ValueError:
