@@ -548,6 +548,22 @@ def test_events_are_sequenced_and_a_sink_sees_them_in_order(engine: Engine) -> N
     assert types.count("checkpoint.created") == 2
 
 
+def test_a_completion_reaches_subscribers_while_later_tasks_still_run(engine: Engine) -> None:
+    # the group commit comes from the runner thread while attempts run: `b` waits for the subscriber
+    # to have seen `a` complete, and fails if that never happens while it runs
+    iid = engine.create({"a": sh("true"), "b": sh(
+        "for i in $(seq 200); do [ -e seen-a ] && exit 0; sleep 0.05; done; exit 1", dependencies=["a"])})
+    marker = engine.paths(iid).workspace / "seen-a"
+
+    def sink(event: dict[str, Any]) -> None:
+        if event["type"] == "task.completed" and event["data"]["task"] == "a":
+            marker.touch()
+
+    result = engine.start(iid, sink=sink)
+    assert result.exit_code == 0, engine.log(iid, "b")
+    assert engine.statuses(iid) == {"a": "completed", "b": "completed"}
+
+
 def test_checkpoint_false_writes_no_checkpoint(engine: Engine) -> None:
     iid, _ = engine.run({"a": sh("true", checkpoint=False), "b": sh("true", dependencies=["a"])})
     assert [cp["task"] for cp in engine.state(iid)["checkpoints"]] == ["b"]

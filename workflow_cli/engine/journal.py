@@ -6,7 +6,9 @@ returns, before the runner sleeps. An in-process ``noop`` has no side effect, so
 shares one fsync, and a crash loses nothing that was acted on. A task that may run twice
 (``on_interrupt: rerun``) is launched after its start was *written* (:meth:`Journal.write`, in the
 page cache: a killed runner loses nothing) and fsynced with the next group commit; only a power
-loss can forget such a start, and then the task process died with the machine.
+loss can forget such a start, and then the task process died with the machine. While attempts run,
+the runner thread makes the group commit ``commit_interval_ms`` after the oldest unsynced event
+(:meth:`Journal.commit_wait`); the worker threads that start attempts never fsync for it.
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ class Journal:
         """Group commit: flush when the oldest unflushed event is ``interval`` seconds old (or many wait)."""
         if self.dirty and (len(self.pending) + len(self.unsynced) >= 512 or self.clock.monotonic() - self._oldest >= interval):
             self.flush()
+
+    def commit_wait(self, interval: float) -> float:
+        """Seconds until the group commit is due (``interval`` when nothing waits for one)."""
+        if not self.dirty:
+            return interval
+        return max(0.0, self._oldest + interval - self.clock.monotonic())
 
     def write(self) -> None:
         """Write the recorded events to the log without fsync: they survive the death of this process."""

@@ -129,7 +129,6 @@ class LaunchMixin:
                 # a process may outlive a killed runner: its start is written first (fsynced with the group commit)
                 self.journal.write()
             # else the attempt runs in this process and dies with it: its start goes out with the next write
-            self.journal.flush_if_due(self.commit_interval)
         self.executor.submit(make_thunk(action, ctx, slot), key=(key, attempt))
         return False
 

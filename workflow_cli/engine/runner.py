@@ -2,8 +2,9 @@
 
 Only this module joins the pieces; each of them is tested alone. A pass is:
 requests -> deadline -> waiting tasks -> decide (skip / start) -> group commit. The runner thread
-makes a pass, then sleeps until a timer or a worker wakes it; a worker whose attempt ended records
-the result and makes a pass itself (:meth:`Runner._result_on_worker`).
+makes a pass, then sleeps until a timer, the group commit or a worker wakes it; a worker whose attempt
+ended records the result and makes a pass itself (:meth:`Runner._result_on_worker`). The periodic
+group commit (the fsync) is the runner thread's alone, so no start waits behind one.
 """
 
 from __future__ import annotations
@@ -347,8 +348,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                     return
                 try:
                     self._drain_inbox()
-                    self._pass()
-                    self.journal.flush_if_due(self.commit_interval)
+                    self._pass()  # no group commit here: the runner thread's (an fsync never delays a start)
                 except BaseException as exc:  # noqa: BLE001 - re-raised on the runner thread
                     self._worker_error = exc
                     self._wake.set()
@@ -387,8 +387,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                      self._fanout_wake() if self.fanouts else None):
             if wake is not None:
                 timeout = min(timeout, wake - now)
-        if self.journal.dirty:
-            timeout = min(timeout, self.commit_interval)
+        if self.live or self.journal.dirty:  # the group commit is this thread's: workers never wait for an fsync
+            timeout = min(timeout, self.journal.commit_wait(self.commit_interval))
         return max(0.0, timeout)
 
     def _deadline(self) -> float | None:
