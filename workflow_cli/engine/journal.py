@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from workflow_cli.engine.clock import SystemClock
-from workflow_cli.store.atomic import write_json_atomic
-from workflow_cli.store.codec import dumps_lines
+from workflow_cli.store.atomic import write_bytes_atomic
+from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.store.events import EVENT_FORMAT, EventLog, default_actor
 from workflow_cli.store.instances import InstancePaths
 from workflow_cli.store.state import apply_event
@@ -44,6 +44,8 @@ class Journal:
         self.pending_checkpoints: list[dict[str, Any]] = []
         self._checkpoints_dir_made = False
         self.since_snapshot = 0
+        self.defer_snapshots = False  # set by a runner whose own thread writes the periodic snapshot
+        self.snapshot_due = False
         items = sum(len(ts.get("items") or ()) for ts in state["tasks"].values())
         self.snapshot_every = max(500, 2 * (len(state["tasks"]) + items))
         self.state["last_seq"] = max(self.state["last_seq"], 0)
@@ -106,7 +108,10 @@ class Journal:
                 self.sink(event)
         self.since_snapshot += len(events)
         if self.since_snapshot >= self.snapshot_every:
-            self.snapshot()
+            if self.defer_snapshots:
+                self.snapshot_due = True  # the runner thread writes it outside its state lock
+            else:
+                self.snapshot()
 
     def _index_checkpoints(self) -> None:
         # The index is derived from checkpoint.created events (already fsynced), so no fsync here.
@@ -119,10 +124,15 @@ class Journal:
 
     def snapshot(self) -> None:
         """Replace ``state.json`` with the state as of the last flushed event."""
+        write_bytes_atomic(self.paths.snapshot, self.snapshot_data())
+
+    def snapshot_data(self) -> bytes:
+        """(under the runner's state lock) The snapshot's content, after a flush; the file can then be
+        written without the lock (:func:`write_bytes_atomic`), while attempts go on."""
         if self.dirty:
             self.flush()
-        write_json_atomic(self.paths.snapshot, self.state)
-        self.since_snapshot = 0
+        self.since_snapshot, self.snapshot_due = 0, False
+        return dumps(self.state) + b"\n"
 
     def close(self) -> None:
         """Flush, snapshot and release the log."""

@@ -273,6 +273,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         # Results are handled on the worker thread that produced them (see _result_on_worker): the runner
         # thread only wakes for what needs its timing.
         self.executor.set_result_handler(self._result_on_worker)
+        self.journal.defer_snapshots = True
         try:
             if self.options.apply_only:
                 self._process_requests(force=True)
@@ -294,6 +295,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                         self.journal.flush_if_due(self.commit_interval)
                     timeout = self._poll_timeout()
                     live = bool(self.live)
+                if self.journal.snapshot_due:
+                    self._write_snapshot()
                 if self._inbox:
                     self._take_inbox()  # left by a worker while this thread held the lock
                 if not live:
@@ -306,8 +309,19 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         finally:
             with self._state_lock:
                 self._looping = False  # a late result (an abandoned attempt) is dropped from now on
+                self.journal.defer_snapshots = False
             self.executor.shutdown(wait=True)
         return self._finish()
+
+    def _write_snapshot(self) -> None:
+        """The periodic snapshot: encoded under the state lock, written (fsync, rename) without it."""
+        from workflow_cli.store.atomic import write_bytes_atomic
+
+        with self._state_lock:
+            if not self.journal.snapshot_due:
+                return
+            data = self.journal.snapshot_data()
+        write_bytes_atomic(self.paths.snapshot, data)
 
     def _pass(self) -> float:
         """One pass of the loop: requests, deadline, waiting tasks, then start what may start."""
