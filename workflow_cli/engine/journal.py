@@ -8,7 +8,8 @@ shares one fsync, and a crash loses nothing that was acted on. A task that may r
 page cache: a killed runner loses nothing) and fsynced with the next group commit; only a power
 loss can forget such a start, and then the task process died with the machine. While attempts run,
 the runner thread makes the group commit ``commit_interval_ms`` after the oldest unsynced event
-(:meth:`Journal.commit_wait`); the worker threads that start attempts never fsync for it.
+(:meth:`Journal.commit_wait`), its fsync outside the runner's state lock (:meth:`Journal.begin_commit`):
+the worker threads that start attempts neither fsync for it nor wait for it.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ class Journal:
         self.pending: list[dict[str, Any]] = []  # recorded, not yet written
         self.unsynced: list[dict[str, Any]] = []  # written, not yet fsynced
         self._oldest = 0.0
-        self.pending_checkpoints: list[dict[str, Any]] = []
         self._checkpoints_dir_made = False
         self.since_snapshot = 0
         self.defer_snapshots = False  # set by a runner whose own thread writes the periodic snapshot
@@ -59,8 +59,6 @@ class Journal:
         if not self.pending and not self.unsynced:
             self._oldest = self.clock.monotonic()
         self.pending.append(event)
-        if etype == "checkpoint.created":
-            self.pending_checkpoints.append({"id": data["id"], "created_at": event["time"], **dict(data or {})})
         return event
 
     def grow(self, records: int) -> None:
@@ -71,11 +69,6 @@ class Journal:
     def dirty(self) -> bool:
         """Whether some recorded event is not fsynced yet."""
         return bool(self.pending or self.unsynced)
-
-    def flush_if_due(self, interval: float) -> None:
-        """Group commit: flush when the oldest unflushed event is ``interval`` seconds old (or many wait)."""
-        if self.dirty and (len(self.pending) + len(self.unsynced) >= 512 or self.clock.monotonic() - self._oldest >= interval):
-            self.flush()
 
     def commit_wait(self, interval: float) -> float:
         """Seconds until the group commit is due (``interval`` when nothing waits for one)."""
@@ -101,8 +94,43 @@ class Journal:
         else:
             events, self.pending = self.pending, []
             self.log.write_prepared(events)
-        if self.pending_checkpoints:
-            self._index_checkpoints()
+        self._durable(events)
+
+    # The runner thread's group commit, in three steps so that the fsync runs without the runner's state
+    # lock: workers go on recording and writing meanwhile. Whatever fsync makes an event durable first
+    # (this one, or a worker's own :meth:`flush`) hands it on; events are handed on in log order.
+    def begin_commit(self, interval: float) -> int | None:
+        """(state lock held) When the group commit is due: write what is pending and return the last
+        sequence number the coming :meth:`sync_unlocked` makes durable; else None."""
+        if not self.dirty or (len(self.pending) + len(self.unsynced) < 512
+                              and self.clock.monotonic() - self._oldest < interval):
+            return None
+        self.log.check_unchanged()
+        self.write()
+        self._oldest = self.clock.monotonic()  # what is recorded from now on is younger
+        return self.unsynced[-1]["seq"]
+
+    def sync_unlocked(self) -> None:
+        """fsync the event log (no lock needed: only the file descriptor is touched)."""
+        self.log.sync(check=False)
+
+    def end_commit(self, upto: int) -> None:
+        """(state lock held) The events up to ``upto`` are on disk: hand them on."""
+        done = 0
+        for event in self.unsynced:
+            if event["seq"] > upto:
+                break
+            done += 1
+        if done:
+            events, self.unsynced = self.unsynced[:done], self.unsynced[done:]
+            self._durable(events)
+
+    def _durable(self, events: list[dict[str, Any]]) -> None:
+        """``events`` are fsynced: index their checkpoints, tell the subscriber, maybe snapshot."""
+        checkpoints = [{"id": e["data"]["id"], "created_at": e["time"], **e["data"]} for e in events
+                       if e["type"] == "checkpoint.created"]
+        if checkpoints:
+            self._index_checkpoints(checkpoints)
         if self.sink is not None:
             for event in events:
                 self.sink(event)
@@ -113,14 +141,13 @@ class Journal:
             else:
                 self.snapshot()
 
-    def _index_checkpoints(self) -> None:
+    def _index_checkpoints(self, checkpoints: list[dict[str, Any]]) -> None:
         # The index is derived from checkpoint.created events (already fsynced), so no fsync here.
         if not self._checkpoints_dir_made:  # made at create; an instance of an older release may lack it
             self.checkpoints_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._checkpoints_dir_made = True
         with open(self.checkpoints_dir / "checkpoints.jsonl", "ab") as fh:
-            fh.write(dumps_lines(self.pending_checkpoints))
-        self.pending_checkpoints = []
+            fh.write(dumps_lines(checkpoints))
 
     def snapshot(self) -> None:
         """Replace ``state.json`` with the state as of the last flushed event."""

@@ -286,15 +286,21 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                     self._wake.clear()
                     self._drain_inbox()
                     now = self._pass()
+                    commit = None
                     if not self.live:
                         if self._should_stop(now):
                             self._looping = False
                             break  # the run's last events go to disk with its final one, in one fsync
                         self.journal.flush()  # durable before this thread sleeps
                     else:
-                        self.journal.flush_if_due(self.commit_interval)
+                        commit = self.journal.begin_commit(self.commit_interval)
                     timeout = self._poll_timeout()
                     live = bool(self.live)
+                if commit is not None:
+                    self.journal.sync_unlocked()  # the group commit's fsync: workers go on meanwhile
+                    with self._state_lock:
+                        self.journal.end_commit(commit)
+                        timeout = self._poll_timeout()
                 if self.journal.snapshot_due:
                     self._write_snapshot()
                 if self._inbox:

@@ -232,11 +232,18 @@ class EventLog:
             self._write(dumps_lines(events), fsync=fsync)
             self._seq += len(events)
 
-    def sync(self) -> None:
-        """Flush appends made with ``fsync=False``."""
+    def sync(self, *, check: bool = True) -> None:
+        """Flush appends made with ``fsync=False`` (``check``: first make sure nobody else appended)."""
+        fd = self._fd
+        if fd is not None:
+            if check:
+                self._check_unchanged(fd)
+            os.fsync(fd)
+
+    def check_unchanged(self) -> None:
+        """Raise StateError if the file grew behind this writer."""
         if self._fd is not None:
             self._check_unchanged(self._fd)
-            os.fsync(self._fd)
 
     def close(self) -> None:
         """Close the file descriptor; a later append reopens (and rechecks) the log."""
