@@ -299,20 +299,7 @@ def _pidfd(pid: int) -> int:
 
 
 def _wait_exit(proc: Any, wait: float) -> None:
-    """Wait up to ``wait`` s for the child to exit: on a pidfd where Linux has one (woken at the exit itself),
-    else with Popen.wait, whose polling sleeps add up to half a millisecond to every short task."""
-    pidfd_open = getattr(os, "pidfd_open", None)
-    if pidfd_open is not None:
-        try:
-            fd = pidfd_open(proc.pid)
-        except OSError:
-            fd = -1
-        if fd >= 0:
-            try:
-                select.select([fd], [], [], wait)
-            finally:
-                os.close(fd)
-            return
+    """Wait up to ``wait`` s for the child to exit, where no pidfd watches it (see :func:`_follow`)."""
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=wait)
 

@@ -32,6 +32,7 @@ from workflow_cli.engine.runner_waits import WaitingMixin
 from workflow_cli.engine.scheduler import Scheduler
 from workflow_cli.errors import ConflictError
 from workflow_cli.model.document import Task, Workflow, build_workflow
+from workflow_cli.store.atomic import write_bytes_atomic
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
 from workflow_cli.store.locks import InstanceLock
@@ -321,8 +322,6 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
 
     def _write_snapshot(self) -> None:
         """The periodic snapshot: encoded under the state lock, written (fsync, rename) without it."""
-        from workflow_cli.store.atomic import write_bytes_atomic
-
         with self._state_lock:
             if not self.journal.snapshot_due:
                 return
