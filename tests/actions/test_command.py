@@ -229,12 +229,12 @@ def test_output_file_is_removed_after_the_attempt(tmp_path: Path) -> None:
         assert not (tmp_path / "output.txt").exists(), script
 
 
-def test_child_runs_in_its_own_session_with_default_signals_and_no_inherited_descriptors(tmp_path: Path) -> None:
+def test_child_runs_in_its_own_session_with_default_signals_no_inherited_descriptors_and_null_stdin(tmp_path: Path) -> None:
     leak_r, leak_w = os.pipe()
     os.set_inheritable(leak_w, True)  # an inheritable descriptor of the runner must not reach the task
     try:
         script = ('echo "sid=$(cut -d" " -f6 /proc/self/stat) pid=$$"; grep SigIgn /proc/self/status; '
-                  f'if [ -e /dev/fd/{leak_w} ]; then echo leaked; else echo closed; fi')
+                  f'if [ -e /dev/fd/{leak_w} ]; then echo leaked; else echo closed; fi; readlink /proc/self/fd/0')
         result, lines = run(tmp_path, {"command": ["/bin/sh", "-c", script]})
     finally:
         os.close(leak_r)
@@ -246,6 +246,7 @@ def test_child_runs_in_its_own_session_with_default_signals_and_no_inherited_des
     for sig in (13, 25):  # SIGPIPE and SIGXFSZ, which Python ignores, are back to their defaults
         assert not ignored & (1 << (sig - 1))
     assert lines[3] == "closed"
+    assert lines[4] == "/dev/null"  # no stdin given: it reads nothing, it never waits for a terminal
 
 
 def test_relative_program_path_is_found_in_the_working_folder(tmp_path: Path) -> None:

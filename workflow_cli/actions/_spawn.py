@@ -102,9 +102,11 @@ class _PosixSpawn:
         self.fa_dup2 = libc.posix_spawn_file_actions_adddup2
         self.fa_chdir = libc.posix_spawn_file_actions_addchdir_np
         self.fa_closefrom = libc.posix_spawn_file_actions_addclosefrom_np
+        self.fa_open = libc.posix_spawn_file_actions_addopen
         self.spawn = libc.posix_spawn
         for fn, argtypes in ((self.fa_init, [c_void_p]), (self.fa_destroy, [c_void_p]), (self.fa_dup2, [c_void_p, c_int, c_int]),
                              (self.fa_chdir, [c_void_p, c_char_p]), (self.fa_closefrom, [c_void_p, c_int]),
+                             (self.fa_open, [c_void_p, c_int, c_char_p, c_int, ctypes.c_uint]),
                              (self.spawn, [c_void_p, c_char_p, c_void_p, c_void_p, c_void_p, c_void_p])):
             fn.argtypes, fn.restype = argtypes, c_int
         # opaque glibc structures, given generous room: 80, 336 and 128 bytes on 64-bit Linux
@@ -120,7 +122,6 @@ class _PosixSpawn:
                 or libc.posix_spawnattr_setsigmask(self.attr, sigmask)
                 or libc.posix_spawnattr_setflags(self.attr, _SETSIGDEF | _SETSIGMASK | _SETSID)):
             raise OSError("posix_spawnattr set-up failed")
-        self.devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         self.argvs: dict[tuple[str, ...], Any] = {}
         self.local = threading.local()
 
@@ -131,9 +132,9 @@ class _PosixSpawn:
         c_env = self._environ(env)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        in_r, in_w = os.pipe() if stdin_pipe else (self.devnull, -1)
+        in_r, in_w = os.pipe() if stdin_pipe else (-1, -1)  # -1: the child opens /dev/null itself
         mine = [out_r, out_w, err_r, err_w] + ([in_r, in_w] if stdin_pipe else [])
-        if min(mine) < 3 or in_r < 3:  # dup2 onto itself would keep close-on-exec: Popen handles that case
+        if min(mine) < 3:  # dup2 onto itself would keep close-on-exec: Popen handles that case
             for fd in mine:
                 os.close(fd)
             return None
@@ -146,7 +147,7 @@ class _PosixSpawn:
             error = -1
             raise
         finally:
-            for fd in (out_w, err_w, in_r if stdin_pipe else -1, *((out_r, err_r, in_w) if error else ())):
+            for fd in (out_w, err_w, in_r, *((out_r, err_r, in_w) if error else ())):
                 if fd >= 0:
                     os.close(fd)
         if error:
@@ -202,19 +203,24 @@ class _PosixSpawn:
         if actions is None:
             if len(kept) >= _KEEP_ACTIONS:
                 kept.clear()
-            actions = kept[key] = _FileActions(self, ((stdin, 0), (stdout, 1), (stderr, 2)), os.fsencode(cwd))
+            actions = kept[key] = _FileActions(self, stdin, stdout, stderr, os.fsencode(cwd))
         return actions.buffer
 
 
 class _FileActions:
-    """One ``posix_spawn_file_actions_t``: dup2 each pair, close everything from 3 up, change folder."""
+    """One ``posix_spawn_file_actions_t``: stdin from ``stdin`` (-1: /dev/null), stdout and stderr, every
+    other descriptor closed, the working folder."""
 
-    def __init__(self, spawner: _PosixSpawn, dups: tuple[tuple[int, int], ...], cwd: bytes) -> None:
+    def __init__(self, spawner: _PosixSpawn, stdin: int, stdout: int, stderr: int, cwd: bytes) -> None:
         self.destroy = spawner.fa_destroy
-        self.buffer = spawner.actions_type()
-        spawner.fa_init(self.buffer)
-        failed = any(spawner.fa_dup2(self.buffer, fd, target) for fd, target in dups)
-        if failed or spawner.fa_closefrom(self.buffer, 3) or spawner.fa_chdir(self.buffer, cwd):
+        self.buffer = buffer = spawner.actions_type()
+        spawner.fa_init(buffer)
+        if stdin < 0:
+            failed = spawner.fa_open(buffer, 0, os.devnull.encode(), os.O_RDONLY, 0)
+        else:
+            failed = spawner.fa_dup2(buffer, stdin, 0)
+        failed = failed or spawner.fa_dup2(buffer, stdout, 1) or spawner.fa_dup2(buffer, stderr, 2)
+        if failed or spawner.fa_closefrom(buffer, 3) or spawner.fa_chdir(buffer, cwd):
             raise OSError("posix_spawn file actions could not be set up")
 
     def __del__(self) -> None:
