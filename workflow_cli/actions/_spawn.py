@@ -54,17 +54,17 @@ class SpawnedProcess:
         self.args, self.pid = args, pid
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.returncode: int | None = None
-        self._reap = threading.Lock()
 
     def poll(self) -> int | None:
-        """The exit code (negative: the signal) once the child has exited, else None; reaps it."""
-        if self.returncode is None and self._reap.acquire(blocking=False):
+        """The exit code (negative: the signal) once the child has exited, else None; reaps it.
+
+        Only the thread running the attempt waits for its child, so no lock guards the reaping.
+        """
+        if self.returncode is None:
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
             except ChildProcessError:  # reaped elsewhere (a SIGCHLD handler set to ignore): the code is lost
                 pid, status = self.pid, 255 << 8
-            finally:
-                self._reap.release()
             if pid == self.pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
@@ -79,12 +79,6 @@ class SpawnedProcess:
             time.sleep(delay if end is None else max(0.0, min(delay, end - time.monotonic())))
             delay = min(delay * 2, 0.05)
         return self.returncode  # type: ignore[return-value]
-
-    def close(self) -> None:
-        """Close the parent's pipe ends."""
-        for pipe in (self.stdin, self.stdout, self.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 class _PosixSpawn:
@@ -227,11 +221,8 @@ class _FileActions:
         self.destroy(self.buffer)
 
 
-_FS = (sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())  # what os.fsencode uses, without its call
-
-
 def _encoded_args(argv: list[str]) -> list[bytes]:
-    out = [arg.encode(*_FS) if type(arg) is str else os.fsencode(arg) for arg in argv]
+    out = [os.fsencode(arg) for arg in argv]
     if any(b"\0" in arg for arg in out):
         raise ValueError("embedded null byte")
     return out
@@ -258,8 +249,7 @@ _BASE: tuple[Any, dict[str, bytes]] = (None, {})  # the last base mapping and it
 
 
 def _encode(name: str, value: str) -> bytes:
-    raw_name = name.encode(*_FS) if type(name) is str else os.fsencode(name)
-    raw_value = value.encode(*_FS) if type(value) is str else os.fsencode(value)
+    raw_name, raw_value = os.fsencode(name), os.fsencode(value)
     if b"\0" in raw_name or b"\0" in raw_value:
         raise ValueError(f"embedded null byte in environment variable {name!r}")
     if b"=" in raw_name:
@@ -278,17 +268,9 @@ def _base_lines(base: dict[str, str]) -> dict[str, bytes]:
 
 
 def _encoded_env(env: Mapping[str, str]) -> list[bytes]:
-    """``NAME=value`` lines of ``env``."""
-    if not isinstance(env, ChildEnvironment) or type(env.base) is not dict:  # os.environ may change under us
-        return [_encode(name, value) for name, value in env.items()]
-    lines = _base_lines(env.base)
-    changes = env.changes
-    if not changes.keys() & lines.keys():
-        out = list(lines.values())
-    else:
-        out = [line for name, line in lines.items() if name not in changes]
-    out += [_encode(name, value) for name, value in changes.items() if value is not None]
-    return out
+    """``NAME=value`` lines of ``env``, every variable encoded now (see :meth:`_PosixSpawn._environ` for the
+    usual case, where the run's own variables were encoded once)."""
+    return [_encode(name, value) for name, value in env.items()]
 
 
 _FAST: Any = None  # _PosixSpawn, False when unavailable, None before the first look

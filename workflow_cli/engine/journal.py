@@ -151,7 +151,11 @@ class Journal:
 
     def snapshot(self) -> None:
         """Replace ``state.json`` with the state as of the last flushed event."""
-        write_bytes_atomic(self.paths.snapshot, self.snapshot_data())
+        self.write_snapshot(self.snapshot_data())
+
+    def write_snapshot(self, data: bytes) -> None:
+        """Replace ``state.json`` with ``data`` from :meth:`snapshot_data` (no lock needed)."""
+        write_bytes_atomic(self.paths.snapshot, data)
 
     def snapshot_data(self) -> bytes:
         """(under the runner's state lock) The snapshot's content, after a flush; the file can then be

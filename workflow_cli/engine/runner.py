@@ -32,7 +32,6 @@ from workflow_cli.engine.runner_waits import WaitingMixin
 from workflow_cli.engine.scheduler import Scheduler
 from workflow_cli.errors import ConflictError
 from workflow_cli.model.document import Task, Workflow, build_workflow
-from workflow_cli.store.atomic import write_bytes_atomic
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
 from workflow_cli.store.locks import InstanceLock
@@ -326,7 +325,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             if not self.journal.snapshot_due:
                 return
             data = self.journal.snapshot_data()
-        write_bytes_atomic(self.paths.snapshot, data)
+        self.journal.write_snapshot(data)
 
     def _pass(self) -> float:
         """One pass of the loop: requests, deadline, waiting tasks, then start what may start."""
