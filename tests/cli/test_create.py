@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import stat
 
-import pytest
 import yaml
 
 SECRET = "s3cr3t-V4lue-xyz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workflow_cli.engine.clock import FakeClock
+from workflow_cli.clock import FakeClock
 from workflow_cli.engine.journal import Journal
 from workflow_cli.store.events import read_events
 

@@ -62,7 +62,7 @@ def test_retry_applies_per_iteration(engine: Engine) -> None:
 
 
 def test_delay_between_iterations_is_a_timer_not_a_busy_wait(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import RunOptions, Runner
 
     iid = engine.create({"t": {"action": "noop", "loop": {"until": "loop.iteration >= 3", "delay_seconds": 100}}})

@@ -235,7 +235,7 @@ def test_retry_on_timeout_only_does_not_retry_errors(engine: Engine) -> None:
 
 
 def test_retry_delays_follow_the_backoff_on_a_fake_clock(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock, parse_iso
+    from workflow_cli.clock import FakeClock, parse_iso
     from workflow_cli.engine.runner import RunOptions, Runner
 
     iid = engine.create({"t": sh(fails_first(3), retry={"max_attempts": 4, "delay_seconds": 10, "backoff_factor": 3})})
@@ -250,7 +250,7 @@ def test_retry_delays_follow_the_backoff_on_a_fake_clock(engine: Engine) -> None
 
 
 def test_retry_delay_capped_by_max_delay_on_a_fake_clock(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import Runner
 
     iid = engine.create({"t": sh(fails_first(3), retry={"max_attempts": 4, "delay_seconds": 10, "max_delay_seconds": 15})})
@@ -259,7 +259,7 @@ def test_retry_delay_capped_by_max_delay_on_a_fake_clock(engine: Engine) -> None
 
 
 def test_a_long_retry_delay_ends_the_run_waiting_and_resume_continues(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import RunOptions, Runner
     from workflow_cli.ops.run import exit_code_for
 
@@ -276,7 +276,7 @@ def test_a_long_retry_delay_ends_the_run_waiting_and_resume_continues(engine: En
 
 
 def test_other_tasks_run_while_one_waits_for_its_retry(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import Runner
 
     iid = engine.create({
@@ -586,7 +586,7 @@ def test_a_render_error_fails_the_task_with_a_clear_message(engine: Engine) -> N
 
 
 def test_deadline_on_a_fake_clock_while_a_retry_waits(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import RunOptions, Runner
     from workflow_cli.ops.run import exit_code_for
 

@@ -102,7 +102,7 @@ class _PosixSpawn:
                              (self.fa_chdir, [c_void_p, c_char_p]), (self.fa_closefrom, [c_void_p, c_int]),
                              (self.fa_open, [c_void_p, c_int, c_char_p, c_int, ctypes.c_uint]),
                              (self.spawn, [c_void_p, c_char_p, c_void_p, c_void_p, c_void_p, c_void_p])):
-            fn.argtypes, fn.restype = argtypes, c_int
+            fn.argtypes, fn.restype = argtypes, c_int  # type: ignore[assignment]
         # opaque glibc structures, given generous room: 80, 336 and 128 bytes on 64-bit Linux
         self.actions_type = ctypes.c_char * 512
         self.attr = (ctypes.c_char * 1024)()

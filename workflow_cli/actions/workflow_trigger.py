@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping
 
-from workflow_cli.actions.base import ActionContext, ActionResult, flag, outputs_result, unknown_key_issues
+from workflow_cli.actions.base import ActionContext, ActionResult, ChildWorkflows, flag, outputs_result, unknown_key_issues
 from workflow_cli.errors import Issue, WorkflowError
 
 ALLOWED = ("template", "file", "params", "wait", "name", "max_depth")
@@ -56,12 +56,13 @@ class WorkflowTriggerAction:
 
     def run(self, ctx: ActionContext) -> ActionResult:
         """Create the child, then run it here (wait) or in the background (no wait)."""
-        from workflow_cli.ops.create import create_instance
-        from workflow_cli.ops.run import detach, drive
         from workflow_cli.store.instances import InstancePaths, read_header
 
         p = ctx.parameters
         home = ctx.services["home"]
+        children: ChildWorkflows | None = ctx.services.get("child_workflows")
+        if children is None:
+            return ActionResult.failure("this runner cannot start child workflows (run it through workflow-cli)")
         parent_paths = ctx.services["paths"]
         parent = read_header(parent_paths).get("parent") or {}
         depth = int(parent.get("depth", 0)) + 1
@@ -70,32 +71,32 @@ class WorkflowTriggerAction:
             return ActionResult.failure(f"sub-workflow nesting deeper than {limit} levels")
         source = str(p.get("template") or p.get("file") or "")
         try:
-            child = create_instance(home, source, overrides=dict(p.get("params") or {}), name=p.get("name"),
-                                    parent={"instance": ctx.instance_id, "task": ctx.task_id, "depth": depth})
+            child_id = children.create(source, params=dict(p.get("params") or {}), name=p.get("name"),
+                                       parent={"instance": ctx.instance_id, "task": ctx.task_id, "depth": depth})
         except WorkflowError as exc:
             return ActionResult.failure(f"cannot create the child instance: {exc}")
-        ctx.log(f"child instance {child.id} created from {source}")
+        ctx.log(f"child instance {child_id} created from {source}")
         registry = ctx.services.get("children")
         if registry is not None:
-            registry.append(child.id)
-        child_paths = InstancePaths(home.instances / child.id)
+            registry.append(child_id)
+        child_paths = InstancePaths(home.instances / child_id)
         if not flag(p.get("wait"), default=True):
-            detach(home, child_paths, "start")
-            return outputs_result({"child": child.id, "status": "running"})
+            children.start_background(child_id)
+            return outputs_result({"child": child_id, "status": "running"})
         done = threading.Event()
         watcher = threading.Thread(target=self._propagate_cancel, args=(ctx, child_paths, done), daemon=True)
         watcher.start()
         try:
-            drive(home, child_paths)
+            children.run(child_id)
         except WorkflowError as exc:
-            return ActionResult.failure(f"child instance {child.id}: {exc}", outputs={"child": child.id})
+            return ActionResult.failure(f"child instance {child_id}: {exc}", outputs={"child": child_id})
         finally:
             done.set()
-            _copy_child_logs(home, child.id, ctx.log)
-        result = _child_result(home, child.id)
+            _copy_child_logs(home, child_id, ctx.log)
+        result = _child_result(home, child_id)
         if result is not None:
             return result
-        return ActionResult(True, None, waiting={"kind": "child", "child": child.id})
+        return ActionResult(True, None, waiting={"kind": "child", "child": child_id})
 
     @staticmethod
     def _propagate_cancel(ctx: ActionContext, child_paths: Any, done: threading.Event) -> None:

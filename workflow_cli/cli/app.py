@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from workflow_cli import __version__
+from workflow_cli._version import __version__
 from workflow_cli.cli.output import CliContext
 
 COMMAND_MODULES = (

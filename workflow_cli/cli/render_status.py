@@ -183,7 +183,7 @@ def _counts_line(counts: Mapping[str, int]) -> str:
 def render_status(console: Any, doc: dict[str, Any], *, now: float | None = None) -> None:
     """Print the status view of one instance."""
     if now is None:
-        from workflow_cli.engine.clock import SystemClock
+        from workflow_cli.clock import SystemClock
 
         now = SystemClock().time()  # the engine's clock: task times are stamped with it
     iid, shown = doc["id"], doc["display_status"]

@@ -59,6 +59,7 @@ class ForeachMixin:
     """Methods of :class:`Runner` that run foreach tasks."""
 
     fanouts: dict[str, Fanout]
+    stop_requested: str | None
 
     # -- conditions --------------------------------------------------------------------------------------
     def _split_conditions(self: Runner, task: Task) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -196,7 +197,7 @@ class ForeachMixin:
             self.journal.record("item.failed", {**data, "kind": "cancelled"})
             return
         if live.attempt < retry.max_attempts and retry.allows(result.kind, result.exit_code):
-            from workflow_cli.engine.clock import utc_iso
+            from workflow_cli.clock import utc_iso
 
             delay = retry.delay_before(live.attempt + 1, self.rng.random())
             due = self.clock.time() + delay

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from workflow_cli.engine.clock import SystemClock
+from workflow_cli.clock import SystemClock
 from workflow_cli.store.atomic import write_bytes_atomic
 from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.store.events import EVENT_FORMAT, EventLog, default_actor
@@ -108,7 +108,7 @@ class Journal:
         self.log.check_unchanged()
         self.write()
         self._oldest = self.clock.monotonic()  # what is recorded from now on is younger
-        return self.unsynced[-1]["seq"]
+        return int(self.unsynced[-1]["seq"])
 
     def sync_unlocked(self) -> None:
         """fsync the event log (no lock needed: only the file descriptor is touched)."""

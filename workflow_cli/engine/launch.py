@@ -78,7 +78,7 @@ class LaunchMixin:
                                   key=key, index=index)
         scope = self._scope(task, extra) if extra or task.cache is not None else None
         if index is not None and self._item_conditions(task):
-            ok, reason = self._evaluate_conditions(self._item_conditions(task), scope)
+            ok, reason = self._evaluate_conditions(self._item_conditions(task), scope if scope is not None else self._scope(task))
             if not ok:
                 return self._skip_item(task, index, reason or "condition is false")
         try:

@@ -85,7 +85,7 @@ class LoopMixin:
             return True
         delay = float(spec.get("delay_seconds") or 0)
         due = self.clock.time() + delay
-        from workflow_cli.engine.clock import utc_iso
+        from workflow_cli.clock import utc_iso
 
         self.journal.record("loop.iteration", {**base, "iteration": iteration, "outputs": outputs,
                                                "due": utc_iso(due) if delay > 0 else None})

@@ -20,6 +20,8 @@ REQUESTS_EVERY = 0.005  # seconds: how stale the runner's view of the requests f
 class RequestsMixin:
     """Methods of :class:`Runner` that take in requests and stop attempts."""
 
+    stop_requested: str | None
+
     def _process_requests(self: Runner, *, force: bool = False) -> None:
         """Take in the requests posted since the last pass (``force``: look even if the folder looks unchanged)."""
         from workflow_cli.store.requests import ack_request, pending_requests

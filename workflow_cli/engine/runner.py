@@ -15,13 +15,13 @@ import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
-from workflow_cli.actions.base import ActionResult
+from workflow_cli.actions.base import ActionResult, ChildWorkflows
 from workflow_cli.engine.attempt import Redactor, allowed_env
 from workflow_cli.engine.cache import CacheMixin
-from workflow_cli.engine.clock import SystemClock
+from workflow_cli.clock import SystemClock
 from workflow_cli.engine.foreach import ForeachMixin
 from workflow_cli.engine.journal import EventSink, Journal
 from workflow_cli.engine.launch import LaunchMixin, _Live
@@ -32,6 +32,7 @@ from workflow_cli.engine.runner_waits import WaitingMixin
 from workflow_cli.engine.scheduler import Scheduler
 from workflow_cli.errors import ConflictError
 from workflow_cli.model.document import Task, Workflow, build_workflow
+from workflow_cli.store.config import load_config
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
 from workflow_cli.store.locks import InstanceLock
@@ -51,8 +52,9 @@ class RunOptions:
     sink: EventSink | None = None
     no_cache: bool = False
     reopen: bool = False
-    prepare: Callable[[Any], None] | None = None
+    reset_tasks: tuple[tuple[str, bool], ...] = ()  # (task, full): put back to pending first (retry)
     apply_only: bool = False
+    child_workflows: ChildWorkflows | None = None  # what workflow_trigger uses (given by ops)
 
 
 @dataclass
@@ -103,8 +105,6 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
 
     # -- setup ---------------------------------------------------------------------------------------
     def _load(self) -> None:
-        from workflow_cli.ops.config import load_config
-
         self.doc = read_document(self.paths)
         self.wf = build_workflow(self.doc)
         self.config = load_config(self.home)
@@ -147,9 +147,16 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
 
         self.journal.sink = sink
 
+    def reset_tasks(self, resets: Sequence[tuple[str, bool]]) -> None:
+        """Put tasks back to pending (``full``: a foreach task forgets its completed items too)."""
+        for tid, full in resets:
+            data: dict[str, Any] = {"task": tid, "reason": "retry"}
+            if full:
+                data["full"] = True
+            self.journal.record("task.reset", data)
+
     def _begin(self) -> None:
-        if self.options.prepare is not None:
-            self.options.prepare(self)
+        self.reset_tasks(self.options.reset_tasks)
         status = self._resumed_from = self.state["status"]
         if status in ("completed", "failed", "cancelled") and not self.options.reopen:
             raise ConflictError(f"instance {self.paths.id} is {status}; use 'workflow-cli retry {self.paths.id}' to run failed tasks again")
@@ -252,8 +259,9 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             journal = getattr(self, "journal", None)
             if journal is not None:
                 journal.close()
-            if getattr(self, "hooks", None) is not None:
-                self.hooks.close()  # hooks of the last events finish before the command returns
+            hooks = getattr(self, "hooks", None)
+            if hooks is not None:
+                hooks.close()  # hooks of the last events finish before the command returns
             self.lock.release()
 
     def _loop(self) -> RunOutcome:
@@ -416,7 +424,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
 
     @staticmethod
     def _parse_due(text: str | float) -> float:
-        from workflow_cli.engine.clock import parse_iso
+        from workflow_cli.clock import parse_iso
 
         return float(text) if isinstance(text, (int, float)) else parse_iso(text)
 
@@ -465,7 +473,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         """What actions may use besides their parameters (the scope, the clock, the home...)."""
         return {"clock": self.clock, "scope": scope if scope is not None else self._scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children,
-                "base_env": self._base_env, "workspace_resolved": self._workspace_resolved}
+                "base_env": self._base_env, "workspace_resolved": self._workspace_resolved,
+                "child_workflows": self.options.child_workflows}
 
     def _check_conditions(self, task: Task) -> tuple[bool, str | None]:
         """The task-level conditions (a foreach task's conditions on ``item``/``index`` are checked per item)."""
@@ -506,7 +515,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                 self.journal.record("signal.consumed", {"name": result.outputs["signal"], "task": tid})
             self._complete(task, attempt, result, live)
         elif result.ok:
-            self._start_waiting(tid, attempt, result.waiting)
+            self._start_waiting(tid, attempt, result.waiting or {})
         else:
             self._failed(task, attempt, result, live.cancel_reason)
 
@@ -563,7 +572,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         if not cancel_reason and tries < retry.max_attempts and retry.allows(result.kind, result.exit_code):
             delay = retry.delay_before(tries + 1, self.rng.random())
             due = self.clock.time() + delay
-            from workflow_cli.engine.clock import utc_iso
+            from workflow_cli.clock import utc_iso
 
             data.update(due=utc_iso(due), delay_seconds=round(delay, 3))
             self.journal.record("task.retrying", data)

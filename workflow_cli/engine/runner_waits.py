@@ -83,7 +83,7 @@ class WaitingMixin:
             return
         self.journal.record("approval.decided", {"task": tid, "decision": "approved" if kind == "approve" else "rejected",
                                                  "by": data.get("by"), "comment": data.get("comment")}, actor=data.get("by"))
-        self._apply_change(tid, deliver(self.wf.tasks[tid].action, waiting, request, self.clock.time()))
+        self._apply_change(str(tid), deliver(self.wf.tasks[str(tid)].action, waiting, request, self.clock.time()))
 
     def _signal_request(self: Runner, request: Mapping[str, Any]) -> None:
         """``signal``: merge an object payload into vars, wake the waits for it, or keep it for a later wait."""

@@ -198,9 +198,9 @@ class Scheduler:
                 # a sequential task next in line is a barrier: nothing behind it jumps ahead while it waits
                 held.append(item)
                 break
-            ok, reason = check(task) if task.conditions else (True, None)
+            ok, why = check(task) if task.conditions else (True, None)
             if not ok:
-                self._skip(decision, tid, "condition", reason or "condition is false")
+                self._skip(decision, tid, "condition", why or "condition is false")
                 continue
             decision.start.append(tid)
             self.status[tid] = "running"

@@ -17,7 +17,7 @@ HANDOVER_WAIT = 5.0  # seconds a command waits for a live runner to take its req
 
 
 def _journal(home: Home, paths: InstancePaths) -> Any:
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.engine.journal import Journal
 
     return Journal(paths, home.checkpoints / paths.id, load_state(paths), SystemClock())
@@ -129,7 +129,7 @@ def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dic
     from workflow_cli.engine.attempt import Redactor
     from workflow_cli.engine.rollback import run_rollback
     from workflow_cli.model.document import build_workflow
-    from workflow_cli.ops.config import load_config
+    from workflow_cli.store.config import load_config
     from workflow_cli.store.instances import read_document, read_secrets
 
     paths = instance_paths(home, instance)

@@ -16,7 +16,7 @@ FINISHED = ("completed", "failed", "cancelled")
 def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive: bool = False,
           dry_run: bool = False, now: float | None = None) -> dict[str, Any]:
     """Finished instances whose finish is older than ``older_than`` (``7d``, ``12h``...): removed or archived."""
-    from workflow_cli.engine.clock import SystemClock, parse_duration, parse_iso
+    from workflow_cli.clock import SystemClock, parse_duration, parse_iso
 
     seconds = parse_duration(older_than)
     if seconds is None:

@@ -34,7 +34,7 @@ def validate_source(
     Without ``--param``/``--params-file``, missing required parameters are a note, not an error:
     a template is valid on its own, and ``create`` checks the values it is given.
     """
-    from workflow_cli.model.validate import analyse_document
+    from workflow_cli.ops.document_checks import analyse_document
     from workflow_cli.ops.create import _known_actions, load_params_file
     from workflow_cli.ops.sources import load_source
     from workflow_cli.templates.params import resolve_params
@@ -69,7 +69,7 @@ def validate_source(
 
 def _resolved_issues(document: dict[str, Any], params: Any) -> list[Issue]:
     """Problems that only show once the values are in (as ``create`` finds them): render errors, action checks."""
-    from workflow_cli.model.validate import document_issues
+    from workflow_cli.ops.document_checks import document_issues
     from workflow_cli.ops.create import _known_actions
     from workflow_cli.templates.resolve import resolve_document
 

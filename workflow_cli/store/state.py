@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any, Mapping
 
 STATE_FORMAT = 1
@@ -74,7 +75,7 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return round(delta.total_seconds(), 6)
 
 
-def _task_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time: str) -> None:
+def _task_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time: str | None) -> None:
     task = state["tasks"].setdefault(data["task"], new_task_state())
     if etype == "task.started":
         task.update(status="running", attempts=data.get("attempt", task["attempts"] + 1), started_at=time,
@@ -162,7 +163,7 @@ def _started_extras(task: dict[str, Any], data: Mapping[str, Any]) -> None:
         task["cache_key"] = data["cache_key"]
 
 
-def _close_items(task: dict[str, Any], time: str, status: str) -> None:
+def _close_items(task: dict[str, Any], time: str | None, status: str) -> None:
     """A foreach task ended: items that never ran (or were cut off) are cancelled."""
     for item in task["items"]:
         if item["status"] in ("pending", "running"):
@@ -170,7 +171,7 @@ def _close_items(task: dict[str, Any], time: str, status: str) -> None:
                         error=item.get("error") or f"not run: the task was {status}")
 
 
-def _item_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time: str) -> None:
+def _item_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time: str | None) -> None:
     """Fold an ``item.*`` event into its foreach task's per-item records."""
     task = state["tasks"].get(data["task"])
     items = task.get("items") if task else None
@@ -198,7 +199,7 @@ def _item_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time
         items[index] = _reset_item(item)
 
 
-def _loop_event(state: dict[str, Any], data: Mapping[str, Any], time: str) -> None:
+def _loop_event(state: dict[str, Any], data: Mapping[str, Any], time: str | None) -> None:
     """An iteration ended without meeting ``until``: its outputs are the latest; the next one is pending."""
     task = state["tasks"].get(data["task"])
     if task is None:
@@ -210,7 +211,7 @@ def _loop_event(state: dict[str, Any], data: Mapping[str, Any], time: str) -> No
     _close_attempt(task, time, "completed", {})
 
 
-def _close_attempt(task: dict[str, Any], time: str, status: str, data: Mapping[str, Any]) -> None:
+def _close_attempt(task: dict[str, Any], time: str | None, status: str, data: Mapping[str, Any]) -> None:
     if task["history"] and "finished_at" not in task["history"][-1]:
         entry = task["history"][-1]
         entry.update(finished_at=time, status=status)
@@ -299,7 +300,7 @@ def next_checkpoint_id(state: Mapping[str, Any]) -> str:
     return f"cp-{n:04d}"
 
 
-def replay(state: Mapping[str, Any], events: list[Mapping[str, Any]]) -> dict[str, Any]:
+def replay(state: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A copy of ``state`` with the events after its ``last_seq`` applied."""
     out = copy.deepcopy(dict(state))
     for event in events:
