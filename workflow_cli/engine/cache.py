@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from workflow_cli.actions.base import ActionResult
 from workflow_cli.model.document import Task
+from workflow_cli.model.states import EventType
 
 if TYPE_CHECKING:
     from workflow_cli.engine.runner import Runner
@@ -61,4 +62,4 @@ class CacheMixin:
             self._result_cache().put(digest, outputs, now=self.clock.time(), ttl_seconds=(task.cache or {}).get("ttl_seconds"),
                                      about=about)
         except (OSError, ValueError, TypeError) as exc:
-            self.journal.record("task.warning", {"task": task.id, "error": f"cache entry not stored: {exc}"})
+            self.journal.record(EventType.TASK_WARNING, {"task": task.id, "error": f"cache entry not stored: {exc}"})

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_cli.actions.base import MAX_OUTPUT_BYTES, ActionResult, format_mib
 from workflow_cli.model.document import Task
+from workflow_cli.model.states import EventType, InstanceState, TaskState
 
 if TYPE_CHECKING:
     from workflow_cli.engine.launch import _Live
@@ -100,13 +101,13 @@ class ForeachMixin:
             values = self._foreach_values(task)
         except Exception as exc:  # noqa: BLE001 - a bad list fails the task with its message (retries are per item)
             error = str(exc) if isinstance(exc, ValueError) else f"foreach: {exc}"
-            self.journal.record("task.started", {"task": task.id, "attempt": attempt})
+            self.journal.record(EventType.TASK_STARTED, {"task": task.id, "attempt": attempt})
             self._final_failure(task, {"task": task.id, "attempt": attempt, "error": error, "kind": "error"})
             return True
         stored = self.redact.value(values)
         old = self.state["tasks"][task.id].get("items") or []
-        kept = [i for i, it in enumerate(old[:len(values)]) if it["status"] == "completed" and it.get("item") == stored[i]]
-        self.journal.record("task.started", {"task": task.id, "attempt": attempt, "items": stored, "kept": kept})
+        kept = [i for i, it in enumerate(old[:len(values)]) if it["status"] == TaskState.COMPLETED and it.get("item") == stored[i]]
+        self.journal.record(EventType.TASK_STARTED, {"task": task.id, "attempt": attempt, "items": stored, "kept": kept})
         self.journal.grow(len(values))
         fan = self._new_fanout(task, attempt, values)
         done = set(kept)
@@ -159,7 +160,7 @@ class ForeachMixin:
     # -- results -----------------------------------------------------------------------------------------
     def _skip_item(self: Runner, task: Task, index: int, reason: str) -> bool:
         """An item whose own conditions are false is skipped (neither completed nor failed)."""
-        self.journal.record("item.skipped", {"task": task.id, "index": index, "error": reason})
+        self.journal.record(EventType.ITEM_SKIPPED, {"task": task.id, "index": index, "error": reason})
         fan = self.fanouts[task.id]
         fan.running.discard(index)
         self._maybe_finish_fanout(fan)
@@ -178,7 +179,7 @@ class ForeachMixin:
         base = {"task": task.id, "index": index, "attempt": attempt}
         if result.ok:
             outputs = self.redact.value(result.outputs if result.outputs is not None else {})
-            self.journal.record("item.completed", {**base, "outputs": outputs, **({"cached": True} if live.cached else {})})
+            self.journal.record(EventType.ITEM_COMPLETED, {**base, "outputs": outputs, **({"cached": True} if live.cached else {})})
             if live.digest and not live.cached:
                 self._cache_store(task, live.digest, outputs)
         else:
@@ -190,24 +191,24 @@ class ForeachMixin:
         data = {**base, "error": self.redact(result.error or "failed"), "kind": result.kind, "exit_code": result.exit_code}
         index, retry = base["index"], fan.task.retry
         if live.cancel_reason == "stop":
-            self.journal.record("item.retrying", {**data, "kind": "stopped", "due": None})
+            self.journal.record(EventType.ITEM_RETRYING, {**data, "kind": "stopped", "due": None})
             fan.pending.appendleft(index)
             return
         if live.cancel_reason:
-            self.journal.record("item.failed", {**data, "kind": "cancelled"})
+            self.journal.record(EventType.ITEM_FAILED, {**data, "kind": "cancelled"})
             return
         if live.attempt < retry.max_attempts and retry.allows(result.kind, result.exit_code):
             from workflow_cli.clock import utc_iso
 
             delay = retry.delay_before(live.attempt + 1, self.rng.random())
             due = self.clock.time() + delay
-            self.journal.record("item.retrying", {**data, "due": utc_iso(due) if delay > 0 else None, "delay_seconds": round(delay, 3)})
+            self.journal.record(EventType.ITEM_RETRYING, {**data, "due": utc_iso(due) if delay > 0 else None, "delay_seconds": round(delay, 3)})
             if delay > 0:
                 heapq.heappush(fan.delayed, (due, index))
             else:
                 fan.pending.append(index)
             return
-        self.journal.record("item.failed", data)
+        self.journal.record(EventType.ITEM_FAILED, data)
         fan.failed += 1
         if fan.failed > fan.allowed_failures:
             fan.broken = True  # running items finish; no new one starts
@@ -233,17 +234,17 @@ class ForeachMixin:
         halted = fan.cancel_reason or self.cancel_requested or self.deadline_hit
         if halted or (self.scheduler.failing and not fan.broken and not fan.idle()):
             del self.fanouts[tid]
-            left = sum(1 for it in self.state["tasks"][tid]["items"] if it["status"] in ("pending", "running"))
+            left = sum(1 for it in self.state["tasks"][tid]["items"] if it["status"] in (TaskState.PENDING, TaskState.RUNNING))
             error = ("cancelled: a min_success dependent no longer needs it" if fan.cancel_reason == "min_success"
                      else "cancelled" if halted else f"not finished: the workflow is failing ({left} item(s) not run)")
-            self.journal.record("task.cancelled", {"task": tid, "kind": "cancelled", "error": error})
-            self.scheduler.finished(tid, "cancelled")
+            self.journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled", "error": error})
+            self.scheduler.finished(tid, TaskState.CANCELLED)
             return
         if not fan.broken and not fan.idle():
             return
         del self.fanouts[tid]
         items = self.state["tasks"][tid]["items"]
-        failed = [i for i, it in enumerate(items) if it["status"] == "failed"]
+        failed = [i for i, it in enumerate(items) if it["status"] == TaskState.FAILED]
         if len(failed) > fan.allowed_failures:
             first = items[failed[0]]
             error = (f"{len(failed)} of {len(items)} items failed (tolerated: {fan.allowed_failures}); "
@@ -251,7 +252,7 @@ class ForeachMixin:
             self._final_failure(fan.task, {"task": tid, "attempt": attempt, "error": error, "kind": first.get("error_kind") or "error",
                                            "failed_items": failed})
             return
-        outputs = [it["outputs"] if it["status"] == "completed" else None for it in items]
+        outputs = [it["outputs"] if it["status"] == TaskState.COMPLETED else None for it in items]
         size = len(json.dumps(outputs, ensure_ascii=False, default=str).encode("utf-8"))
         if size > MAX_OUTPUT_BYTES:
             error = f"the outputs of the {len(items)} items are {format_mib(size)} together; the limit is 1 MiB"
@@ -263,26 +264,26 @@ class ForeachMixin:
     def _recover_items(self: Runner, task: Task) -> None:
         """A foreach task the last runner left running: its interrupted items run again (or fail, per on_interrupt)."""
         items = self.state["tasks"][task.id].get("items") or []
-        paused = self._resumed_from == "paused"
+        paused = self._resumed_from == InstanceState.PAUSED
         for index, item in enumerate(items):
             base = {"task": task.id, "index": index, "attempt": item["attempts"]}
-            if item["status"] == "running":
+            if item["status"] == TaskState.RUNNING:
                 error = "the runner stopped while this item ran"
                 if task.on_interrupt == "rerun":
-                    self.journal.record("item.retrying", {**base, "error": error, "kind": "interrupted", "due": None})
+                    self.journal.record(EventType.ITEM_RETRYING, {**base, "error": error, "kind": "interrupted", "due": None})
                 else:
-                    self.journal.record("item.failed", {**base, "error": error, "kind": "interrupted"})
+                    self.journal.record(EventType.ITEM_FAILED, {**base, "error": error, "kind": "interrupted"})
                     if task.on_interrupt == "pause":
                         self.stop_requested = (f"item {index} of task {task.id} was interrupted and must not run twice: "
                                                f"check it, then 'workflow-cli resume {self.paths.id}' runs it again")
-            elif paused and item["status"] == "failed" and item.get("error_kind") == "interrupted" and task.on_interrupt == "pause":
-                self.journal.record("item.reset", base)
+            elif paused and item["status"] == TaskState.FAILED and item.get("error_kind") == "interrupted" and task.on_interrupt == "pause":
+                self.journal.record(EventType.ITEM_RESET, base)
 
     def _restore_fanouts(self: Runner) -> None:
         """Rebuild the item queues of foreach tasks that are still running (a resumed run)."""
         for tid, ts in self.state["tasks"].items():
             task = self.wf.tasks[tid]
-            if ts["status"] != "running" or not task.foreach:
+            if ts["status"] != TaskState.RUNNING or not task.foreach:
                 continue
             items = ts.get("items") or []
             values = [it.get("item") for it in items]
@@ -294,11 +295,11 @@ class ForeachMixin:
                 pass
             fan = self._new_fanout(task, ts["attempts"], values)
             for index, item in enumerate(items):
-                if item["status"] == "failed":
+                if item["status"] == TaskState.FAILED:
                     fan.failed += 1
-                elif item["status"] == "pending" and item.get("next_attempt_at"):
+                elif item["status"] == TaskState.PENDING and item.get("next_attempt_at"):
                     heapq.heappush(fan.delayed, (self._parse_due(item["next_attempt_at"]), index))
-                elif item["status"] == "pending":
+                elif item["status"] == TaskState.PENDING:
                     fan.pending.append(index)
             fan.broken = fan.failed > fan.allowed_failures
             self.fanouts[tid] = fan

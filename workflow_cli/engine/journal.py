@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from workflow_cli.clock import SystemClock
+from workflow_cli.model.states import EventType
 from workflow_cli.store.atomic import write_bytes_atomic
 from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.store.events import EVENT_FORMAT, EventLog, default_actor
@@ -50,10 +51,10 @@ class Journal:
         self.snapshot_every = max(500, 2 * (len(state["tasks"]) + items))
         self.state["last_seq"] = max(self.state["last_seq"], 0)
 
-    def record(self, etype: str, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
+    def record(self, etype: EventType, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
         """Apply an event to the state now; it reaches the disk at the next :meth:`flush`."""
         seq = self.log.last_seq + len(self.pending) + 1
-        event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": etype,
+        event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": str(etype),  # plain data from here on
                  "actor": actor or self.actor, "data": dict(data) if data else {}}
         apply_event(self.state, event)
         if not self.pending and not self.unsynced:
@@ -128,7 +129,7 @@ class Journal:
     def _durable(self, events: list[dict[str, Any]]) -> None:
         """``events`` are fsynced: index their checkpoints, tell the subscriber, maybe snapshot."""
         checkpoints = [{"id": e["data"]["id"], "created_at": e["time"], **e["data"]} for e in events
-                       if e["type"] == "checkpoint.created"]
+                       if e["type"] == EventType.CHECKPOINT_CREATED]
         if checkpoints:
             self._index_checkpoints(checkpoints)
         if self.sink is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from workflow_cli.actions.base import ActionContext, ActionResult
 from workflow_cli.engine.attempt import build_context, make_thunk
+from workflow_cli.model.states import EventType
 from workflow_cli.templates.markers import has_markup
 from workflow_cli.engine.pools import PoolUnavailable
 from workflow_cli.model.document import Task
@@ -135,11 +136,11 @@ class LaunchMixin:
     def _record_start(self: Runner, task: Task, attempt: int, index: int | None, started: Mapping[str, Any] | None) -> dict[str, Any]:
         """Record ``item.started`` or ``task.started`` (with ``started``: iteration, cache key...)."""
         if index is not None:
-            return self.journal.record("item.started", {"task": task.id, "index": index, "attempt": attempt})
+            return self.journal.record(EventType.ITEM_STARTED, {"task": task.id, "index": index, "attempt": attempt})
         data = {"task": task.id, "attempt": attempt}
         if started:
             data.update(started)
-        return self.journal.record("task.started", data)
+        return self.journal.record(EventType.TASK_STARTED, data)
 
     def _unit_env(self: Runner, task: Task, key: str, index: int | None, started: Mapping[str, Any] | None) -> dict[str, str] | None:
         """Extra environment of a foreach item or a loop iteration."""

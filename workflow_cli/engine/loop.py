@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from workflow_cli.actions.base import ActionResult
 from workflow_cli.model.document import Task
+from workflow_cli.model.states import EventType
 
 if TYPE_CHECKING:
     from workflow_cli.engine.runner import Runner
@@ -87,7 +88,7 @@ class LoopMixin:
         due = self.clock.time() + delay
         from workflow_cli.clock import utc_iso
 
-        self.journal.record("loop.iteration", {**base, "iteration": iteration, "outputs": outputs,
+        self.journal.record(EventType.LOOP_ITERATION, {**base, "iteration": iteration, "outputs": outputs,
                                                "due": utc_iso(due) if delay > 0 else None})
         self.scheduler.reset(task.id, retry=True)  # between iterations it is not a new task (a failing run lets it go on)
         if delay > 0:

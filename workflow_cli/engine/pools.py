@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workflow_cli.model.document import Task
+from workflow_cli.model.states import EventType, TaskState
 
 if TYPE_CHECKING:
     from workflow_cli.engine.runner import Runner
@@ -44,13 +45,13 @@ class PoolMixin:
 
         problems: dict[str, str | None] = {}
         for tid, task in self.wf.tasks.items():
-            if task.pool is None or self.state["tasks"][tid]["status"] != "pending":
+            if task.pool is None or self.state["tasks"][tid]["status"] != TaskState.PENDING:
                 continue
             if task.pool not in problems:
                 problems[task.pool] = self._pool_problem(task.pool)
             if problems[task.pool]:
                 data = {"task": tid, "attempt": self.state["tasks"][tid]["attempts"], "error": problems[task.pool], "kind": "config"}
-                self.journal.record("task.failed", data)
+                self.journal.record(EventType.TASK_FAILED, data)
                 if task.on_failure in STOPPING_POLICIES and self.failure is None:
                     self._enter_failure(tid, task.on_failure)
 
@@ -71,7 +72,7 @@ class PoolMixin:
             data: dict[str, Any] = {"task": task.id, "pool": name}
             if index is not None:
                 data["index"] = index
-            self.journal.record("task.pool_wait", data)
+            self.journal.record(EventType.TASK_POOL_WAIT, data)
         if index is None:
             self.scheduler.postpone(task.id, self.clock.time() + POOL_RETRY_SECONDS)
         return None

@@ -7,6 +7,7 @@ folder when nothing changed, at most every 5 ms), records each one, acknowledges
 
 from __future__ import annotations
 
+from workflow_cli.model.states import EventType
 import os
 import time
 from typing import TYPE_CHECKING
@@ -41,7 +42,7 @@ class RequestsMixin:
         requests = pending_requests(self.paths.root)
         for path, request in requests:
             kind = request.get("kind")
-            self.journal.record("request.received", {"kind": kind, "id": request.get("id"), "data": request.get("data")},
+            self.journal.record(EventType.REQUEST_RECEIVED, {"kind": kind, "id": request.get("id"), "data": request.get("data")},
                                 actor=request.get("actor"))
             self.journal.flush()
             ack_request(path)

@@ -14,6 +14,7 @@ from workflow_cli.engine.attempt import Redactor, build_context, run_guarded
 from workflow_cli.engine.journal import Journal
 from workflow_cli.errors import NotFoundError
 from workflow_cli.model.document import Workflow, build_task
+from workflow_cli.model.states import EventType
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths
 
@@ -27,7 +28,7 @@ def checkpoint_record(paths: InstancePaths, checkpoint: str) -> dict[str, Any]:
 
     record: dict[str, Any] | None = None
     for event in iter_events(paths.events):
-        if event["type"] == "checkpoint.created" and (event.get("data") or {}).get("id") == checkpoint:
+        if event["type"] == EventType.CHECKPOINT_CREATED and (event.get("data") or {}).get("id") == checkpoint:
             record = dict(event["data"])  # the last one wins: after a rollback an id may be logged again
     if record is None:
         raise NotFoundError(f"checkpoint '{checkpoint}' is not in the event log of instance {paths.id}")
@@ -75,7 +76,7 @@ def run_rollback(home: Home, paths: InstancePaths, journal: Journal, wf: Workflo
         done = set(open_rb["done"])
     else:
         tasks = plan_rollback(state, record)
-        journal.record("rollback.started", {"checkpoint": checkpoint, "tasks": tasks, "reason": reason})
+        journal.record(EventType.ROLLBACK_STARTED, {"checkpoint": checkpoint, "tasks": tasks, "reason": reason})
         journal.flush()
         done = set()
     results = []
@@ -84,11 +85,11 @@ def run_rollback(home: Home, paths: InstancePaths, journal: Journal, wf: Workflo
             continue
         result = compensate(home, paths, journal, wf, tid, scope, redact, config)
         entry = {"task": tid, "ok": result.ok, "error": result.error}
-        journal.record("rollback.task", entry)
-        journal.record("task.reset", {"task": tid, "reason": "rollback"})
+        journal.record(EventType.ROLLBACK_TASK, entry)
+        journal.record(EventType.TASK_RESET, {"task": tid, "reason": "rollback"})
         journal.flush()
         results.append(entry)
     final_vars = dict(record.get("vars") or {}) if record else dict(wf.variables)
-    journal.record("rollback.completed", {"checkpoint": checkpoint, "vars": final_vars, "tasks": tasks})
+    journal.record(EventType.ROLLBACK_COMPLETED, {"checkpoint": checkpoint, "vars": final_vars, "tasks": tasks})
     journal.flush()
     return results

@@ -32,6 +32,7 @@ from workflow_cli.engine.runner_waits import WaitingMixin
 from workflow_cli.engine.scheduler import Scheduler
 from workflow_cli.errors import ConflictError
 from workflow_cli.model.document import Task, Workflow, build_workflow
+from workflow_cli.model.states import EventType, InstanceState, TaskState
 from workflow_cli.store.config import load_config
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
@@ -95,7 +96,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.pool_waits: set[str] = set()  # what waits for a pool slot (task id or item key)
         self._conditions_split: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._result_cache_files: Any = None
-        self._resumed_from = "created"
+        self._resumed_from: str = InstanceState.CREATED
         self._state_lock = threading.RLock()  # the runner thread and the workers handling their results
         self._wake = threading.Event()  # a worker tells the runner thread to look
         self._worker_error: BaseException | None = None
@@ -153,22 +154,22 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             data: dict[str, Any] = {"task": tid, "reason": "retry"}
             if full:
                 data["full"] = True
-            self.journal.record("task.reset", data)
+            self.journal.record(EventType.TASK_RESET, data)
 
     def _begin(self) -> None:
         self.reset_tasks(self.options.reset_tasks)
         status = self._resumed_from = self.state["status"]
-        if status in ("completed", "failed", "cancelled") and not self.options.reopen:
+        if InstanceState(status).terminal and not self.options.reopen:
             raise ConflictError(f"instance {self.paths.id} is {status}; use 'workflow-cli retry {self.paths.id}' to run failed tasks again")
-        if status == "created":
-            self.journal.record("workflow.started", {"max_parallel": self.max_parallel})
+        if status == InstanceState.CREATED:
+            self.journal.record(EventType.WORKFLOW_STARTED, {"max_parallel": self.max_parallel})
         else:
-            self.journal.record("workflow.resumed", {"from": status})
-        if status == "paused":
+            self.journal.record(EventType.WORKFLOW_RESUMED, {"from": status})
+        if status == InstanceState.PAUSED:
             self._reset_paused_failures()
-        if status in ("paused", "failed", "cancelled"):
+        if status in (InstanceState.PAUSED, InstanceState.FAILED, InstanceState.CANCELLED):
             self._reset_aborted()
-        if status in ("running", "waiting", "paused"):
+        if status in (InstanceState.RUNNING, InstanceState.WAITING, InstanceState.PAUSED):
             # a failure that was being handled when the run stopped (a crash, a stop) still decides the outcome
             found = self._unhandled_failure()
             if found is not None:
@@ -179,7 +180,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
     def _recover_interrupted(self) -> None:
         """Tasks recorded as running when the runner died: rerun, fail or pause (SPEC 7.4)."""
         for tid, ts in self.state["tasks"].items():
-            if ts["status"] != "running":
+            if ts["status"] != TaskState.RUNNING:
                 continue
             task = self.wf.tasks[tid]
             if task.foreach:
@@ -187,9 +188,9 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                 continue
             error = "the runner stopped while this attempt ran"
             if task.on_interrupt == "rerun":
-                self.journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
+                self.journal.record(EventType.TASK_RETRYING, {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
                 continue
-            self.journal.record("task.failed", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted"})
+            self.journal.record(EventType.TASK_FAILED, {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted"})
             if task.on_interrupt == "pause":
                 self.stop_requested = (f"task {tid} was interrupted and must not run twice: check it, "
                                        f"then 'workflow-cli resume {self.paths.id}' runs it again")
@@ -202,24 +203,24 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
     def _reset_paused_failures(self) -> None:
         """Resuming a paused run: the failures that paused it (a person has looked at them) run again."""
         for tid, ts in self.state["tasks"].items():
-            if ts["status"] != "failed":
+            if ts["status"] != TaskState.FAILED:
                 continue
             task = self.wf.tasks[tid]
             interrupted = ts.get("error_kind") == "interrupted" and task.on_interrupt == "pause"
             if interrupted or self._pauses_on_failure(task):
-                self.journal.record("task.reset", {"task": tid, "reason": "resume"})
+                self.journal.record(EventType.TASK_RESET, {"task": tid, "reason": "resume"})
 
     def _reset_aborted(self) -> None:
         """Tasks skipped only because an earlier failure stopped new starts get their chance again."""
         for tid, ts in self.state["tasks"].items():
-            if ts["status"] == "skipped" and ts.get("error_kind") == "aborted":
-                self.journal.record("task.reset", {"task": tid, "reason": "resume"})
+            if ts["status"] == TaskState.SKIPPED and ts.get("error_kind") == "aborted":
+                self.journal.record(EventType.TASK_RESET, {"task": tid, "reason": "resume"})
 
     def _unhandled_failure(self) -> tuple[str, str] | None:
         """The first failed task whose ``on_failure`` stops the workflow (read once per run, not per task)."""
         for tid, ts in self.state["tasks"].items():
             policy = self.wf.tasks[tid].on_failure
-            if ts["status"] == "failed" and policy in STOPPING_POLICIES:
+            if ts["status"] == TaskState.FAILED and policy in STOPPING_POLICIES:
                 return tid, policy
         return None
 
@@ -271,7 +272,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.scheduler = Scheduler(self.wf, statuses, max_parallel=self.max_parallel)
         self._apply_failure_mode(self.scheduler)
         for tid, ts in self.state["tasks"].items():
-            if ts["status"] == "pending" and ts.get("next_attempt_at"):
+            if ts["status"] == TaskState.PENDING and ts.get("next_attempt_at"):
                 self.scheduler.delay(tid, self._parse_due(ts["next_attempt_at"]))
         factory = self.executor_factory or (lambda n: LocalExecutor(n))
         self.executor = factory(self.max_parallel)
@@ -435,7 +436,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             running = [live.task.id for live in self.live.values()] if self.fanouts else self.live.keys()
             decision = self.scheduler.decide(now, running, self._check_conditions)
             for tid, kind, reason in decision.skip:
-                self.journal.record("task.skipped", {"task": tid, "kind": kind, "error": reason})
+                self.journal.record(EventType.TASK_SKIPPED, {"task": tid, "kind": kind, "error": reason})
             for tid in decision.cancel:
                 self._cancel_dependency(tid)
             for tid in decision.start:
@@ -454,9 +455,9 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             if live.ctx is not None:
                 live.ctx.cancel.set()
             return
-        self.journal.record("task.cancelled", {"task": tid, "kind": "cancelled",
+        self.journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled",
                                                "error": "cancelled: a min_success dependent no longer needs it"})
-        self.scheduler.finished(tid, "cancelled")
+        self.scheduler.finished(tid, TaskState.CANCELLED)
 
     def _scope(self, task: Task | None = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The names expressions see (``extra``: item/index of a foreach item, loop of a loop task)."""
@@ -512,7 +513,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             result = ActionResult.failure(result.error or live.cancel_reason, kind="cancelled", exit_code=result.exit_code)
         if result.ok and result.waiting is None:
             if task.action == "wait" and isinstance(result.outputs, Mapping) and result.outputs.get("signal") in (self.state.get("signals") or {}):
-                self.journal.record("signal.consumed", {"name": result.outputs["signal"], "task": tid})
+                self.journal.record(EventType.SIGNAL_CONSUMED, {"name": result.outputs["signal"], "task": tid})
             self._complete(task, attempt, result, live)
         elif result.ok:
             self._start_waiting(tid, attempt, result.waiting or {})
@@ -531,15 +532,15 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             data["cached"] = True
         if extra:
             data.update(extra)
-        self.journal.record("task.completed", data)
+        self.journal.record(EventType.TASK_COMPLETED, data)
         if task.cache is not None and not cached and not task.foreach:
             self._cache_store(task, (live.digest if live is not None else None) or self.state["tasks"][task.id].get("cache_key"), outputs)
         self._set_vars(task)
         if task.checkpoint:
-            self.journal.record("checkpoint.created", {"id": next_checkpoint_id(self.state), "task": task.id,
+            self.journal.record(EventType.CHECKPOINT_CREATED, {"id": next_checkpoint_id(self.state), "task": task.id,
                                                        "completed": len(self.state["completion_order"]),
                                                        "vars": dict(self.state["vars"])})  # a copy: later set_vars must not change it
-        self.scheduler.finished(task.id, "completed")
+        self.scheduler.finished(task.id, TaskState.COMPLETED)
 
     def _set_vars(self, task: Task) -> None:
         if not task.set_vars:
@@ -553,8 +554,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                 values[name] = evaluate(expr, scope)
             except Exception as exc:  # noqa: BLE001 - reported, not fatal
                 values[name] = None
-                self.journal.record("task.warning", {"task": task.id, "error": f"set_vars.{name}: {exc}"})
-        self.journal.record("vars.set", {"task": task.id, "vars": values})
+                self.journal.record(EventType.TASK_WARNING, {"task": task.id, "error": f"set_vars.{name}: {exc}"})
+        self.journal.record(EventType.VARS_SET, {"task": task.id, "vars": values})
 
     def _failed(self, task: Task, attempt: int, result: ActionResult, cancel_reason: str | None) -> None:
         """A failed attempt: retried per the task's policy, else a final failure."""
@@ -564,7 +565,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             data["outputs"] = self.redact.value(result.outputs)
         if cancel_reason == "stop":
             data.update(kind="stopped", due=None)
-            self.journal.record("task.retrying", data)
+            self.journal.record(EventType.TASK_RETRYING, data)
             self.scheduler.reset(task.id)
             return
         retry = task.retry
@@ -575,18 +576,18 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             from workflow_cli.clock import utc_iso
 
             data.update(due=utc_iso(due), delay_seconds=round(delay, 3))
-            self.journal.record("task.retrying", data)
+            self.journal.record(EventType.TASK_RETRYING, data)
             self.scheduler.reset(task.id, retry=True)
             if delay > 0:
                 self.scheduler.delay(task.id, due)
             return
-        self._final_failure(task, data, "cancelled" if result.kind == "cancelled" else "failed")
+        self._final_failure(task, data, TaskState.CANCELLED if result.kind == "cancelled" else TaskState.FAILED)
 
-    def _final_failure(self, task: Task, data: Mapping[str, Any], status: str = "failed") -> None:
+    def _final_failure(self, task: Task, data: Mapping[str, Any], status: TaskState = TaskState.FAILED) -> None:
         """The task ends failed (or cancelled); its ``on_failure`` decides what the workflow does."""
-        self.journal.record(f"task.{status}", data)
+        self.journal.record(EventType.TASK_CANCELLED if status == TaskState.CANCELLED else EventType.TASK_FAILED, data)
         self.scheduler.finished(task.id, status)
-        if status == "failed" and task.on_failure in STOPPING_POLICIES and self.failure is None:
+        if status == TaskState.FAILED and task.on_failure in STOPPING_POLICIES and self.failure is None:
             self._enter_failure(task.id, task.on_failure)
 
     # -- the end -----------------------------------------------------------------------------------------

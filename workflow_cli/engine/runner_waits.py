@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_cli.actions.base import ActionResult
 from workflow_cli.engine.waiting import deliver, next_due, poll_waiting, polls_files
+from workflow_cli.model.states import EventType, TaskState
 
 if TYPE_CHECKING:
     from workflow_cli.engine.runner import Runner
@@ -23,19 +24,19 @@ class WaitingMixin:
     waiting: dict[str, dict[str, Any]]
 
     def _load_waiting(self: Runner) -> None:
-        self.waiting = {tid: dict(ts.get("waiting") or {}) for tid, ts in self.state["tasks"].items() if ts["status"] == "waiting"}
+        self.waiting = {tid: dict(ts.get("waiting") or {}) for tid, ts in self.state["tasks"].items() if ts["status"] == TaskState.WAITING}
         for tid in self.waiting:
-            self.scheduler.set_running(tid, "waiting")
+            self.scheduler.set_running(tid, TaskState.WAITING)
 
     def _start_waiting(self: Runner, tid: str, attempt: int, waiting: Mapping[str, Any]) -> None:
         """Record that a task waits (and, for an approval gate, that a decision is required)."""
-        self.journal.record("task.waiting", {"task": tid, "attempt": attempt, "waiting": dict(waiting)})
+        self.journal.record(EventType.TASK_WAITING, {"task": tid, "attempt": attempt, "waiting": dict(waiting)})
         if waiting.get("kind") == "approval":
-            self.journal.record("approval.required", {"task": tid, "approvers": waiting.get("approvers"),
+            self.journal.record(EventType.APPROVAL_REQUIRED, {"task": tid, "approvers": waiting.get("approvers"),
                                                       "message": waiting.get("message"), "timeout_at": waiting.get("timeout_at"),
                                                       "escalated": waiting.get("escalated", False)})
         self.waiting[tid] = dict(waiting)
-        self.scheduler.set_running(tid, "waiting")
+        self.scheduler.set_running(tid, TaskState.WAITING)
 
     def _apply_change(self: Runner, tid: str, change: ActionResult | dict[str, Any] | None) -> bool:
         """Apply what an action said about a waiting task; True when something changed."""
@@ -44,7 +45,7 @@ class WaitingMixin:
         attempt = self.state["tasks"][tid]["attempts"]
         if isinstance(change, ActionResult):
             del self.waiting[tid]
-            self.scheduler.set_running(tid, "running")
+            self.scheduler.set_running(tid, TaskState.RUNNING)
             if change.ok and change.waiting is not None:
                 self._start_waiting(tid, attempt, change.waiting)
             elif change.ok:
@@ -79,9 +80,9 @@ class WaitingMixin:
         tid = data.get("task")
         waiting = self.waiting.get(tid or "")
         if waiting is None or waiting.get("kind") != "approval":
-            self.journal.record("request.ignored", {"kind": kind, "task": tid, "reason": "task is not waiting for approval"})
+            self.journal.record(EventType.REQUEST_IGNORED, {"kind": kind, "task": tid, "reason": "task is not waiting for approval"})
             return
-        self.journal.record("approval.decided", {"task": tid, "decision": "approved" if kind == "approve" else "rejected",
+        self.journal.record(EventType.APPROVAL_DECIDED, {"task": tid, "decision": "approved" if kind == "approve" else "rejected",
                                                  "by": data.get("by"), "comment": data.get("comment")}, actor=data.get("by"))
         self._apply_change(str(tid), deliver(self.wf.tasks[str(tid)].action, waiting, request, self.clock.time()))
 
@@ -89,12 +90,12 @@ class WaitingMixin:
         """``signal``: merge an object payload into vars, wake the waits for it, or keep it for a later wait."""
         data = request.get("data") or {}
         name, payload = data.get("name"), data.get("payload")
-        self.journal.record("signal.received", {"name": name, "payload": payload})
+        self.journal.record(EventType.SIGNAL_RECEIVED, {"name": name, "payload": payload})
         if isinstance(payload, Mapping):
-            self.journal.record("vars.set", {"signal": name, "vars": dict(payload)})
+            self.journal.record(EventType.VARS_SET, {"signal": name, "vars": dict(payload)})
         delivered = False
         for tid, waiting in list(self.waiting.items()):
             if waiting.get("kind") == "signal" and waiting.get("name") == name:
                 delivered |= self._apply_change(tid, deliver(self.wf.tasks[tid].action, waiting, request, self.clock.time()))
         if not delivered:
-            self.journal.record("signal.buffered", {"name": name, "payload": payload})
+            self.journal.record(EventType.SIGNAL_BUFFERED, {"name": name, "payload": payload})

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from workflow_cli.errors import ConflictError, NotFoundError
+from workflow_cli.model.states import EventType
 from workflow_cli.ops.query import instance_paths
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state
@@ -71,7 +72,7 @@ def _interrupted_attempts(journal: Any, wf: Any, error: str) -> None:
     """
     for tid, ts in journal.state["tasks"].items():
         if ts["status"] == "running" and wf.tasks[tid].on_interrupt == "rerun":
-            journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
+            journal.record(EventType.TASK_RETRYING, {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
 
 
 def stop(home: Home, instance: str, *, force: bool = False) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def stop(home: Home, instance: str, *, force: bool = False) -> dict[str, Any]:
         if status in TERMINAL or status == "paused":  # it ended while the request was on its way
             raise ConflictError(f"instance {paths.id} is {status}; there is nothing to stop")
         _interrupted_attempts(journal, _workflow(paths), "stopped while its runner was gone")
-        journal.record("workflow.paused", {"reason": "stopped by request"})
+        journal.record(EventType.WORKFLOW_PAUSED, {"reason": "stopped by request"})
     return {"id": paths.id, "requested": "stop", "handed_to_runner": False, "status": journal.state["status"]}
 
 
@@ -106,8 +107,8 @@ def cancel(home: Home, instance: str) -> dict[str, Any]:
             raise ConflictError(f"instance {paths.id} is already {journal.state['status']}")
         for tid, ts in journal.state["tasks"].items():
             if ts["status"] in ("pending", "running", "waiting"):
-                journal.record("task.cancelled", {"task": tid, "kind": "cancelled", "error": "cancelled by request"})
-        journal.record("workflow.cancelled", {"error": "cancelled by request"})
+                journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled", "error": "cancelled by request"})
+        journal.record(EventType.WORKFLOW_CANCELLED, {"error": "cancelled by request"})
     return {"id": paths.id, "requested": "cancel", "handed_to_runner": False, "status": "cancelled"}
 
 
@@ -146,7 +147,7 @@ def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dic
                  "instance": {"id": paths.id, "name": state.get("name"), "template": state.get("template")}, "env": {}}
         results = run_rollback(home, paths, journal, wf, checkpoint=checkpoint, scope=scope, redact=Redactor(secrets),
                                config=load_config(home), reason="rollback requested")
-        journal.record("workflow.paused", {"reason": f"rolled back to {checkpoint or 'the start'}"})
+        journal.record(EventType.WORKFLOW_PAUSED, {"reason": f"rolled back to {checkpoint or 'the start'}"})
     return {"id": paths.id, "checkpoint": checkpoint, "compensated": results, "status": journal.state["status"]}
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from workflow_cli.errors import StateError
+from workflow_cli.model.states import EventType
 from workflow_cli.store.atomic import read_json, write_json_atomic
 from workflow_cli.store.events import EventLog, read_events
 from workflow_cli.store.state import new_state, replay
@@ -91,7 +92,7 @@ def create_instance_dir(
         if secrets:
             write_json_atomic(paths.secrets, dict(secrets), mode=0o600)
         log = EventLog(paths.events)
-        event = log.append("workflow.created", created_event)
+        event = log.append(EventType.WORKFLOW_CREATED, created_event)
         log.close()
         state = new_state(header, list(document["tasks"]))
         state = replay(state, [event])
