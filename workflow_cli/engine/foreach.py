@@ -221,8 +221,8 @@ class ForeachMixin:
             live = self.live.get(f"{tid}[{index}]")
             if live is not None:
                 live.cancel_reason = reason
-                if live.ctx is not None:
-                    live.ctx.cancel.set()
+                if live.key is not None:
+                    self.executor.cancel((live.key, live.attempt))
         self._maybe_finish_fanout(fan)
 
     # -- the end -----------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from workflow_cli.actions.base import ActionContext, ActionResult
-from workflow_cli.engine.attempt import build_context, make_thunk
+from workflow_cli.actions.base import ActionResult
+from workflow_cli.engine.spec import AttemptSpec, run_attempt
 from workflow_cli.model.states import EventType
 from workflow_cli.templates.markers import has_markup
 from workflow_cli.engine.pools import PoolUnavailable
@@ -31,7 +31,7 @@ class _Live:
 
     task: Task
     attempt: int
-    ctx: ActionContext | None
+    key: str | None  # the executor's unit (task id or ``T[3]``) while the attempt runs there; None otherwise
     cancel_reason: str | None = None
     index: int | None = None  # the foreach item
     digest: str | None = None  # the cache entry its result is stored under
@@ -105,23 +105,18 @@ class LaunchMixin:
             if slot is None:
                 return False  # tried again shortly (a task is postponed by the scheduler, an item by its fanout)
         event = self._record_start(task, attempt, index, started)
-        inline = getattr(action, "inline", False)
-        note = f" (iteration {started['iteration']})" if started and "iteration" in started else ""
-        ctx = build_context(task=task, attempt=attempt, parameters=parameters, paths=self.paths, home=self.home.root,
-                            redact=self.redact, started_at=event["time"], config=self.config,
-                            services=self._services(task, scope), output_file=getattr(action, "uses_output_file", False),
-                            unit=key if index is not None else None, note=note, extra_env=self._unit_env(task, key, index, started))
-        self.live[key] = _Live(task, attempt, ctx, index=index, digest=digest)
-        if inline:
-            from workflow_cli.engine.attempt import run_guarded
-
+        spec = self._spec(task, key, attempt, parameters, action, event["time"], index, started)
+        services = self._services(task, scope)
+        if getattr(action, "inline", False):
+            self.live[key] = _Live(task, attempt, None, index=index, digest=digest)
             try:
-                result = run_guarded(action, ctx)
+                result = run_attempt(spec, action, services=services)
             finally:
                 if slot is not None:
                     slot.release()
             self._on_result((key, attempt), result)
             return True
+        self.live[key] = _Live(task, attempt, key, index=index, digest=digest)
         if task.on_interrupt != "rerun" or self.commit_interval <= 0:
             self.journal.flush()  # a task that must not run twice: its start is durable before it begins
         else:
@@ -130,8 +125,29 @@ class LaunchMixin:
                 # a process may outlive a killed runner: its start is written first (fsynced with the group commit)
                 self.journal.write()
             # else the attempt runs in this process and dies with it: its start goes out with the next write
-        self.executor.submit(make_thunk(action, ctx, slot), key=(key, attempt))
+        if slot is not None:
+            self._slots[(key, attempt)] = slot  # given back as soon as the result arrives (_result_on_worker)
+        self.executor.submit(spec, key=(key, attempt), services=services)
         return False
+
+    def _spec(self: Runner, task: Task, key: str, attempt: int, parameters: dict[str, Any], action: Any, started_at: str,
+              index: int | None, started: Mapping[str, Any] | None) -> AttemptSpec:
+        """The attempt as data: rendered parameters, environment changes, log and output files, timeout, secrets."""
+        name = key if index is not None else task.id
+        note = f" (iteration {started['iteration']})" if started and "iteration" in started else ""
+        env_param = parameters.get("env")
+        env = {str(k): str(v) for k, v in env_param.items()} if isinstance(env_param, Mapping) else {}
+        extra_env = self._unit_env(task, key, index, started)
+        if extra_env:
+            env = {**extra_env, **env}
+        paths = self.paths
+        # outputs/ exists from create; attempt numbers never repeat, and each file is removed after its attempt
+        output_file = f"{paths.outputs}/{name}.{attempt}" if getattr(action, "uses_output_file", False) else None
+        return AttemptSpec(instance_id=paths.id, task_id=task.id, action=task.action, attempt=attempt, parameters=parameters,
+                           env=env, workspace=str(paths.workspace), timeout=task.timeout_seconds,
+                           idempotency_key=f"{paths.id}:{key}", log_path=f"{paths.logs}/{name}.log",
+                           log_header=f"=== {name} attempt {attempt}{note} started {started_at} ===\n", unit=name,
+                           output_file=output_file, secrets=self._secret_values, home=str(self.home.root), config=self.config)
 
     def _record_start(self: Runner, task: Task, attempt: int, index: int | None, started: Mapping[str, Any] | None) -> dict[str, Any]:
         """Record ``item.started`` or ``task.started`` (with ``started``: iteration, cache key...)."""

@@ -77,8 +77,8 @@ class RequestsMixin:
         """Ask every attempt in flight (foreach items included) to stop, giving the reason its result will carry."""
         for live in self.live.values():
             live.cancel_reason = reason
-            if live.ctx is not None:
-                live.ctx.cancel.set()
+            if live.key is not None:
+                self.executor.cancel((live.key, live.attempt))
 
     def _hit_deadline(self: Runner) -> None:
         """The workflow's ``timeout_seconds`` expired: running attempts are terminated."""

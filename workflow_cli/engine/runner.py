@@ -101,6 +101,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self._wake = threading.Event()  # a worker tells the runner thread to look
         self._worker_error: BaseException | None = None
         self._inbox: deque[tuple[tuple[str, int], ActionResult]] = deque()  # results waiting for the state lock
+        self._slots: dict[tuple[str, int], Any] = {}  # pool slots held by attempts in the executor
         self._looping = True
         self._deadline_at: float | None = None
 
@@ -112,6 +113,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         state = load_state(self.paths)
         secrets = read_secrets(self.paths)
         self.redact = Redactor(secrets)
+        self._secret_values = tuple(self.redact.values)
         self.journal = Journal(self.paths, self.home.checkpoints / self.paths.id, state, self.clock, sink=self.options.sink)
         self.state = self.journal.state
         self.params = {**state.get("params", {}), **secrets}
@@ -358,6 +360,9 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         lock empties it (flat combining), so a worker never sleeps on the lock: it leaves its result
         and goes back to work.
         """
+        slot = self._slots.pop(key, None)
+        if slot is not None:
+            slot.release()  # the attempt is over: its pool slot is free before the result is even recorded
         self._inbox.append((key, result))
         self._take_inbox()
 
@@ -452,8 +457,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         live = self.live.get(tid)
         if live is not None:
             live.cancel_reason = "min_success"
-            if live.ctx is not None:
-                live.ctx.cancel.set()
+            if live.key is not None:
+                self.executor.cancel((live.key, live.attempt))
             return
         self.journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled",
                                                "error": "cancelled: a min_success dependent no longer needs it"})
@@ -475,7 +480,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         return {"clock": self.clock, "scope": scope if scope is not None else self._scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children,
                 "base_env": self._base_env, "workspace_resolved": self._workspace_resolved,
-                "child_workflows": self.options.child_workflows}
+                "child_workflows": self.options.child_workflows, "task": task}
 
     def _check_conditions(self, task: Task) -> tuple[bool, str | None]:
         """The task-level conditions (a foreach task's conditions on ``item``/``index`` are checked per item)."""
