@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypedDict, Union
 
-from workflow_cli.builder.expr import Expr, as_expression
+from workflow_cli.builder.expr import Expr, as_expression, literal
 from workflow_cli.builder.handles import TaskHandle
 from workflow_cli.errors import did_you_mean
 
@@ -34,7 +34,7 @@ class GateFields(TypedDict, total=False):
     retry_delay: float
     on_failure: str
     compensate: Mapping[str, Any]
-    foreach: ExprLike | TaskHandle
+    foreach: ExprLike | TaskHandle | Sequence[Any]
     foreach_max_parallel: int
     foreach_tolerated_failures: int | str
     loop: Mapping[str, Any]
@@ -150,7 +150,7 @@ def task_fields(fields: Mapping[str, Any], path: str) -> dict[str, Any]:
             items = [value] if isinstance(value, (str, Expr)) else list(value)
             out[key] = [as_expression(c) for c in items]
         elif key == "foreach":
-            out[key] = str(value.result) if isinstance(value, TaskHandle) else as_expression(value)
+            out[key] = foreach_expression(value)
         elif key == "cache" and isinstance(value, (str, Expr)):
             out[key] = {"key": as_expression(value)}
         elif key == "set_vars":
@@ -158,6 +158,19 @@ def task_fields(fields: Mapping[str, Any], path: str) -> dict[str, Any]:
         else:
             out[key] = plain(value, where)
     return out
+
+
+def foreach_expression(value: Any) -> str:
+    """``foreach=``: an expression, a handle (the list its task returned) or a literal list.
+
+    >>> foreach_expression(["a.png", "b.png"])
+    '{{ ["a.png", "b.png"] }}'
+    """
+    if isinstance(value, TaskHandle):
+        return str(value.result)
+    if isinstance(value, (list, tuple)):
+        return "{{ " + literal(list(value)) + " }}"
+    return as_expression(value)
 
 
 _PYTHON_TYPES: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",

@@ -108,7 +108,7 @@ class TaskKinds:
         """Hand work to an agent, by id or by type and capabilities (SPEC 6.3).
 
         >>> from workflow_cli import Workflow
-        >>> Workflow("w").agent("count", agent_id="word_counter", parameters={"text": "a b c"})
+        >>> Workflow("w").agent("count", agent_id="builtin.worker", parameters={"text": "a b c"})
         <task 'count' (agent_task)>
         """
         if (agent_id is None) == (agent_type is None):

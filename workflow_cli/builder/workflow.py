@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,7 +94,7 @@ class Workflow(TaskKinds):
         """The index of the current item of a ``foreach`` task (``{{ index }}``, from 0)."""
         return Expr("index")
 
-    def foreach(self, over: ExprLike | TaskHandle, *, max_parallel: int | None = None,
+    def foreach(self, over: ExprLike | TaskHandle | Sequence[Any], *, max_parallel: int | None = None,
                 tolerated_failures: int | str | None = None) -> ForEach:
         """Tasks made through the returned object run once per item of ``over`` (see :class:`ForEach`)."""
         fields = task_fields({"foreach": over, "foreach_max_parallel": max_parallel,
