@@ -1,8 +1,8 @@
 """Documents written in Python: ``FILE.py:NAME`` names a module-level ``Workflow`` of a file (SPEC 10).
 
 The file is imported under a unique module name with its folder first on ``sys.path`` (so it can
-import the modules beside it, and ``python`` tasks of this process can name them); the folder stays
-there for the rest of the process. What the file prints while it is imported goes to stderr, so
+import the modules beside it, and ``python`` tasks can name them); the folder stays there for the
+rest of the process, and any later runner of the instance puts it there too (:func:`add_source_folder`). What the file prints while it is imported goes to stderr, so
 ``--json`` output stays one document. The instance stores the plain document: ``resume``, ``retry``
 and the rest never import the file again.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import itertools
+import json
 import re
 import sys
 import traceback
@@ -63,6 +64,23 @@ def load_python_source(arg: str) -> LoadedSource:
         raise InvalidInputError.at(shown, f"'{name}' is not a Workflow (it is a {type(value).__name__})", listing)
     origin = f"{path.resolve()}:{name}"
     return LoadedSource(value.document(validate=False), name, origin)
+
+
+def add_source_folder(header_path: Path) -> None:
+    """For an instance created from ``FILE.py:NAME``, put the file's folder on ``sys.path`` (its python tasks' modules).
+
+    Called by every runner of an instance (``start``, ``resume``, ``tick``, a detached run ...), so
+    ``etl:transform`` beside ``flows.py`` is found in any process, as in the one that loaded the file.
+    """
+    try:
+        source = json.loads(header_path.read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        return  # the runner reports a damaged instance itself
+    match = _PYTHON_SOURCE.match(source) if isinstance(source, str) else None
+    if match is not None:
+        folder = str(Path(match["path"]).parent)
+        if folder not in sys.path and Path(folder).is_dir():
+            sys.path.insert(0, folder)
 
 
 def _import(path: Path, shown: str) -> ModuleType:
