@@ -120,6 +120,8 @@ def test_unknown_keyword_is_a_type_error_naming_it() -> None:
         wf.command("a", "true", retyr=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="'colour'"):
         Workflow("w", colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="params="):
+        Workflow("w", parameters={"x": {"type": "string"}})  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="sets 'action' itself"):
         wf.noop("b", action="command")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="set by foreach"):

@@ -51,6 +51,8 @@ class Workflow(TaskKinds):
     def __init__(self, name: str, *, params: Mapping[str, Any] | None = None, **fields: Unpack[WorkflowFields]) -> None:
         if not isinstance(name, str) or not name.strip():
             raise TypeError("Workflow() needs a non-empty name")
+        if "parameters" in fields:
+            raise TypeError("Workflow() takes the parameter declarations as params=, not parameters=")
         check_keywords("Workflow()", fields, workflow_field_names())
         self.name = name
         self._top: dict[str, Any] = {k: plain(v, k) for k, v in fields.items() if v is not None}
