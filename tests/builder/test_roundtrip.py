@@ -36,10 +36,10 @@ def add_task(wf: Workflow, kind: str, tid: str, before: list[TaskHandle], fields
         return wf.when(tid, (wf.param("count") > 2) | (value == "x"), **fields)
     if kind == "wait":
         fields.pop("timeout_seconds", None)
-        return wf.wait(tid, seconds=5, **fields)  # type: ignore[misc]
+        return wf.wait(tid, seconds=5, **fields)
     if kind == "approval":
         fields.pop("timeout_seconds", None)
-        return wf.approval(tid, approvers=["ann"], message=f"ok {value}?", **fields)  # type: ignore[misc]
+        return wf.approval(tid, approvers=["ann"], message=f"ok {value}?", **fields)
     if kind == "http":
         return wf.http(tid, "https://example.org/api", method="POST", json={"v": value}, **fields)
     if kind == "file":
@@ -51,8 +51,8 @@ def add_task(wf: Workflow, kind: str, tid: str, before: list[TaskHandle], fields
 
 @st.composite
 def builders(draw: st.DrawFn) -> Workflow:
-    wf = Workflow(draw(words), params={"word": str, "count": {"type": "integer", "default": 1}},
-                  description=draw(st.none() | words), max_parallel=draw(st.none() | st.integers(1, 8)))
+    top: dict[str, Any] = {"description": draw(st.none() | words), "max_parallel": draw(st.none() | st.integers(1, 8))}
+    wf = Workflow(draw(words), params={"word": str, "count": {"type": "integer", "default": 1}}, **top)
     handles: list[TaskHandle] = []
     for i in range(draw(st.integers(1, 7))):
         fields: dict[str, Any] = {}
@@ -67,8 +67,9 @@ def builders(draw: st.DrawFn) -> Workflow:
             fields["priority"] = draw(st.integers(-5, 5))
         if draw(st.booleans()):
             fields["name"] = draw(words)
-        if handles and draw(st.booleans()):
-            fields["conditions"] = [draw(st.sampled_from(handles)).status != "failed"]
+        if draw(st.booleans()) and handles:
+            watched: TaskHandle = draw(st.sampled_from(handles))
+            fields["conditions"] = [watched.status != "failed"]
         if draw(st.booleans()):
             fields["on_failure"] = draw(st.sampled_from(["fail", "skip", "continue"]))
         kind = draw(st.sampled_from(KINDS))

@@ -23,8 +23,8 @@ class GateFields(TypedDict, total=False):
 
     name: str
     description: str
-    after: Sequence[Dependency]
-    dependencies: Sequence[Dependency]
+    after: Dependency | Sequence[Dependency]
+    dependencies: Dependency | Sequence[Dependency]
     conditions: ExprLike | Sequence[ExprLike]
     trigger_rule: str | Mapping[str, Any]
     execution_mode: str
