@@ -184,7 +184,7 @@ def test_reading_a_tasks_outputs_makes_it_a_dependency() -> None:
     wf.command("c", ["echo", a.outputs["x"]], conditions=[b.status == "completed"])
     wf.command("d", "echo {{ tasks.a.outputs.x }}", after=[b])  # written by hand, too
     tasks = wf.document()["tasks"]
-    assert tasks["c"]["dependencies"] == ["b-2", "a"]
+    assert tasks["c"]["dependencies"] == ["a", "b-2"]  # implied ones in the order the tasks were added
     assert tasks["d"]["dependencies"] == ["b-2", "a"]
     assert "dependencies" not in tasks["a"]
 

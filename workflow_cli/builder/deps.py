@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from workflow_cli.builder.expr import Expr
+from workflow_cli.builder.handles import TaskHandle
+
 
 def _sites(task: Mapping[str, Any]) -> Iterator[tuple[str, bool]]:
     """(text, is_template) for every string of ``task`` that may hold an expression."""
@@ -38,6 +41,26 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from _strings(item)
+
+
+def reads(value: Any) -> tuple[frozenset[str], bool]:
+    """(tasks its handles and expressions read, whether a plain string may name more) for values as given.
+
+    A string only names a task when it holds the word ``tasks``; then ``document()`` parses the task.
+    """
+    if isinstance(value, TaskHandle):
+        return frozenset({value.id}), False
+    if isinstance(value, Expr):
+        return value.tasks, False
+    if isinstance(value, str):
+        return frozenset(), "tasks" in value
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (list, tuple)) else ()
+    found: frozenset[str] = frozenset()
+    parse = False
+    for item in items:
+        ids, more = reads(item)
+        found, parse = found | ids, parse or more
+    return found, parse
 
 
 def referenced_tasks(task: Mapping[str, Any]) -> list[str]:

@@ -61,16 +61,31 @@ def literal(value: Any) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} into an expression")
 
 
-class Expr:
-    """A Jinja expression; ``str()`` gives ``{{ source }}``, operators give new expressions."""
+def tasks_in(value: Any) -> frozenset[str]:
+    """Task ids the expressions inside ``value`` read (an Expr knows them; plain values read none)."""
+    if isinstance(value, Expr):
+        return value.tasks
+    if isinstance(value, (list, tuple)):
+        return frozenset().union(*(tasks_in(v) for v in value))
+    if isinstance(value, dict):
+        return frozenset().union(*(tasks_in(v) for v in value.values()))
+    return frozenset()
 
-    __slots__ = ("source",)
+
+class Expr:
+    """A Jinja expression; ``str()`` gives ``{{ source }}``, operators give new expressions.
+
+    ``tasks`` holds the ids of the tasks it reads, so a builder can make them dependencies.
+    """
+
+    __slots__ = ("source", "tasks")
     __hash__ = None  # type: ignore[assignment]  # == builds an expression, so no hashing
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, tasks: frozenset[str] = frozenset()) -> None:
         if not isinstance(source, str) or not source.strip():
             raise TypeError("an expression needs a non-empty source string")
         self.source = source.strip()
+        self.tasks = tasks
 
     def __str__(self) -> str:
         return "{{ " + self.source + " }}"
@@ -82,7 +97,7 @@ class Expr:
         return f"Expr({self.source!r})"
 
     def __getitem__(self, key: str | int) -> Expr:
-        return Expr(self.source + accessor(key))
+        return Expr(self.source + accessor(key), self.tasks)
 
     def __bool__(self) -> NoReturn:
         raise TypeError(
@@ -91,7 +106,7 @@ class Expr:
         )
 
     def _binary(self, op: str, other: Any) -> Expr:
-        return Expr(f"({self.source} {op} {literal(other)})")
+        return Expr(f"({self.source} {op} {literal(other)})", self.tasks | tasks_in(other))
 
     def __eq__(self, other: object) -> Expr:  # type: ignore[override]
         return self._binary("==", other)
@@ -115,16 +130,16 @@ class Expr:
         return self._binary("and", other)
 
     def __rand__(self, other: Any) -> Expr:
-        return Expr(f"({literal(other)} and {self.source})")
+        return Expr(f"({literal(other)} and {self.source})", self.tasks | tasks_in(other))
 
     def __or__(self, other: Any) -> Expr:
         return self._binary("or", other)
 
     def __ror__(self, other: Any) -> Expr:
-        return Expr(f"({literal(other)} or {self.source})")
+        return Expr(f"({literal(other)} or {self.source})", self.tasks | tasks_in(other))
 
     def __invert__(self) -> Expr:
-        return Expr(f"(not {self.source})")
+        return Expr(f"(not {self.source})", self.tasks)
 
     def is_in(self, values: Any) -> Expr:
         """True when the value is in ``values`` (a list, or another expression).
@@ -136,15 +151,15 @@ class Expr:
 
     def contains(self, value: Any) -> Expr:
         """True when ``value`` is in this list or string."""
-        return Expr(f"({literal(value)} in {self.source})")
+        return Expr(f"({literal(value)} in {self.source})", self.tasks | tasks_in(value))
 
     def length(self) -> Expr:
         """The length of this list or string (Jinja's ``length`` filter)."""
-        return Expr(f"({self.source} | length)")
+        return Expr(f"({self.source} | length)", self.tasks)
 
     def default(self, value: Any) -> Expr:
         """This value, or ``value`` when it is undefined or empty."""
-        return Expr(f"({self.source} | default({literal(value)}, true))")
+        return Expr(f"({self.source} | default({literal(value)}, true))", self.tasks | tasks_in(value))
 
 
 def as_expression(value: str | Expr) -> str:

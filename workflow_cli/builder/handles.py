@@ -42,7 +42,7 @@ class TaskHandle:
         return self._owner is workflow
 
     def _field(self, name: str) -> Expr:
-        return Expr("tasks" + accessor(self.id) + "." + name)
+        return Expr("tasks" + accessor(self.id) + "." + name, frozenset({self.id}))
 
     @property
     def outputs(self) -> Expr:

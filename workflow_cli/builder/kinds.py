@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow_cli.builder.expr import Expr, as_expression
-from workflow_cli.builder.fields import ExprLike, plain
+from workflow_cli.builder.fields import ExprLike
 from workflow_cli.builder.handles import TaskHandle
 
 if TYPE_CHECKING:
@@ -57,13 +57,14 @@ class TaskKinds:
     """The task methods; a subclass decides where a task goes through :meth:`_add`."""
 
     def _add(self, where: str, task_id: str, spec: dict[str, Any], fields: Mapping[str, Any]) -> TaskHandle:
+        """Add a task: ``spec`` is its action part as given (expressions and handles not rendered yet)."""
         raise NotImplementedError
 
     def _action(self, where: str, task_id: str, action: str, parameters: Mapping[str, Any],
                 fields: Mapping[str, Any]) -> TaskHandle:
         spec: dict[str, Any] = {"action": action}
         if parameters:
-            spec["parameters"] = plain(parameters, f"tasks.{task_id}.parameters")
+            spec["parameters"] = parameters
         return self._add(where, task_id, spec, fields)
 
     def task(self, task_id: str, action: str, parameters: Mapping[str, Any] | None = None,
@@ -117,7 +118,7 @@ class TaskKinds:
         if required_capabilities is not None:
             spec["required_capabilities"] = list(required_capabilities)
         if parameters:
-            spec["parameters"] = plain(parameters, f"tasks.{task_id}.parameters")
+            spec["parameters"] = parameters
         return self._add("agent()", task_id, spec, fields)
 
     def http(self, task_id: str, url: str | Expr, *, method: str | None = None, headers: Mapping[str, Any] | None = None,

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workflow_cli.builder.deps import reads, referenced_tasks
 from workflow_cli.builder.expr import Expr
 from workflow_cli.builder.fields import (
     check_keywords,
@@ -60,6 +61,7 @@ class Workflow(TaskKinds):
         self._tasks: dict[str, dict[str, Any]] = {}
         self._after: dict[str, list[str]] = {}
         self._handles: dict[str, TaskHandle] = {}
+        self._reads: dict[str, tuple[frozenset[str], bool]] = {}
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r}: {len(self._tasks)} tasks>"
@@ -99,19 +101,21 @@ class Workflow(TaskKinds):
     def foreach(self, over: ExprLike | TaskHandle | Sequence[Any], *, max_parallel: int | None = None,
                 tolerated_failures: int | str | None = None) -> ForEach:
         """Tasks made through the returned object run once per item of ``over`` (see :class:`ForEach`)."""
-        fields = task_fields({"foreach": over, "foreach_max_parallel": max_parallel,
-                          "foreach_tolerated_failures": tolerated_failures}, "foreach")
-        return ForEach(self, fields)
+        fields = {"foreach": over, "foreach_max_parallel": max_parallel, "foreach_tolerated_failures": tolerated_failures}
+        task_fields(fields, "foreach")  # a bad value raises here, not on the first task
+        return ForEach(self, {k: v for k, v in fields.items() if v is not None})
 
     def _add(self, where: str, task_id: str, spec: dict[str, Any], fields: Mapping[str, Any]) -> TaskHandle:
         self._check_new_id(task_id)
         check_keywords(f"Workflow.{where}", fields, task_field_names())
         after = self._dependencies(task_id, [*_listed(fields.get("after")), *_listed(fields.get("dependencies"))])
-        task = {**spec, **task_fields(fields, f"tasks.{task_id}")}
+        task = {**plain(spec, f"tasks.{task_id}"), **task_fields(fields, f"tasks.{task_id}")}
         if "retry_count" in task and isinstance(task.get("retry"), Mapping):
             raise TypeError(f"{where}: give retry as a number or as a mapping, not with retry_count")
         self._tasks[task_id] = task
         self._after[task_id] = after
+        # what handles and expressions read is known now; strings naming tasks are parsed in document()
+        self._reads[task_id] = reads([spec, {k: v for k, v in fields.items() if k not in ("after", "dependencies")}])
         handle = TaskHandle(task_id, spec["action"], self)
         self._handles[task_id] = handle
         return handle
@@ -149,15 +153,15 @@ class Workflow(TaskKinds):
         Raises:
             InvalidInputError: every problem ``validate`` would report, with the same paths and messages.
         """
-        from workflow_cli.builder.deps import referenced_tasks
-
         doc: dict[str, Any] = {"version": DOCUMENT_VERSION, "name": self.name, **plain(self._top, "")}
         if self._params:
             doc["parameters"] = plain(self._params, "parameters")
         tasks: dict[str, Any] = {}
         for tid, spec in self._tasks.items():
             task = plain(spec, f"tasks.{tid}")
-            implied = [t for t in referenced_tasks(task) if t in self._tasks and t != tid]
+            known, parse = self._reads[tid]
+            read = known | frozenset(referenced_tasks(task) if parse else ())
+            implied = [t for t in self._tasks if t in read and t != tid]  # in the order tasks were added
             deps = list(dict.fromkeys([*self._after[tid], *implied]))
             tasks[tid] = _with_dependencies(task, deps)
         doc["tasks"] = tasks
@@ -228,9 +232,7 @@ class ForEach(TaskKinds):
         clash = sorted(set(fields) & {"foreach", "foreach_max_parallel", "foreach_tolerated_failures"})
         if clash:
             raise TypeError(f"{where}: '{clash[0]}' is set by foreach(); pass it there")
-        handle = self._workflow._add(where, task_id, spec, fields)
-        self._workflow._tasks[task_id].update(self._fields)
-        return handle
+        return self._workflow._add(where, task_id, spec, {**fields, **self._fields})
 
 
 def _with_dependencies(task: dict[str, Any], deps: list[str]) -> dict[str, Any]:
