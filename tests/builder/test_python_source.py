@@ -147,3 +147,27 @@ def test_functions_of_the_file_become_python_tasks(sh: Any, tmp_path: Path) -> N
     shown = sh("--json", "validate", str(folder / "pipeline.py"))
     assert shown.exit_code == 0, shown
     assert json.loads(shown.stdout)["valid"] is True
+
+
+def test_an_invalid_workflow_in_a_file_is_reported_like_the_same_document(cli: Any, write: Callable[..., Path]) -> None:
+    code = (
+        "from workflow_cli import Workflow\n"
+        "bad = Workflow('bad', on_failure='explode')\n"
+        "a = bad.command('a', 'echo {{ tasks.nope.outputs }} {{ params.missing }}')\n"
+        "bad.agent('b', agent_id='no_such_agent', after=[a])\n"
+        "if __name__ == '__main__':\n"
+        "    import json, sys\n"
+        "    json.dump(bad.document(validate=False), open(sys.argv[1], 'w'))\n"
+    )
+    path = write("bad.py", code)
+    as_json = path.with_name("bad.json")
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(path), str(as_json)], check=True)
+    from_file = cli("--json", "validate", f"{path}:bad")
+    from_json = cli("--json", "validate", str(as_json))
+    assert from_file.exit_code == from_json.exit_code == 2
+    assert from_file.json()["errors"] == from_json.json()["errors"] != []
+    created = cli("create", f"{path}:bad")
+    assert created.exit_code == 2 and "on_failure" in created.stderr

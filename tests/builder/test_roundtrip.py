@@ -16,7 +16,8 @@ from workflow_cli.model.loader import load_document
 from workflow_cli.ops.validation import validate_source
 from workflow_cli.store.home import Home
 
-KINDS = ("noop", "command", "argv", "python", "when", "wait", "approval", "http", "file", "agent", "trigger")
+KINDS = ("noop", "command", "argv", "python", "when", "cases", "foreach", "wait", "approval", "http", "file", "agent",
+         "trigger")
 words = st.text(alphabet="abcdefghij klm-_.é", min_size=1, max_size=12)
 
 
@@ -34,6 +35,11 @@ def add_task(wf: Workflow, kind: str, tid: str, before: list[TaskHandle], fields
         return wf.python(tid, "json:dumps", args=[value], kwargs={"indent": 2}, **fields)
     if kind == "when":
         return wf.when(tid, (wf.param("count") > 2) | (value == "x"), **fields)
+    if kind == "cases":
+        return wf.when(tid, cases=[(value == "a", 1), ("params.count > 3", [2])], default=None, **fields)
+    if kind == "foreach":
+        over = source if source else wf.param("items")
+        return wf.foreach(over, max_parallel=2).command(tid, ["echo", wf.item, wf.index], **fields)
     if kind == "wait":
         fields.pop("timeout_seconds", None)
         return wf.wait(tid, seconds=5, **fields)
@@ -52,7 +58,7 @@ def add_task(wf: Workflow, kind: str, tid: str, before: list[TaskHandle], fields
 @st.composite
 def builders(draw: st.DrawFn) -> Workflow:
     top: dict[str, Any] = {"description": draw(st.none() | words), "max_parallel": draw(st.none() | st.integers(1, 8))}
-    wf = Workflow(draw(words), params={"word": str, "count": {"type": "integer", "default": 1}}, **top)
+    wf = Workflow(draw(words), params={"word": str, "count": {"type": "integer", "default": 1}, "items": list}, **top)
     handles: list[TaskHandle] = []
     for i in range(draw(st.integers(1, 7))):
         fields: dict[str, Any] = {}
