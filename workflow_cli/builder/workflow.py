@@ -111,7 +111,7 @@ class Workflow(TaskKinds):
         after = self._dependencies(task_id, [*_listed(fields.get("after")), *_listed(fields.get("dependencies"))])
         task = {**plain(spec, f"tasks.{task_id}"), **task_fields(fields, f"tasks.{task_id}")}
         if "retry_count" in task and isinstance(task.get("retry"), Mapping):
-            raise TypeError(f"{where}: give retry as a number or as a mapping, not with retry_count")
+            raise TypeError(f"Workflow.{where}: give retry as a number or as a mapping, not with retry_count")
         self._tasks[task_id] = task
         self._after[task_id] = after
         # what handles and expressions read is known now; strings naming tasks are parsed in document()
