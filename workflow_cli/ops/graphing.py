@@ -15,6 +15,10 @@ def _document_and_states(home: Home, source: str) -> tuple[dict[str, Any], dict[
     try:
         return load_source(home, source).document, None
     except NotFoundError:
+        from workflow_cli.ops.python_source import is_python_source
+
+        if is_python_source(source):
+            raise  # FILE.py[:NAME] is never an instance id
         from workflow_cli.ops.query import instance_paths
         from workflow_cli.store.instances import load_state, read_document
 

@@ -76,7 +76,9 @@ def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, 
     ``no_cache``: do not reuse cached task results (successful results are still stored).
     """
     from workflow_cli.engine.runner import Runner
+    from workflow_cli.ops.python_source import add_source_folder
 
+    add_source_folder(paths.header)  # an instance made from FILE.py:NAME: its python tasks import modules beside it
     options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen,
                        reset_tasks=tuple(reset) or None, apply_only=apply_only or None, no_cache=no_cache or None,
                        child_workflows=HomeChildWorkflows(home))

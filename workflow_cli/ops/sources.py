@@ -74,9 +74,13 @@ class LoadedSource:
 
 
 def load_source(home: Home, arg: str) -> LoadedSource:
-    """Load TEMPLATE_OR_FILE: a path when it looks like one or exists, else a template name."""
+    """Load TEMPLATE_OR_FILE: ``FILE.py[:NAME]``, a path when it looks like one or exists, else a template name."""
     if not arg.strip():
         raise InvalidInputError("expected a template name or a document file, got an empty string")
+    from workflow_cli.ops.python_source import is_python_source, load_python_source
+
+    if is_python_source(arg):  # FILE.py or FILE.py:NAME: a Workflow written in Python (SPEC 10)
+        return load_python_source(arg)
     path = Path(arg).expanduser()
     if looks_like_path(arg) or path.is_file():
         doc = load_document(path)

@@ -34,28 +34,36 @@ def validate_source(
     Without ``--param``/``--params-file``, missing required parameters are a note, not an error:
     a template is valid on its own, and ``create`` checks the values it is given.
     """
-    from workflow_cli.ops.document_checks import analyse_document
-    from workflow_cli.ops.create import _known_actions, load_params_file
     from workflow_cli.ops.sources import load_source
-    from workflow_cli.templates.params import resolve_params
 
     try:
         source = load_source(home, source_arg)
     except InvalidInputError as exc:
         return ValidationResult(source_arg, exc.issues or [Issue("", str(exc))])
-    issues, wf = analyse_document(source.document, known_actions=_known_actions())
+    return validate_document(home, source.document, origin=source.origin, cli_pairs=cli_pairs, params_file=params_file)
+
+
+def validate_document(
+    home: Home, document: Any, *, origin: str, cli_pairs: Sequence[str] = (), params_file: str | None = None
+) -> ValidationResult:
+    """The checks of :func:`validate_source` on a loaded document (the Python builder uses them too)."""
+    from workflow_cli.ops.document_checks import analyse_document
+    from workflow_cli.ops.create import _known_actions, load_params_file
+    from workflow_cli.templates.params import resolve_params
+
+    issues, wf = analyse_document(document, known_actions=_known_actions())
     if issues or wf is None:
-        return ValidationResult(source.origin, issues)
+        return ValidationResult(origin, issues)
     from workflow_cli.agents.registry import agent_issues
 
-    issues = agent_issues(home, source.document)
+    issues = agent_issues(home, document)
     if issues:
-        return ValidationResult(source.origin, issues, tasks=len(wf.tasks))
+        return ValidationResult(origin, issues, tasks=len(wf.tasks))
     notes: list[str] = []
     given = bool(cli_pairs or params_file)
     try:
         resolved = resolve_params(wf.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs)
-        issues = _resolved_issues(source.document, resolved)
+        issues = _resolved_issues(document, resolved)
     except InvalidInputError as exc:
         missing = [i for i in exc.issues if i.message == "missing required parameter"]
         if given:
@@ -64,7 +72,7 @@ def validate_source(
             issues = [i for i in exc.issues if i not in missing]
             if missing:
                 notes.append("required parameters to give at create: " + ", ".join(i.path.split(".", 1)[1] for i in missing))
-    return ValidationResult(source.origin, issues, notes, len(wf.tasks))
+    return ValidationResult(origin, issues, notes, len(wf.tasks))
 
 
 def _resolved_issues(document: dict[str, Any], params: Any) -> list[Issue]:
