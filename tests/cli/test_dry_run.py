@@ -57,9 +57,9 @@ def test_dry_run_builtin_template(cli, home, snapshot_tree):
 
 def test_dry_run_invalid_params(cli, home, snapshot_tree):
     before = snapshot_tree(home)
-    result = cli("run", "sequential_pipeline", "--dry-run", "--json")
+    result = cli("run", "approval_chain", "--dry-run", "--json")
     assert result.exit_code == 2
-    assert "params.source" in result.stderr
+    assert "params.level1_approver" in result.stderr
     assert snapshot_tree(home) == before
 
 
