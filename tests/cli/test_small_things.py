@@ -5,7 +5,6 @@ top-level help, shell completion, the home named in output and errors, graph sta
 from __future__ import annotations
 
 import asyncio
-import json
 
 FAILING = {"version": "2.0.0", "name": "Failing", "tasks": {"boom": {"action": "command", "parameters": {"command": "exit 3"}}}}
 TIMER = {
