@@ -142,3 +142,12 @@ def test_sources_work_in_process_and_in_validate(cli, values_template, tmp_path,
     bad = cli("validate", values_template, "--param", f"approver=@file:{tmp_path / 'nope'}", "--json")
     assert bad.exit_code == 2
     assert any("nope" in e["message"] for e in bad.json()["errors"])
+
+
+def test_approval_chain_refuses_an_empty_approver(sh, home):
+    # `--param level1_approver=$USER` with $USER unset must not create a gate that anyone may approve
+    result = sh("run", "approval_chain", "--param", "level1_approver=", "--param", "level2_approver=bob",
+                "--param", "request_title=Laptop")
+    assert result.exit_code == 2, result
+    assert "params.level1_approver: required parameter is empty" in result.stderr
+    assert _instances(home) == []
