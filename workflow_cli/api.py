@@ -96,8 +96,11 @@ class WorkflowOrchestrator:
         write_json_atomic(path, {"id": path.stem, "created_at": SystemClock().now_iso(), "result": result})
 
     def get_cached_result(self, workflow_id: str) -> Any:
-        """The result stored by :meth:`cache_workflow_result`, or None."""
-        path = self._result_path(workflow_id)
-        if not path.exists():
+        """The result stored by :meth:`cache_workflow_result`; None when nothing is (an unknown id included)."""
+        from workflow_cli.errors import NotFoundError
+
+        try:
+            path = self._result_path(workflow_id)
+            return json.loads(path.read_text(encoding="utf-8"))["result"]
+        except (NotFoundError, FileNotFoundError):
             return None
-        return json.loads(path.read_text(encoding="utf-8"))["result"]

@@ -57,9 +57,9 @@ def test_dry_run_builtin_template(cli, home, snapshot_tree):
 
 def test_dry_run_invalid_params(cli, home, snapshot_tree):
     before = snapshot_tree(home)
-    result = cli("run", "sequential_pipeline", "--dry-run", "--json")
+    result = cli("run", "approval_chain", "--dry-run", "--json")
     assert result.exit_code == 2
-    assert "params.source" in result.stderr
+    assert "params.level1_approver" in result.stderr
     assert snapshot_tree(home) == before
 
 
@@ -71,3 +71,42 @@ def test_dry_run_console_script(sh, home, write, snapshot_tree):
     assert [s["task"] for s in result.json()["steps"]][-1] == "deploy"
     assert snapshot_tree(home) == before
     assert list((home / "instances").iterdir()) == []
+
+
+UPSTREAM_DOC = {
+    "version": "2.0.0",
+    "name": "Upstream values",
+    "variables": {"stage": "prod"},
+    "parameters": {"who": {"type": "string", "default": "ann"}},
+    "tasks": {
+        "split": {"action": "noop", "parameters": {"outputs": {"partitions": ["a b", "c"]}}, "set_vars": {"n": "2"}},
+        "use": {"action": "noop", "dependencies": ["split"], "parameters": {
+            "first": "{{ tasks.split.outputs.partitions[0] }}",
+            "all": "{{ tasks.split.outputs }}",
+            "mixed": "to {{ params.who }}: {{ tasks.split.outputs.partitions | length }} parts in {{ vars.stage }}",
+            "later_var": "{{ vars.n }}",
+            "status": ["{{ tasks.split.status }}", 3],
+        }},
+    },
+}
+
+
+def test_dry_run_shows_where_upstream_values_come_from(sh, write):
+    result = sh("run", write("up.json", UPSTREAM_DOC), "--dry-run", "--json")
+    assert result.exit_code == 0, result
+    params = {s["task"]: s for s in result.json()["steps"]}["use"]["parameters"]
+    assert params["first"] == "<from split.outputs.partitions>"  # not "<", the first character of a placeholder
+    assert params["all"] == "<from split.outputs>"
+    assert params["mixed"] == "to ann: <from split.outputs.partitions> parts in prod"
+    assert params["later_var"] == "<from vars.n>"  # set by a task: known only at run time
+    assert params["status"] == ["<from split.status>", 3]
+    human = sh("run", write("up.json", UPSTREAM_DOC), "--dry-run")
+    assert "<from split.outputs.partitions>" in human.stdout + human.stderr
+
+
+def test_dry_run_of_parallel_processing_has_no_garbage(cli):
+    result = cli("run", "parallel_processing", "--dry-run", "--json")
+    assert result.exit_code == 0, result
+    steps = {s["task"]: s["parameters"] for s in result.json()["steps"]}
+    assert steps["process_partition_2"]["data"] == "<from split.outputs.partitions>"
+    assert steps["aggregate"]["results"][0] == "<from process_partition_1.outputs>"

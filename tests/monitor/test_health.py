@@ -165,16 +165,17 @@ def test_failing_run_makes_health_critical_and_writes_monitoring(mcli, run_doc, 
     assert human.exit_code == 1 and "critical" in human.stdout and f"workflow-cli debug {iid}" in human.stdout
 
 
-def test_alerts_lists_fixes_and_exits_0(mcli, run_doc, mixed_doc, home):
+def test_alerts_lists_fixes_and_exits_1_when_one_is_critical(mcli, run_doc, mixed_doc, home):
     iid = run_doc(mixed_doc, exit_code=1)
     result = mcli("alerts", "--json")
-    assert result.exit_code == 0, result
+    assert result.exit_code == 1, result  # as health does
     alerts = result.json()
     assert isinstance(alerts, list) and alerts[0]["level"] == "critical"
     assert set(alerts[0]) >= {"level", "instance", "template", "message", "fix"}
     assert json.loads((home / "monitoring" / "alerts.json").read_text())["alerts"] == alerts
     assert not list((home / "monitoring").glob("health-*.json"))
-    assert f"workflow-cli debug {iid}" in mcli("alerts").stdout
+    human = mcli("alerts")
+    assert human.exit_code == 1 and f"workflow-cli debug {iid}" in human.stdout
 
 
 def test_healthy_home_exits_0(mcli, run_doc, ok_doc):
@@ -185,7 +186,8 @@ def test_healthy_home_exits_0(mcli, run_doc, ok_doc):
     report = result.json()
     assert report["status"] == "healthy" and report["score"] == 100
     assert report["workflows"][0]["instances"] == 2 and report["workflows"][0]["success_rate"] == 1.0
-    assert mcli("alerts").stdout.strip() == "no alerts"
+    quiet = mcli("alerts")
+    assert quiet.exit_code == 0 and quiet.stdout.strip() == "no alerts"
 
 
 def test_empty_home_cli(mcli):

@@ -166,3 +166,21 @@ def test_report_renders_in_headless_chromium(failed_report, tmp_path):
     assert (width, height) == (1400, 1000)
     for state in ("completed", "failed", "skipped"):  # the colours of the run's task states are on screen
         assert _shows(colours, STATE_COLORS[state][0]), state
+
+
+def test_report_shows_each_task_name_beside_its_id(sh, write, tmp_path):
+    doc = {"version": "2.0.0", "name": "Named", "tasks": {
+        "fetch": {"name": "Fetch the <data>", "action": "noop"},
+        "crunch": {"name": "Crunch numbers", "action": "command", "dependencies": ["fetch"],
+                   "parameters": {"command": "exit 2"}},
+        "plain": {"action": "noop"}}}
+    run = sh("--json", "run", write("named.json", doc))
+    assert run.exit_code == 1, run
+    out = tmp_path / "named.html"
+    assert sh("report", run.json()["id"], "--output", out).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<td><code>fetch</code></td><td>Fetch the &lt;data&gt;</td>" in page
+    assert "<td><code>crunch</code></td><td>Crunch numbers</td>" in page
+    assert "<td><code>plain</code></td><td></td>" in page
+    assert "<h3><code>crunch</code> (Crunch numbers) · status failed" in page
+    assert "<th>Name</th>" in page

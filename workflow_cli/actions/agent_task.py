@@ -107,7 +107,8 @@ class AgentTaskAction:
                                      capabilities=tuple(getattr(task, "required_capabilities", ()) or ()), load=_load)
                 _load[agent.id] = _load.get(agent.id, 0) + 1
         except WorkflowError as exc:
-            return ActionResult.failure(str(exc), kind="error")
+            # an agent removed since create, or a broken agents.yaml: retrying cannot help (SPEC 6.3)
+            return ActionResult.failure(str(exc), kind="config")
         try:
             return self._run_on(agent, ctx, home_root(home))
         finally:

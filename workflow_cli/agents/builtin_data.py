@@ -1,8 +1,9 @@
 """The built-in ETL agents: extractor, transformer and validator (SPEC 13, ``sequential_pipeline``).
 
 The extractor reads ``source`` from the instance workspace (CSV, TSV, JSON, JSON lines or text) when such a
-file exists; otherwise the value is inline data (JSON, or CSV/text lines) or, for a bare name, a small
-deterministic sample dataset named after it, so the pipeline runs on a fresh install.
+file exists; else from a sample file of that name shipped in ``workflow_cli/sample_data`` (``orders.csv``,
+the template's default); otherwise the value is inline data (JSON, or CSV/text lines) or, for a bare name,
+a small deterministic sample dataset named after it, so the pipeline runs on a fresh install.
 """
 
 from __future__ import annotations
@@ -91,6 +92,14 @@ def _read(path: Path, name: str) -> list[dict[str, Any]]:
     return _text_records(text, _kind_of(path))
 
 
+def shipped_sample(name: str) -> Path | None:
+    """The sample data file ``name`` shipped in ``workflow_cli/sample_data`` (e.g. ``orders.csv``), None if none."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}", name):
+        return None
+    path = Path(__file__).resolve().parent.parent / "sample_data" / name
+    return path if path.is_file() else None
+
+
 def sample_records(name: str) -> list[dict[str, Any]]:
     """A small deterministic dataset named after ``name`` (raw, CSV-like: padded text, numbers as text)."""
     seed = hashlib.sha256(name.encode("utf-8")).digest()
@@ -112,8 +121,11 @@ def extract(payload: Mapping[str, Any]) -> dict[str, Any]:
         if not text:
             raise AgentFailure("parameter 'source' is required")
         path = _workspace_file(payload.get("workspace"), text)
+        shipped = shipped_sample(text) if path is None else None
         if path is not None:
             records, origin, label = _read(path, text), "file", text
+        elif shipped is not None:
+            records, origin, label = _read(shipped, text), "shipped sample", text
         elif text[:1] in "[{":
             records, origin, label = _text_records(text, "json"), "inline", "inline"
         elif "\n" in text:
@@ -144,12 +156,24 @@ def _value(value: Any) -> Any:
 
 
 def records_of(data: Any, what: str) -> list[Any]:
-    """The records a stage is handed: ``{"records": [...]}`` (a previous stage's outputs) or a list."""
+    """The records a stage is handed: ``{"records": [...]}`` (a previous stage's outputs) or a list.
+
+    A non-empty object without ``records`` (what a user-defined agent may return) is one record.
+    """
     if isinstance(data, Mapping) and isinstance(data.get("records"), list):
         return list(data["records"])
     if isinstance(data, list):
         return list(data)
+    if isinstance(data, Mapping) and data:
+        return [dict(data)]
     raise AgentFailure(f"the {what} needs 'data' holding a list of records or {{\"records\": [...]}}")
+
+
+def _shape_note(data: Any) -> dict[str, str]:
+    """Says so in the outputs when the data had no ``records`` list and was taken as one record."""
+    if isinstance(data, Mapping) and not isinstance(data.get("records"), list):
+        return {"note": "the data holds no 'records' list: it was taken as one record"}
+    return {}
 
 
 def transform(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,7 +187,8 @@ def transform(payload: Mapping[str, Any]) -> dict[str, Any]:
         clean["fingerprint"] = digest(json.dumps(clean, sort_keys=True, ensure_ascii=False, default=str))[:12]
         out.append(clean)
     source = data.get("source") if isinstance(data, Mapping) else None
-    return {"source": source, "records": out, "count": len(out), "fields": sorted({k for r in out for k in r})}
+    return {"source": source, "records": out, "count": len(out), "fields": sorted({k for r in out for k in r}),
+            **_shape_note(data)}
 
 
 def validate(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,7 +200,7 @@ def validate(payload: Mapping[str, Any]) -> dict[str, Any]:
         raise AgentFailure("no records to validate")
     required = [str(f) for f in p.get("required_fields") or []]
     problems = []
-    declared = data.get("count") if isinstance(data, Mapping) else None
+    declared = data.get("count") if isinstance(data, Mapping) and isinstance(data.get("records"), list) else None
     if isinstance(declared, int) and declared != len(records):
         problems.append(f"count says {declared} but there are {len(records)} records")
     for n, record in enumerate(records, 1):
@@ -189,4 +214,4 @@ def validate(payload: Mapping[str, Any]) -> dict[str, Any]:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise AgentFailure(f"{len(problems)} invalid: " + "; ".join(problems[:5]) + more)
     fields = sorted({k for r in records for k in r})
-    return {"valid": True, "count": len(records), "checked": len(records), "fields": fields}
+    return {"valid": True, "count": len(records), "checked": len(records), "fields": fields, **_shape_note(data)}

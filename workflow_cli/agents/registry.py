@@ -212,19 +212,31 @@ def _task_specs(doc: Any) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     return (defaults if isinstance(defaults, Mapping) else {}), (tasks if isinstance(tasks, Mapping) else {})
 
 
-def agent_issues(home: Any, doc: Any) -> list[Issue]:
-    """One Issue per literal ``agent_id``/``fallback_agent`` naming no known agent (``{{ }}`` values are skipped)."""
+def _agent_places(doc: Any) -> dict[str, Any]:
+    """``path -> value`` of every ``agent_id``/``fallback_agent`` of a document (defaults and tasks)."""
+    defaults, tasks = _task_specs(doc)
+    places = {f"defaults.{k}": defaults.get(k) for k in ("agent_id", "fallback_agent")}
+    for tid, spec in tasks.items():
+        if isinstance(spec, Mapping):
+            places.update({f"tasks.{tid}.{k}": spec.get(k) for k in ("agent_id", "fallback_agent")})
+    return places
+
+
+def agent_issues(home: Any, doc: Any, template: Any = None) -> list[Issue]:
+    """One Issue per literal ``agent_id``/``fallback_agent`` naming no known agent (``{{ }}`` values are skipped).
+
+    ``template`` is the document before its parameters were resolved: an agent id that came from a
+    parameter is then reported with the placeholder it came from (SPEC 6.3).
+    """
     try:
         ids = known_agent_ids(home, doc)
     except InvalidInputError as exc:
         return exc.issues or [Issue("", str(exc))]
-    defaults, tasks = _task_specs(doc)
-    places: list[tuple[str, Any]] = [(f"defaults.{k}", defaults.get(k)) for k in ("agent_id", "fallback_agent")]
-    for tid, spec in tasks.items():
-        if isinstance(spec, Mapping):
-            places += [(f"tasks.{tid}.{k}", spec.get(k)) for k in ("agent_id", "fallback_agent")]
-    return [
-        Issue(path, f"unknown agent '{value}'", _hint(value, ids))
-        for path, value in places
-        if isinstance(value, str) and value and "{{" not in value and value not in ids
-    ]
+    before = _agent_places(template) if template is not None else {}
+    issues = []
+    for path, value in _agent_places(doc).items():
+        if isinstance(value, str) and value and "{{" not in value and value not in ids:
+            origin = before.get(path)
+            came = f" (from {origin.strip()})" if isinstance(origin, str) and "{{" in origin else ""
+            issues.append(Issue(path, f"unknown agent '{value}'{came}", _hint(value, ids)))
+    return issues

@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from workflow_cli.errors import InvalidInputError, WorkflowError
+from workflow_cli.errors import InvalidInputError, NotFoundError, WorkflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +39,17 @@ def _wants_json() -> bool:
     return bool(root and getattr(root.obj, "json", False))
 
 
+def _home_searched() -> str | None:
+    """The home folder of the current command (for "not found" errors), None when it cannot be told."""
+    ctx = _current_context()
+    obj = ctx.find_root().obj if ctx else None
+    try:
+        home = getattr(obj, "home", None)
+        return str(home.root) if home is not None else None
+    except Exception:  # noqa: BLE001 - a home that cannot be resolved has its own error
+        return None
+
+
 def _log_unexpected(exc: BaseException) -> Path:
     """Write the traceback to a log file and return its path."""
     folder = Path(os.environ.get("WORKFLOW_CLI_LOG_DIR") or tempfile.gettempdir()) / "workflow-cli-logs"
@@ -55,6 +66,11 @@ def report(exc: BaseException) -> int:
         issues = getattr(exc, "issues", None) or []
         lines = [f"error: {issue}" for issue in issues] if isinstance(exc, InvalidInputError) and issues else [f"error: {exc}"]
         payload: dict[str, Any] = {"message": str(exc), "exit_code": code}
+        home = _home_searched() if isinstance(exc, NotFoundError) else None
+        if home:  # SPEC 8: a "not found" error names the home it searched
+            payload["home"] = home
+            if home not in lines[-1]:
+                lines[-1] += f" (home: {home})"
         if issues:
             payload["issues"] = [i.to_json() for i in issues]
     else:

@@ -205,14 +205,44 @@ def _mermaid_ids(g: Graph) -> dict[str, str]:
     return ids
 
 
-def to_mermaid(g: Graph, labels: Mapping[str, str] | None = None) -> str:
-    """A Mermaid ``flowchart TD`` with ids made safe for Mermaid and the labels quoted."""
+# (fill, stroke) per task state, for the mermaid classes and dot fill colours of an instance's graph.
+STATE_COLOURS: dict[str, tuple[str, str]] = {
+    "completed": ("#d4edda", "#28a745"),
+    "running": ("#d1ecf1", "#17a2b8"),
+    "waiting": ("#fff3cd", "#d39e00"),
+    "failed": ("#f8d7da", "#dc3545"),
+    "cancelled": ("#e2e3e5", "#6c757d"),
+    "skipped": ("#f1f1f1", "#9e9e9e"),
+    "pending": ("#ffffff", "#6c757d"),
+}
+
+
+def _stated(label: str, node: str, states: Mapping[str, str] | None) -> str:
+    return f"{label} ({states[node]})" if states and states.get(node) else label
+
+
+def to_mermaid(g: Graph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
+    """A Mermaid ``flowchart TD`` with ids made safe for Mermaid and the labels quoted.
+
+    With ``states`` (an instance) each label ends in its task's state and each node gets a
+    ``classDef`` class named after the state (green completed, red failed, ...).
+    """
     ids = _mermaid_ids(g)
     lines = ["flowchart TD"]
     for node in g:
-        label = (labels.get(node, node) if labels else node).replace('"', "#quot;")
+        label = _stated(labels.get(node, node) if labels else node, node, states).replace('"', "#quot;")
         lines.append(f'    {ids[node]}["{label}"]')
     lines.extend(f"    {ids[a]} --> {ids[b]}" for a, b in _edges(g))
+    by_state: dict[str, list[str]] = {}
+    for node in g:
+        state = (states or {}).get(node)
+        if state:
+            by_state.setdefault(state, []).append(ids[node])
+    for state, members in by_state.items():
+        name = re.sub(r"\W", "_", state, flags=re.ASCII)
+        fill, stroke = STATE_COLOURS.get(state, ("#ffffff", "#333333"))
+        lines.append(f"    classDef {name} fill:{fill},stroke:{stroke}")
+        lines.append(f"    class {','.join(members)} {name}")
     return "\n".join(lines)
 
 
@@ -221,12 +251,17 @@ def _dot_quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-def to_dot(g: Graph, labels: Mapping[str, str] | None = None) -> str:
-    """A Graphviz ``digraph workflow`` with every id quoted."""
+def to_dot(g: Graph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
+    """A Graphviz ``digraph workflow`` with every id quoted; with ``states``, filled in each task's state colour."""
     lines = ["digraph workflow {", "    node [shape=box];"]
     for node in g:
-        label = labels.get(node, node) if labels else node
-        lines.append(f"    {_dot_quote(node)} [label={_dot_quote(label)}];")
+        label = _stated(labels.get(node, node) if labels else node, node, states)
+        state = (states or {}).get(node)
+        style = ""
+        if state:
+            fill, stroke = STATE_COLOURS.get(state, ("#ffffff", "#333333"))
+            style = f', style=filled, fillcolor="{fill}", color="{stroke}", tooltip={_dot_quote(state)}'
+        lines.append(f"    {_dot_quote(node)} [label={_dot_quote(label)}{style}];")
     lines.extend(f"    {_dot_quote(a)} -> {_dot_quote(b)};" for a, b in _edges(g))
     lines.append("}")
     return "\n".join(lines)

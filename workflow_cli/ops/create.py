@@ -80,14 +80,15 @@ def prepare(
     if document != source.document:
         # checks skipped while a value was still a {{ }} placeholder apply to what the instance will run
         check_document(document, known_actions=_known_actions())
+        _check_agents(home, document, source.document)
     return Prepared(source, workflow, params, document)
 
 
-def _check_agents(home: Home, document: Mapping[str, Any]) -> None:
-    """An unknown agent id is a validation error that lists the known agents (SPEC 6.3)."""
+def _check_agents(home: Home, document: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> None:
+    """An unknown agent id, also one given through a parameter, is a validation error listing the known agents (SPEC 6.3)."""
     from workflow_cli.agents.registry import agent_issues
 
-    issues = agent_issues(home, document)
+    issues = agent_issues(home, document, template)
     if issues:
         raise InvalidInputError(None, issues)
 

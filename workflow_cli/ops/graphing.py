@@ -47,7 +47,7 @@ def render_graph(home: Home, source: str, fmt: str) -> Any:
                 node["status"] = states.get(node["id"])
         return data
     if fmt == "mermaid":
-        return to_mermaid(g, labels)
+        return to_mermaid(g, labels, states)
     if fmt == "dot":
-        return to_dot(g, labels)
+        return to_dot(g, labels, states)
     return to_ascii(g, labels, states)

@@ -64,6 +64,8 @@ def validate_document(
     try:
         resolved = resolve_params(wf.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs)
         issues = _resolved_issues(document, resolved)
+        if not issues:
+            issues = _resolved_agent_issues(home, document, resolved)
     except InvalidInputError as exc:
         missing = [i for i in exc.issues if i.message == "missing required parameter"]
         if given:
@@ -83,3 +85,12 @@ def _resolved_issues(document: dict[str, Any], params: Any) -> list[Issue]:
 
     resolved = resolve_document(document, params)
     return document_issues(resolved, known_actions=_known_actions()) if resolved != document else []
+
+
+def _resolved_agent_issues(home: Home, document: dict[str, Any], params: Any) -> list[Issue]:
+    """Agent ids that reach ``agent_id`` through a parameter, checked with the values given (SPEC 6.3)."""
+    from workflow_cli.agents.registry import agent_issues
+    from workflow_cli.templates.resolve import resolve_document
+
+    resolved = resolve_document(document, params)
+    return agent_issues(home, resolved, document) if resolved != document else []

@@ -88,6 +88,32 @@ def _coerce_text(name: str, text: str, kind: str) -> tuple[Any, str | None]:
     return value, None
 
 
+def _cli_value(name: str, text: str, kind: str) -> tuple[Any, str | None]:
+    """A ``--param`` value: ``@env:``/``@file:`` read (SPEC 4), then converted to the declared type."""
+    from workflow_cli.templates.param_sources import ParamSourceError, expand_cli_value
+
+    try:
+        text = expand_cli_value(text)
+    except ParamSourceError as exc:
+        return None, str(exc)
+    return _coerce_text(name, text, kind)
+
+
+def _final_issues(name: str, values: Mapping[str, Any], decl: Mapping[str, Any]) -> list[Issue]:
+    """A missing or empty required value, else every way the value breaks its declaration."""
+    if name not in values:
+        if decl.get("required"):
+            return [Issue(f"params.{name}", "missing required parameter", f"pass --param {name}=...")]
+        return []
+    value = values[name]
+    if value is None:  # only a declared `default: null` gets here: no value, as before
+        return [Issue(f"params.{name}", "missing required parameter", f"pass --param {name}=...")] if decl.get("required") else []
+    if decl.get("required") and isinstance(value, str) and value == "":
+        return [Issue(f"params.{name}", "required parameter is empty",
+                      "give a value, or declare it required: false with default \"\" to allow an empty one")]
+    return [Issue(f"params.{name}", problem) for problem in check_value(name, value, decl)]
+
+
 def type_error(value: Any, kind: str) -> str | None:
     """Message when ``value`` is not of JSON type ``kind``, else None."""
     expected = _JSON_TYPES.get(kind)
@@ -175,20 +201,18 @@ def resolve_params(
                 issues.append(Issue(where, f"unknown parameter '{name}' (from {label})", hint))
                 continue
             if from_cli:
-                value, problem = _coerce_text(name, value, declared[name].get("type", "string"))
+                value, problem = _cli_value(name, value, declared[name].get("type", "string"))
                 if problem:
                     issues.append(Issue(f"--param {name}", problem))
                     continue
+            if value is None:
+                where = f"--param {name}" if from_cli else f"params.{name}"
+                issues.append(Issue(where, f"null is not a value of type {declared[name].get('type', 'string')}",
+                                    "leave the parameter out to use its default"))
+                continue
             values[name] = value
     for name, decl in declared.items():
-        if name not in values:
-            if decl.get("required"):
-                issues.append(Issue(f"params.{name}", "missing required parameter", f"pass --param {name}=..."))
-            continue
-        if values[name] is None and not decl.get("required"):
-            continue
-        for problem in check_value(name, values[name], decl):
-            issues.append(Issue(f"params.{name}", problem))
+        issues += _final_issues(name, values, decl)
     if issues:
         raise InvalidInputError(None, issues)
     secret = frozenset(n for n, d in declared.items() if d.get("secret"))

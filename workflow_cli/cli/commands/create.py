@@ -38,5 +38,5 @@ def register(app: typer.Typer) -> None:
         elif obj.quiet:
             sys.stdout.write(result.id + "\n")
         else:
-            obj.info(f"created instance of {result.template} ({result.name})")
+            obj.info(f"created instance of {result.template} ({result.name}) in home {obj.home.root}")
             sys.stdout.write(result.id + "\n")

@@ -107,7 +107,29 @@ def register(app: typer.Typer) -> None:
         if obj.json:
             obj.emit_json(result)
             return
-        for row in result["resumed"]:
-            obj.out(f"{row['id']}: {row.get('error') or row['status']} ({row.get('reason', '')})")
-        for row in result.get("scheduled") or []:
-            obj.out(f"schedule {row.get('template')}: {row.get('error') or row}")
+        lines = tick_lines(result)
+        for line in lines:
+            obj.out(line)
+        if not lines:
+            obj.info("tick: nothing to do")
+
+
+def tick_lines(result: dict[str, Any]) -> list[str]:
+    """One readable line per instance resumed and per schedule slot fired or skipped by a ``tick``."""
+    lines = []
+    for row in result.get("resumed") or []:
+        if row.get("error"):
+            lines.append(f"{row['id']}: error: {row['error']}")
+        else:
+            lines.append(f"{row['id']}: resumed ({row.get('reason') or 'due'}), now {row.get('status')}")
+    for sched in result.get("scheduled") or []:
+        name = f"schedule {sched.get('template')}"
+        if sched.get("error"):
+            lines.append(f"{name}: error: {sched['error']}")
+        elif sched.get("busy"):
+            lines.append(f"{name}: busy (another tick holds its lock)")
+        for fired in sched.get("fired") or []:
+            what = f"error: {fired['error']}" if fired.get("error") else f"{fired.get('action', 'started')} {fired.get('id')}"
+            lines.append(f"{name}: " + (f"slot {fired['slot']} " if fired.get("slot") else "") + what)
+        lines += [f"{name}: slot {s.get('slot')} skipped ({s.get('reason')})" for s in sched.get("skipped") or []]
+    return lines

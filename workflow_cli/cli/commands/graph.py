@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         fmt: GraphFormat = typer.Option(GraphFormat.ascii, "--format", "-f", help="Output format."),
         param: List[str] = typer.Option([], "--param", "-p", help="Parameter values (not needed for the graph).", metavar="KEY=VALUE"),
     ) -> None:
-        """Print the dependency graph (SPEC 5).
+        """Print the task graph of a template, file or instance (ascii, mermaid, dot, json); an instance's shows task states.
 
         Example: workflow-cli graph parallel_processing --format mermaid
         """

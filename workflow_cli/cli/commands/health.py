@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
     def alerts(ctx: typer.Context) -> None:
         """List what is wrong now, each with the command that fixes it (also in monitoring/alerts.json).
 
-        Exits 0 whatever it finds: 'health' is the command whose exit code says "critical".
+        Exits 1 when a critical alert exists (as 'health' does), else 0.
         Example: workflow-cli alerts --json
         """
         from workflow_cli.monitor.health import health_report, write_files
@@ -102,3 +102,4 @@ def register(app: typer.Typer) -> None:
             obj.out("no alerts")
         elif not obj.quiet:
             _render_alerts(obj.console(), report["alerts"])
+        raise typer.Exit(1 if any(a.get("level") == "critical" for a in report["alerts"]) else 0)

@@ -103,6 +103,7 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.run import start as op
 
         obj = ctx.obj
+        obj.info(f"home {obj.home.root}")
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
                             wait_threshold=wait_threshold), events=events)
@@ -149,7 +150,7 @@ def register(app: typer.Typer) -> None:
 
         with source_notes(lambda note: obj.info(f"note: {note}")):
             created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
-        sys.stderr.write(f"instance {created.id}\n")
+        sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
         sys.stderr.flush()
         if detach:
             _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,

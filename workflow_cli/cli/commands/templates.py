@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sys
 
 import typer
@@ -80,7 +82,7 @@ def show(ctx: typer.Context, name: str = typer.Argument(..., help="Template name
     for col in ("name", "type", "required", "default", "description"):
         table.add_column(col, overflow="fold")
     for pname, decl in info["parameters"].items():
-        default = "***" if decl.get("secret") and "default" in decl else repr(decl.get("default", ""))
+        default = "" if "default" not in decl else "***" if decl.get("secret") else json.dumps(decl["default"], ensure_ascii=False)
         table.add_row(pname, decl.get("type", ""), "yes" if decl.get("required") else "", default, decl.get("description", ""))
     console.print(table)
     graph = info["graph"]
