@@ -84,6 +84,8 @@ class RunContext:
     resumed_from: str = "created"
     scheduler: Scheduler | None = None  # set when the loop starts
     executor: Executor | None = None  # set when the loop starts
+    state: dict[str, Any] = field(default_factory=dict)  # the journal's state (one dict for the whole run)
+    secret_values: tuple[str, ...] = ()  # what every attempt masks
     _instance_scope: dict[str, Any] = field(default_factory=dict)
     _env_scope: dict[str, str] = field(default_factory=dict)
 
@@ -102,22 +104,17 @@ class RunContext:
                   commit_interval=float(config.get("commit_interval_ms", DEFAULT_COMMIT_MS)) / 1000.0,
                   # read once per run: copying os.environ and resolving the workspace cost ~0.2 ms per task otherwise
                   base_env=dict(os.environ), workspace_resolved=paths.workspace.resolve())
-        st = journal.state
+        st = run.state = journal.state
+        run.secret_values = tuple(run.redact.values)
         run._instance_scope = {"id": paths.id, "name": st.get("name"), "template": st.get("template"),
                                "created_at": st.get("created_at"), "workspace": str(paths.workspace)}
         run._env_scope = allowed_env(wf.env_allow)
         return run
 
     @property
-    def state(self) -> dict[str, Any]:
-        """The instance state, as the journal's events have folded it."""
-        return self.journal.state
-
-    @property
     def sched(self) -> Scheduler:
         """The scheduler (the loop has started)."""
-        assert self.scheduler is not None, "the scheduler exists once the loop starts"
-        return self.scheduler
+        return self.scheduler  # type: ignore[return-value]  # set by the runner before any collaborator asks
 
     @property
     def halted(self) -> bool:

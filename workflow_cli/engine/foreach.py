@@ -29,6 +29,9 @@ from workflow_cli.model.document import Task
 from workflow_cli.model.states import EventType, InstanceState, TaskState
 
 
+_ITEM_COMPLETED = EventType.ITEM_COMPLETED  # recorded per item: a module name, no enum lookup
+
+
 @dataclass
 class Fanout:
     """The items of one running foreach task."""
@@ -179,7 +182,7 @@ class Fanouts:
         base = {"task": task.id, "index": index, "attempt": attempt}
         if result.ok:
             outputs = run.redact.value(result.outputs if result.outputs is not None else {})
-            run.journal.record(EventType.ITEM_COMPLETED, {**base, "outputs": outputs, **({"cached": True} if live.cached else {})})
+            run.journal.record(_ITEM_COMPLETED, {**base, "outputs": outputs, **({"cached": True} if live.cached else {})})
             if live.digest and not live.cached:
                 self.cache.store(task, live.digest, outputs)
         else:

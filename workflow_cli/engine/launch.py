@@ -26,6 +26,9 @@ from workflow_cli.model.states import EventType
 from workflow_cli.templates.markers import has_markup
 
 
+_TASK_STARTED, _ITEM_STARTED = EventType.TASK_STARTED, EventType.ITEM_STARTED  # module names: no enum lookup per attempt
+
+
 @dataclass(frozen=True)
 class Skipped:
     """A foreach item whose own conditions are false: it is skipped, not run."""
@@ -48,6 +51,10 @@ class AttemptLauncher:
         self.pools = pools
         self.items = items
         self.slots: dict[tuple[str, int], Any] = {}  # pool slots held by attempts in the executor
+        paths = run.paths
+        # what every spec of the run repeats, as strings once
+        self._iid, self._workspace, self._home = paths.id, str(paths.workspace), str(run.home.root)
+        self._logs, self._outputs = str(paths.logs), str(paths.outputs)
 
     def release_slot(self, key: tuple[str, int]) -> None:
         """The attempt is over: its pool slot (if it holds one) is free, before its result is even recorded."""
@@ -137,32 +144,32 @@ class AttemptLauncher:
     def _spec(self, task: Task, key: str, attempt: int, parameters: dict[str, Any], action: Any, started_at: str,
               index: int | None, started: Mapping[str, Any] | None) -> AttemptSpec:
         """The attempt as data: rendered parameters, environment changes, log and output files, timeout, secrets."""
-        run, paths = self.run, self.run.paths
+        run, iid = self.run, self._iid
         name = key if index is not None else task.id
         note = f" (iteration {started['iteration']})" if started and "iteration" in started else ""
         env_param = parameters.get("env")
         env = {str(k): str(v) for k, v in env_param.items()} if isinstance(env_param, Mapping) else {}
         if index is not None:
-            env = {"WORKFLOW_ITEM_INDEX": str(index), "WORKFLOW_IDEMPOTENCY_KEY": f"{paths.id}:{key}", **env}
+            env = {"WORKFLOW_ITEM_INDEX": str(index), "WORKFLOW_IDEMPOTENCY_KEY": f"{iid}:{key}", **env}
         elif started and "iteration" in started:
             env = {"WORKFLOW_LOOP_ITERATION": str(started["iteration"]), **env}
         # outputs/ exists from create; attempt numbers never repeat, and each file is removed after its attempt
-        output_file = f"{paths.outputs}/{name}.{attempt}" if getattr(action, "uses_output_file", False) else None
-        return AttemptSpec(instance_id=paths.id, task_id=task.id, action=task.action, attempt=attempt, parameters=parameters,
-                           env=env, workspace=str(paths.workspace), timeout=task.timeout_seconds,
-                           idempotency_key=f"{paths.id}:{key}", log_path=f"{paths.logs}/{name}.log",
+        output_file = f"{self._outputs}/{name}.{attempt}" if getattr(action, "uses_output_file", False) else None
+        return AttemptSpec(instance_id=iid, task_id=task.id, action=task.action, attempt=attempt, parameters=parameters,
+                           env=env, workspace=self._workspace, timeout=task.timeout_seconds,
+                           idempotency_key=f"{iid}:{key}", log_path=f"{self._logs}/{name}.log",
                            log_header=f"=== {name} attempt {attempt}{note} started {started_at} ===\n", unit=name,
-                           output_file=output_file, secrets=tuple(run.redact.values), home=str(run.home.root), config=run.config)
+                           output_file=output_file, secrets=run.secret_values, home=self._home, config=run.config)
 
     def record_start(self, task: Task, attempt: int, index: int | None, started: Mapping[str, Any] | None) -> dict[str, Any]:
         """Record ``item.started`` or ``task.started`` (with ``started``: iteration, cache key...)."""
         journal = self.run.journal
         if index is not None:
-            return journal.record(EventType.ITEM_STARTED, {"task": task.id, "index": index, "attempt": attempt})
+            return journal.record(_ITEM_STARTED, {"task": task.id, "index": index, "attempt": attempt})
         data = {"task": task.id, "attempt": attempt}
         if started:
             data.update(started)
-        return journal.record(EventType.TASK_STARTED, data)
+        return journal.record(_TASK_STARTED, data)
 
     def _fail_now(self, task: Task, key: str, attempt: int, index: int | None, error: str, kind: str) -> ActionResult:
         """Fail an attempt that could not even start (missing action, render error, unknown pool...)."""

@@ -19,6 +19,10 @@ from workflow_cli.model.states import EventType, TaskState
 from workflow_cli.store.state import next_checkpoint_id
 
 
+# the members recorded per task, as module names (an enum attribute lookup costs ~0.2 µs on Python 3.11)
+_COMPLETED, _TASK_COMPLETED, _CHECKPOINT = TaskState.COMPLETED, EventType.TASK_COMPLETED, EventType.CHECKPOINT_CREATED
+
+
 class Outcomes:
     """Records how attempts of tasks end and tells the scheduler."""
 
@@ -60,15 +64,15 @@ class Outcomes:
             data["cached"] = True
         if extra:
             data.update(extra)
-        run.journal.record(EventType.TASK_COMPLETED, data)
+        run.journal.record(_TASK_COMPLETED, data)
         if task.cache is not None and not cached and not task.foreach:
             self.cache.store(task, (live.digest if live is not None else None) or run.state["tasks"][task.id].get("cache_key"), outputs)
         self._set_vars(task)
         if task.checkpoint:
-            run.journal.record(EventType.CHECKPOINT_CREATED, {"id": next_checkpoint_id(run.state), "task": task.id,
+            run.journal.record(_CHECKPOINT, {"id": next_checkpoint_id(run.state), "task": task.id,
                                                               "completed": len(run.state["completion_order"]),
                                                               "vars": dict(run.state["vars"])})  # a copy: later set_vars must not change it
-        run.sched.finished(task.id, TaskState.COMPLETED)
+        run.sched.finished(task.id, _COMPLETED)
 
     def _set_vars(self, task: Task) -> None:
         if not task.set_vars:

@@ -144,27 +144,38 @@ INSTANCE_TRANSITIONS: dict[InstanceState, frozenset[InstanceState]] = {
 }
 
 
-def _check(table: dict[TaskState, frozenset[TaskState]] | dict[InstanceState, frozenset[InstanceState]],
-           what: str, old: str, new: str, event: str) -> None:
-    allowed = table.get(old)  # type: ignore[call-overload]
-    if allowed is None or new not in allowed:
-        ok = ", ".join(sorted(allowed)) if allowed else "nothing"
-        raise IllegalTransitionError(f"{what}: illegal transition {old} -> {new} by event '{event}' (from {old}: {ok})")
+def _plain(table: dict[TaskState, frozenset[TaskState]] | dict[InstanceState, frozenset[InstanceState]]) -> dict[str, frozenset[str]]:
+    """The table with plain string keys and values: the check runs three times per task."""
+    return {old.value: frozenset(new.value for new in news) for old, news in table.items()}  # type: ignore[attr-defined]
+
+
+_TASK_OK, _ITEM_OK, _INSTANCE_OK = _plain(TASK_TRANSITIONS), _plain(ITEM_TRANSITIONS), _plain(INSTANCE_TRANSITIONS)
+
+
+def _illegal(what: str, allowed: frozenset[str] | None, old: str, new: str, event: str) -> IllegalTransitionError:
+    ok = ", ".join(sorted(allowed)) if allowed else "nothing"
+    return IllegalTransitionError(f"{what}: illegal transition {old} -> {new} by event '{event}' (from {old}: {ok})")
 
 
 def check_task_transition(task: str, old: str, new: str, event: str) -> None:
     """Raise :class:`IllegalTransitionError` unless task ``task`` may go from ``old`` to ``new``."""
-    _check(TASK_TRANSITIONS, f"task {task}", old, new, event)
+    allowed = _TASK_OK.get(old)
+    if allowed is None or new not in allowed:
+        raise _illegal(f"task {task}", allowed, old, new, event)
 
 
 def check_item_transition(task: str, index: int, old: str, new: str, event: str) -> None:
     """Raise :class:`IllegalTransitionError` unless item ``index`` of ``task`` may go from ``old`` to ``new``."""
-    _check(ITEM_TRANSITIONS, f"item {index} of task {task}", old, new, event)
+    allowed = _ITEM_OK.get(old)
+    if allowed is None or new not in allowed:
+        raise _illegal(f"item {index} of task {task}", allowed, old, new, event)
 
 
 def check_instance_transition(instance: str, old: str, new: str, event: str) -> None:
     """Raise :class:`IllegalTransitionError` unless the instance may go from ``old`` to ``new``."""
-    _check(INSTANCE_TRANSITIONS, f"instance {instance}", old, new, event)
+    allowed = _INSTANCE_OK.get(old)
+    if allowed is None or new not in allowed:
+        raise _illegal(f"instance {instance}", allowed, old, new, event)
 
 
 # Exit code of a run-like command by the instance's state (SPEC 8).

@@ -41,9 +41,7 @@ class InstancePaths:
 
     root: Path
 
-    @property
-    def id(self) -> str:
-        return self.root.name
+    id = cached_property(lambda self: self.root.name)  # read several times per attempt
 
     header = cached_property(lambda self: self.root / "instance.json")
     document = cached_property(lambda self: self.root / "workflow.json")
