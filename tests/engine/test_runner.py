@@ -604,3 +604,26 @@ def test_a_chatty_task_logs_every_line(engine: Engine) -> None:
     assert result.exit_code == 0
     lines = engine.log(iid, "t").splitlines()
     assert "20000" in lines and "1" in lines and lines[-1].endswith("done")
+
+
+def test_a_runner_given_no_child_workflows_fails_a_trigger_task_clearly(engine: Engine) -> None:
+    """Actions reach other instances only through the interface ops hands the runner (never by importing ops)."""
+    from workflow_cli.engine.runner import Runner
+
+    iid = engine.create({"child": {"action": "workflow_trigger", "parameters": {"template": "anything"}}})
+    outcome = Runner(engine.home, engine.paths(iid)).run()
+    task = outcome.state["tasks"]["child"]
+    assert outcome.state["status"] == "failed" and task["status"] == "failed"
+    assert task["error"] == "this runner cannot start child workflows (run it through workflow-cli)"
+    assert engine.state(iid)["children"] == []
+
+
+def test_reset_tasks_is_data_the_runner_records_before_it_goes_on(engine: Engine) -> None:
+    from workflow_cli.engine.runner import RunOptions, Runner
+
+    iid, result = engine.run({"a": sh('echo "n=$WORKFLOW_ATTEMPT" > "$WORKFLOW_OUTPUT"'), "b": sh("true", dependencies=["a"])})
+    assert result.exit_code == 0
+    outcome = Runner(engine.home, engine.paths(iid), options=RunOptions(reopen=True, reset_tasks=(("a", False),))).run()
+    assert outcome.reason == "completed" and outcome.state["tasks"]["a"]["outputs"] == {"n": "2"}
+    assert [e["data"] for e in engine.events(iid, "task.reset")] == [{"task": "a", "reason": "retry"}]
+    assert outcome.state["tasks"]["b"]["attempts"] == 1  # not reset: only what was asked
