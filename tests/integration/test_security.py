@@ -208,7 +208,7 @@ tasks:
     action: command
     dependencies: [use]
     parameters:
-      command: "echo got {{ tasks.use.outputs.token }}; echo 'the token is {{ params.token }}' >&2"
+      command: "echo got {{ tasks.use.outputs.token }}; echo the token is {{ params.token }} >&2"
 """
 
 

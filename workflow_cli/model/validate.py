@@ -99,6 +99,46 @@ def expression_issues(wf: Workflow) -> list[Issue]:
     return issues
 
 
+def _shell_commands(wf: Workflow) -> Iterator[tuple[str, str]]:
+    """(path, text) of every ``command`` string holding a placeholder: tasks, compensations, hooks."""
+    specs: list[tuple[str, Any]] = []
+    for tid, task in wf.tasks.items():
+        specs.append((f"tasks.{tid}", {"action": task.action, "parameters": task.parameters}))
+        if isinstance(task.compensate, Mapping):
+            specs.append((f"tasks.{tid}.compensate", task.compensate))
+    for event, actions in wf.hooks.items():
+        for i, spec in enumerate(actions if isinstance(actions, list) else []):
+            specs.append((f"hooks.{event}[{i}]", spec))
+    for base, spec in specs:
+        params = spec.get("parameters") if isinstance(spec, Mapping) else None
+        if isinstance(params, Mapping) and default_action(spec) == "command":
+            command = params.get("command")
+            if isinstance(command, str) and "{{" in command:
+                yield f"{base}.parameters.command", command
+
+
+def shell_quoting_issues(wf: Workflow) -> list[Issue]:
+    """A placeholder the author quoted (or put in a heredoc, a comment...) in a command string (SPEC 14)."""
+    sites = list(_shell_commands(wf))
+    if not sites:
+        return []
+    from workflow_cli.templates.shell_check import TAGS, quoting_problems
+
+    issues: list[Issue] = []
+    for path, command in sites:
+        for placeholder, where in quoting_problems(command):
+            if placeholder == TAGS:
+                issues.append(Issue(path, "{% %} tags sit in different quoting contexts, so the quoting of the "
+                                          "placeholders cannot be told", "keep {% %} tags outside quotes and heredocs"))
+                continue
+            issues.append(Issue(path, f"placeholder {placeholder} is {where}: values are shell-quoted for you, "
+                                      "so remove the quotes around it", _QUOTING_HINT))
+    return issues
+
+
+_QUOTING_HINT = 'write echo {{ params.x }}, not echo "{{ params.x }}"; for a heredoc, pass the value in env and use "$NAME"'
+
+
 def _reference_problem(
     root: str,
     attrs: tuple[str, ...],
@@ -211,6 +251,7 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
 
         issues += schedule_issues(doc)
     issues += expression_issues(wf)
+    issues += shell_quoting_issues(wf)
     return sorted(issues, key=lambda i: i.path), wf
 
 
