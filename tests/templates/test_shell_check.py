@@ -25,6 +25,7 @@ V = "{{ params.v }}"
     (f"echo ${{X:-{V}}}", "inside ${...}"),
     (f"echo $(( {V} ))", "inside $((...))"),
     (f"echo # {V}", "inside a comment"),
+    (f"echo \\\n# {V}", "inside a comment"),  # found by the property test: a line continuation, then a comment
     (f"cat <<EOF\n{V}\nEOF", "inside a heredoc"),
     (f"cat <<E1 <<E2\nE1\n{V}\nE2", "inside a heredoc"),
     (f"cat <<{V}\nx", "as a heredoc delimiter"),

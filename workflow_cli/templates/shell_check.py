@@ -185,6 +185,8 @@ def _escaped(items: list[object], i: int) -> bool:
 
 def _unquoted_step(lx: _Lexer, items: list[object], i: int, item: object, frame: list[object]) -> int:
     if item == "\\":
+        if _at(items, i + 1) == "\n":
+            return i + 2  # a line continuation vanishes: a word may still start after it
         lx.word_start = False
         return _skip_escaped(items, i)
     if item == "#" and lx.word_start:
