@@ -203,3 +203,26 @@ def test_values_from_outputs_foreach_items_signals_and_approvals_are_quoted(sh, 
         assert (workspace / f"{name}.txt").read_text() == HOSTILE, name
     assert (workspace / "item-1.txt").read_text() == "$(touch PWNED)"
     assert _planted(home, tmp_path) == []
+
+
+def test_an_argv_list_shell_script_with_a_placeholder_is_refused(cli, sh, write, home, tmp_path):
+    """``["sh", "-c", "echo {{ v }}"]`` is not rendered for a shell: the value would be the script itself."""
+    from workflow_cli.templates.render import render_value
+
+    naive = render_value(["sh", "-c", "echo {{ params.v }}"], {"params": {"v": "$(touch PWNED)"}})
+    subprocess.run(naive, cwd=tmp_path, capture_output=True, timeout=10, check=False)
+    assert _planted(tmp_path), "the naive rendering should have run the payload"
+    (tmp_path / "PWNED").unlink()
+
+    for argv in (["sh", "-c", "echo {{ params.v }}"], ["/bin/bash", "-ec", "echo {{ params.v }}"]):
+        doc = _document("x")
+        doc["tasks"]["t"]["parameters"]["command"] = argv
+        result = cli("validate", write("argv.json", doc), "--json")
+        assert result.exit_code == 2, result
+        assert [e["path"] for e in result.json()["errors"]] == ["tasks.t.parameters.command[2]"]
+    doc = _document("x")
+    doc["tasks"]["t"]["parameters"]["command"] = ["sh", "-c", 'printf %s "$1" > out.txt', "sh", "{{ params.v }}"]
+    run = sh("--json", "run", write("positional.json", doc), "--param", "v=$(touch PWNED)", cwd=tmp_path)
+    assert run.exit_code == 0, run
+    assert (home / "instances" / run.json()["id"] / "workspace" / "out.txt").read_text() == "$(touch PWNED)"
+    assert _planted(home, tmp_path) == []

@@ -115,6 +115,28 @@ def _shell_commands(wf: Workflow) -> Iterator[tuple[str, str]]:
             command = params.get("command")
             if isinstance(command, str) and "{{" in command:
                 yield f"{base}.parameters.command", command
+            elif isinstance(command, list):
+                script = _shell_script_index(command)
+                if script is not None and "{{" in str(command[script]):
+                    yield f"{base}.parameters.command[{script}]", _ARGV_SCRIPT
+
+
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
+_ARGV_SCRIPT = ""  # marks the script of an argv-list `sh -c` (not rendered with shell quoting)
+
+
+def _shell_script_index(argv: list[Any]) -> int | None:
+    """The index of the script in ``["sh", "-c", SCRIPT, ...]`` (options may come first), else None."""
+    if not argv or not isinstance(argv[0], str) or argv[0].rsplit("/", 1)[-1] not in _SHELLS:
+        return None
+    start = 2 if argv[0].endswith("busybox") and len(argv) > 1 and argv[1] == "sh" else 1
+    for i in range(start, len(argv)):
+        arg = argv[i]
+        if not isinstance(arg, str) or not arg.startswith("-") or arg in ("-", "--"):
+            return None
+        if "c" in arg[1:] and not arg.startswith("--"):
+            return i + 1 if i + 1 < len(argv) else None
+    return None
 
 
 def shell_quoting_issues(wf: Workflow) -> list[Issue]:
@@ -126,6 +148,12 @@ def shell_quoting_issues(wf: Workflow) -> list[Issue]:
 
     issues: list[Issue] = []
     for path, command in sites:
+        if command == _ARGV_SCRIPT:
+            issues.append(Issue(path, "a placeholder in the script of an argv-list shell (-c) is not quoted: "
+                                      "its value would run as shell syntax",
+                                'use a string command (values are quoted for you), or pass the value as an argument: '
+                                '["sh", "-c", "echo \\"$1\\"", "sh", "{{ params.x }}"]'))
+            continue
         for placeholder, where in quoting_problems(command):
             if placeholder == TAGS:
                 issues.append(Issue(path, "{% %} tags sit in different quoting contexts, so the quoting of the "
