@@ -75,7 +75,7 @@ def test_a_home_copied_without_its_key_yields_no_secret(fresh_config, sh, write,
     before = snapshot_tree(copy)
     other = {"WORKFLOW_HOME": str(copy), "WORKFLOW_SECRET_KEY": Fernet.generate_key().decode()}
     for env in (other, {"WORKFLOW_HOME": str(copy), "XDG_CONFIG_HOME": str(tmp_path / "elsewhere")}):
-        for args in (("start", iid), ("start", iid, "--detach")):
+        for args in (("start", iid), ("start", iid, "--detach"), ("rollback", iid, "--checkpoint", "start")):
             result = sh(*args, env=env)
             assert result.exit_code == 2, result
             assert "secrets.json" in result.stderr or "no key" in result.stderr, result
