@@ -53,6 +53,9 @@ def test_a_secret_is_found_nowhere_after_a_run_that_tries_every_path(sh, write, 
     approved = sh("--json", "approve", iid, "gate", "--data", json.dumps({"note": "ok"}), cwd=tmp_path)
     shown.append(approved)
     assert approved.exit_code in (0, 1), approved
+    human = sh("run", doc, "--param", f"token={SECRET}", cwd=tmp_path)  # progress lines, human summary
+    shown.append(human)
+    assert human.exit_code == 3, human
     report = tmp_path / "report.html"
     for args in (("status", iid), ("audit", iid), ("logs", iid), ("debug", iid), ("checkpoints", iid), ("list",),
                  ("report", iid, "--output", report)):
@@ -66,6 +69,8 @@ def test_a_secret_is_found_nowhere_after_a_run_that_tries_every_path(sh, write, 
     assert state["vars"]["leak"] == "***" and state["vars"]["wrapped"] == "Bearer ***" and state["vars"]["listed"] == ["***", "x"]
     gate = [e for e in map(json.loads, events.read_text().splitlines()) if e["type"] == "approval.required"]
     assert gate and gate[0]["data"]["message"] == "deploy with ***? (***)", gate
+    index = (home / "checkpoints" / iid / "checkpoints.jsonl").read_text()
+    assert '"leak":"***"' in index.replace(" ", ""), index
     payloads = (home / "instances" / iid / "workspace" / "hook-payloads.jsonl").read_text()
     assert "task.completed" in payloads and "***" in payloads
     assert "***" in (home / "instances" / iid / "logs" / "print.log").read_text()
