@@ -57,6 +57,10 @@ def test_placeholders_that_stay_one_quoted_word_pass(command):
 def test_tags_of_one_structure_in_different_contexts_are_reported():
     assert (TAGS, "in different quoting contexts") in quoting_problems(f"{{% if x %}}'{{% endif %}}{V}")
     assert quoting_problems("echo '{% if x %}a{% endif %}'") == []  # no placeholder: nothing to quote
+    assert quoting_problems(f"{{% if x %}}echo {V}{{% endif %}}") == []
+    assert quoting_problems(f"{{% if x %}}echo{{% endif %}}#{V}") == [(V, "inside a comment")]  # `#{V}` when x is false
+    # a block `set` captures text without printing it: its end does not close the enclosing `if`
+    assert quoting_problems(f"{{% if x %}}{{% set y %}}'{{% endset %}}echo {V}{{% endif %}}") == []
 
 
 PAYLOADS = ["$(touch PWNED)", "`touch PWNED`", "'; touch PWNED; '", '"; touch PWNED; "', "\ntouch PWNED\n",
@@ -80,3 +84,34 @@ def test_any_command_the_check_accepts_runs_every_payload_as_data(pieces, tmp_pa
         line = render_value(command, {"params": {"v": payload}}, shell=True)
         subprocess.run(["/bin/sh", "-c", line], check=False, cwd=folder, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
         assert not [n for n in os.listdir(folder) if n.startswith("PWNED")], (command, payload)
+
+
+def _run_all(command: str, scopes: list[dict], folder: Path) -> None:
+    for scope in scopes:
+        for payload in PAYLOADS:
+            line = render_value(command, {"params": {**scope, "v": payload}}, shell=True)
+            subprocess.run(["/bin/sh", "-c", line], check=False, cwd=folder, capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+            assert not [n for n in os.listdir(folder) if n.startswith("PWNED")], (command, scope, payload)
+
+
+_TEXT = st.lists(st.sampled_from(PIECES), max_size=6).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=_TEXT, b=_TEXT, c=_TEXT, d=_TEXT, loop=st.booleans())
+def test_whatever_jinja_skips_or_repeats_an_accepted_command_stays_safe(a, b, c, d, loop, tmp_path_factory):
+    """Random text around {% if %}/{% else %} or a {% for %}: every branch and repetition is run."""
+    if loop:
+        command = f"echo {a}{{% for i in params.n %}}{b}{{% endfor %}}{d}"
+        scopes = [{"n": []}, {"n": [1]}, {"n": [1, 2, 3]}]
+    else:
+        command = f"echo {a}{{% if params.f %}}{b}{{% else %}}{c}{{% endif %}}{d}"
+        scopes = [{"f": True}, {"f": False}]
+    if V not in command or quoting_problems(command):
+        return
+    try:
+        render_value(command, {"params": {**scopes[0], "v": "x"}}, shell=True)
+    except ExpressionError:
+        return
+    _run_all(command, scopes, tmp_path_factory.mktemp("sh"))

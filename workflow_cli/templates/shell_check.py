@@ -56,18 +56,22 @@ class _Lexer:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
     def key(self) -> tuple[object, ...]:
-        return (tuple(tuple(f) for f in self.stack), self.word_start, tuple(self.heredocs), self.body is not None)
+        return (tuple(tuple(f) for f in self.stack), tuple(self.heredocs), self.body is not None)
 
 
 def _items(command: str) -> list[object]:
-    """The command as characters, :class:`_Slot` placeholders and :class:`_Tag` markers (Jinja's lexer)."""
+    """The command as characters, :class:`_Slot` placeholders and :class:`_Tag` markers (Jinja's lexer).
+
+    The body of a block ``{% set x %}...{% endset %}`` is left out: it is captured, not printed.
+    """
     from jinja2.exceptions import TemplateSyntaxError
 
     from workflow_cli.templates.render import _environment
 
     items: list[object] = []
     expr: list[str] | None = None
-    tag: str | None = None
+    tag: list[str] | None = None
+    captured = 0  # depth of block sets
     try:
         tokens = list(_environment(False).lex(command))
     except TemplateSyntaxError:
@@ -76,18 +80,26 @@ def _items(command: str) -> list[object]:
         if kind == "variable_begin":
             expr = [value]
         elif kind == "variable_end" and expr is not None:
-            items.append(_Slot("".join(expr) + value))
+            if not captured:
+                items.append(_Slot("".join(expr) + value))
             expr = None
         elif expr is not None:
             expr.append(value)
         elif kind == "block_begin":
-            tag = ""
-        elif kind == "name" and tag == "":
-            tag = value
-        elif kind == "block_end":
-            items.append(_Tag(tag or ""))
+            tag = []
+        elif kind == "block_end" and tag is not None:
+            name = tag[0] if tag else ""
+            if name == "set" and "=" not in tag:
+                captured += 1
+            elif name == "endset" and captured:
+                captured -= 1
+            elif not captured:
+                items.append(_Tag(name))
             tag = None
-        elif kind == "data":
+        elif tag is not None:
+            if kind != "whitespace":
+                tag.append(value)
+        elif kind == "data" and not captured:
             items.extend(value)
     return items
 
@@ -114,6 +126,7 @@ def quoting_problems(command: str) -> list[tuple[str, str]]:
                 mixed |= opened[-1] != lx.key()
                 if item.name.startswith("end"):
                     opened.pop()
+            lx.word_start = True  # Jinja may skip the text before: a `#` after a tag may start a comment
             i += 1
             continue
         i = _step(lx, items, i)
