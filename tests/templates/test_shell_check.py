@@ -31,6 +31,7 @@ V = "{{ params.v }}"
     (f"cat <<{V}\nx", "as a heredoc delimiter"),
     (f"echo \\{V}", "right after a backslash"),
     (f"echo ${V}", "right after a $"),
+    (f"{{% filter replace(\"'\", \"\") %}}echo {V}{{% endfilter %}}", "inside a {% filter %} block"),
 ])
 def test_contexts_that_undo_the_quoting_are_named(command, where):
     assert quoting_problems(command) == [(V, where)]
@@ -57,6 +58,10 @@ def test_placeholders_that_stay_one_quoted_word_pass(command):
 def test_tags_of_one_structure_in_different_contexts_are_reported():
     assert (TAGS, "in different quoting contexts") in quoting_problems(f"{{% if x %}}'{{% endif %}}{V}")
     assert quoting_problems("echo '{% if x %}a{% endif %}'") == []  # no placeholder: nothing to quote
+    # found by the property test: a tag where the shell reads a heredoc delimiter, or escaped by a backslash
+    assert (TAGS, "in a heredoc delimiter") in quoting_problems(f"echo <<{{% for i in n %}} {V}'{{% endfor %}}")
+    assert quoting_problems(f"echo \\{{% if x %}}{{% endif %}}{V}")[0][0] == TAGS
+    assert quoting_problems(f"echo ${{% if x %}}{{% endif %}}{V}")[0][0] == TAGS
     assert quoting_problems(f"{{% if x %}}echo {V}{{% endif %}}") == []
     assert quoting_problems(f"{{% if x %}}echo{{% endif %}}#{V}") == [(V, "inside a comment")]  # `#{V}` when x is false
     # a block `set` captures text without printing it: its end does not close the enclosing `if`

@@ -156,8 +156,8 @@ def shell_quoting_issues(wf: Workflow) -> list[Issue]:
             continue
         for placeholder, where in quoting_problems(command):
             if placeholder == TAGS:
-                issues.append(Issue(path, "{% %} tags sit in different quoting contexts, so the quoting of the "
-                                          "placeholders cannot be told", "keep {% %} tags outside quotes and heredocs"))
+                issues.append(Issue(path, f"{{% %}} tags sit {where}, so the quoting of the placeholders cannot be told",
+                                    "keep {% %} tags outside quotes and heredocs, between whole words"))
                 continue
             issues.append(Issue(path, f"placeholder {placeholder} is {where}: values are shell-quoted for you, "
                                       "so remove the quotes around it", _QUOTING_HINT))

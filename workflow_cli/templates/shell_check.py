@@ -116,10 +116,14 @@ def quoting_problems(command: str) -> list[tuple[str, str]]:
     lx = _Lexer()
     opened: list[tuple[object, ...]] = []
     mixed = False
+    filtering = 0  # inside {% filter %}: the filter rewrites the quoted value and the text around it
     i = 0
     while i < len(items):
         item = items[i]
+        if isinstance(item, _Slot) and filtering:
+            lx.problems.append((item.text, "inside a {% filter %} block"))
         if isinstance(item, _Tag):
+            filtering += (item.name == "filter") - (item.name == "endfilter" and filtering > 0)
             if item.name in _OPENING:
                 opened.append(lx.key())
             elif opened and (item.name in _MIDDLE or item.name.startswith("end")):
@@ -162,7 +166,7 @@ def _step(lx: _Lexer, items: list[object], i: int) -> int:
         return i + 1
     if kind in ("dsq", "bq"):
         if item == "\\":
-            return _skip_escaped(items, i)
+            return _skip_escaped(lx, items, i)
         if item == ("'" if kind == "dsq" else "`"):
             lx.stack.pop()
         return i + 1
@@ -183,9 +187,12 @@ def _slot(lx: _Lexer, items: list[object], i: int, slot: _Slot) -> None:
     lx.word_start = False
 
 
-def _skip_escaped(items: list[object], i: int) -> int:
-    """Past a backslash and the character it escapes (a placeholder after it is still looked at)."""
-    return i + 1 if isinstance(_at(items, i + 1), _Slot) else i + 2
+def _skip_escaped(lx: _Lexer, items: list[object], i: int) -> int:
+    """Past a backslash and the character it escapes (a placeholder or a tag after it is still looked at)."""
+    nxt = _at(items, i + 1)
+    if isinstance(nxt, _Tag):
+        lx.problems.append((TAGS, "right after a backslash (what it escapes depends on the branch)"))
+    return i + 1 if isinstance(nxt, (_Slot, _Tag)) else i + 2
 
 
 def _escaped(items: list[object], i: int) -> bool:
@@ -201,7 +208,7 @@ def _unquoted_step(lx: _Lexer, items: list[object], i: int, item: object, frame:
         if _at(items, i + 1) == "\n":
             return i + 2  # a line continuation vanishes: a word may still start after it
         lx.word_start = False
-        return _skip_escaped(items, i)
+        return _skip_escaped(lx, items, i)
     if item == "#" and lx.word_start:
         lx.stack.append(["comment", 0])
         return i + 1
@@ -237,6 +244,8 @@ def _unquoted_step(lx: _Lexer, items: list[object], i: int, item: object, frame:
 def _dollar(lx: _Lexer, items: list[object], i: int, *, unquoted: bool) -> int:
     """``$(``, ``$((``, ``${`` (and ``$'`` outside double quotes) open a frame; a plain ``$`` does not."""
     nxt = _at(items, i + 1)
+    if isinstance(nxt, _Tag):
+        lx.problems.append((TAGS, "right after a $ (what follows it depends on the branch)"))
     if nxt == "(":
         if _at(items, i + 2) == "(":
             lx.stack.append(["arith", 0])
@@ -257,7 +266,7 @@ def _expansion_step(lx: _Lexer, items: list[object], i: int, item: object, frame
     """Inside double quotes, ``${...}`` or ``$((...))``."""
     kind = frame[0]
     if item == "\\":
-        return _skip_escaped(items, i)
+        return _skip_escaped(lx, items, i)
     if item == "$":
         return _dollar(lx, items, i, unquoted=False)
     if item == "`":
@@ -294,7 +303,8 @@ def _heredoc_start(lx: _Lexer, items: list[object], i: int) -> int:
         if isinstance(item, _Slot):
             lx.problems.append((item.text, "as a heredoc delimiter"))
         elif isinstance(item, _Tag):
-            pass
+            lx.problems.append((TAGS, "in a heredoc delimiter"))
+            break
         elif quote is not None:
             if item == quote:
                 quote = None
