@@ -61,6 +61,7 @@ def test_tags_of_one_structure_in_different_contexts_are_reported():
     # found by the property test: a tag where the shell reads a heredoc delimiter, or escaped by a backslash
     assert (TAGS, "in a heredoc delimiter") in quoting_problems(f"echo <<{{% for i in n %}} {V}'{{% endfor %}}")
     assert quoting_problems(f"echo \\{{% if x %}}{{% endif %}}{V}")[0][0] == TAGS
+    assert quoting_problems(f"echo <<-\\{{% for i in n %}}EOF{{% endfor %}}{V}")[0][0] == TAGS
     assert quoting_problems(f"echo ${{% if x %}}{{% endif %}}{V}")[0][0] == TAGS
     assert quoting_problems(f"{{% if x %}}echo {V}{{% endif %}}") == []
     assert quoting_problems(f"{{% if x %}}echo{{% endif %}}#{V}") == [(V, "inside a comment")]  # `#{V}` when x is false

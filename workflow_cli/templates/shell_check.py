@@ -313,7 +313,7 @@ def _heredoc_start(lx: _Lexer, items: list[object], i: int) -> int:
         elif item in ("'", '"'):
             quote = str(item)
         elif item == "\\":
-            if not isinstance(_at(items, i + 1), _Slot):  # a placeholder after it is reported on the next turn
+            if not isinstance(_at(items, i + 1), (_Slot, _Tag)):  # reported on the next turn
                 i += 1
                 delim.append(str(_at(items, i) or ""))
         elif item in _WORD_BREAK:
