@@ -138,10 +138,10 @@ def test_the_config_folder_follows_the_platform():
     assert config_dir({"HOME": "/h", "APPDATA": "/app"}, "win32") == Path("/app/workflow-cli")
 
 
-def test_the_suite_never_touches_the_real_config_folder():
-    assert os.environ["XDG_CONFIG_HOME"].startswith(str(Path(os.environ.get("TMPDIR", "/tmp")).resolve())) or \
-        "pytest" in os.environ["XDG_CONFIG_HOME"]
+def test_the_suite_never_touches_the_real_config_folder(tmp_path_factory, sh):
+    assert Path(os.environ["XDG_CONFIG_HOME"]).is_relative_to(tmp_path_factory.getbasetemp())
     assert "WORKFLOW_SECRET_KEY" not in os.environ
+    assert sh.env["XDG_CONFIG_HOME"] == os.environ["XDG_CONFIG_HOME"]  # CLI subprocesses too
 
 
 def test_version_does_not_import_cryptography():
