@@ -111,7 +111,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         state = load_state(self.paths)
         secrets = read_secrets(self.paths)
         self.redact = Redactor(secrets)
-        self.journal = Journal(self.paths, self.home.checkpoints / self.paths.id, state, self.clock, sink=self.options.sink)
+        self.journal = Journal(self.paths, self.home.checkpoints / self.paths.id, state, self.clock, sink=self.options.sink,
+                               mask=self.redact.value if self.redact.values else None)
         self.state = self.journal.state
         self.params = {**state.get("params", {}), **secrets}
         self.max_parallel = default_parallel(self.wf, self.config, self.options.max_parallel)

@@ -65,6 +65,9 @@ def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, 
 
 def detach(home: Home, paths: InstancePaths, verb: str, extra: Sequence[str] = (), *, no_cache: bool = False) -> RunResult:
     """Run ``workflow-cli <verb> ID`` in a background process with its own log; return at once."""
+    from workflow_cli.store.instances import read_secrets
+
+    read_secrets(paths)  # a key that cannot open the secrets is reported here, not in the runner's log
     log = open(paths.root / "runner.log", "ab")  # noqa: SIM115 - handed to the child
     cmd = [sys.executable, "-m", "workflow_cli", "--home", str(home.root), "--quiet", verb, paths.id, *extra,
            *(["--no-cache"] if no_cache else [])]
