@@ -98,7 +98,7 @@ def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> 
     paths = instance_paths(home, instance)
     _refuse_if_live(paths, "start")
     state = load_state(paths)
-    if state["status"] not in ("created", "paused"):
+    if state["status"] not in ("created", "paused", "queued"):  # a queued one starts now, ahead of the queue
         hint = "resume" if state["status"] in ("running", "waiting") else "retry"
         raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli {hint} {paths.id}'")
     if detach_run:
