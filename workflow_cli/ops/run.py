@@ -161,6 +161,7 @@ def retry(home: Home, instance: str, *, tasks: Sequence[str] = (), downstream: b
             data = {"task": tid, "reason": "retry"} if tid in roots else {"task": tid, "reason": "retry", "full": True}
             runner.journal.record("task.reset", data)
 
-    if detach_run:
-        raise InvalidInputError.at("--detach", "retry runs in the foreground; use 'retry' then 'resume --detach'")
+    if detach_run:  # checked here, run by a background ``retry`` (serve's API)
+        extra = [arg for t in tasks for arg in ("--task", t)] + (["--downstream"] if downstream else [])
+        return detach(home, paths, "retry", extra)
     return drive(home, paths, reopen=True, prepare=prepare, **kw)
