@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from workflow_cli.errors import ConflictError, InvalidInputError
+from workflow_cli.errors import ConflictError
 from workflow_cli.server.context import ServerContext
 from workflow_cli.store.home import Home
 
@@ -59,6 +60,27 @@ def _first_token(home: Home, url: str) -> None:
     sys.stdout.flush()
 
 
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server without its signal capture (which re-raises the signal at exit: exit 130/143).
+
+        SIGINT and SIGTERM end ``serve`` cleanly with exit 0; a second one stops at once.
+        """
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+        def stop_on_signal(self, signum: int, frame: object) -> None:
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+    return Server
+
+
 def run_server(home: Home, *, host: str, port: int) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code (0)."""
     import uvicorn
@@ -79,15 +101,16 @@ def run_server(home: Home, *, host: str, port: int) -> int:
         sys.stdout.flush()
         loop = ServiceLoop(ctx)
         loop.start()
-        server = uvicorn.Server(uvicorn.Config(build_app(ctx), log_level="warning", access_log=False, lifespan="off",
-                                               timeout_graceful_shutdown=3))
+        server = _server_class()(uvicorn.Config(build_app(ctx), log_level="warning", access_log=False, lifespan="off",
+                                        timeout_graceful_shutdown=3))
+        previous = {sig: signal.signal(sig, server.stop_on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             server.run(sockets=[sock])
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             loop.stop()
             sock.close()
         ctx.log("stopped")
     return 0
 
-
-__all__ = ["run_server", "serve_lock", "InvalidInputError"]
