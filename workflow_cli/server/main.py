@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from workflow_cli.errors import ConflictError
+from workflow_cli.errors import ConflictError, InvalidInputError
 from workflow_cli.server.context import ServerContext
 from workflow_cli.store.home import Home
 
@@ -41,6 +41,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+    except socket.gaierror as exc:
+        sock.close()
+        raise InvalidInputError.at("--host", f"cannot listen on {host!r}: {exc.strerror or exc}") from exc
     except OSError as exc:
         sock.close()
         raise ConflictError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
