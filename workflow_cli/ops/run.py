@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError
+from workflow_cli.errors import ConflictError, NotFoundError
 from workflow_cli.model.states import EXIT_CODE_BY_STATE, InstanceState
 from workflow_cli.monitor.summary import status_document
 from workflow_cli.ops.query import instance_paths

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 
 from workflow_cli.errors import InvalidInputError, NotFoundError
 from workflow_cli.server.auth import Identity, operator, viewer
