@@ -82,7 +82,7 @@ def _order_key(state: dict[str, Any]) -> tuple[int, str, str]:
 def queued_states(home: Home) -> list[dict[str, Any]]:
     """The states of the queued instances, in the order they will start."""
     states = []
-    for row in list_instances(home, status="queued"):
+    for row in list_instances(home, status="queued", problems=[]):
         try:
             states.append(load_state(instance_paths(home, row["id"])))
         except WorkflowError:
@@ -112,7 +112,7 @@ def _active(home: Home, queued: list[dict[str, Any]], now: float) -> tuple[int, 
     """How many runs are active, in total and per template."""
     templates: list[Any] = []
     for status in ACTIVE:
-        templates += [row.get("template") for row in list_instances(home, status=status)]
+        templates += [row.get("template") for row in list_instances(home, status=status, problems=[])]
     templates += [s.get("template") for s in queued if _released_recently(s, now)]
     per: dict[str, int] = {}
     for name in templates:
@@ -125,6 +125,8 @@ def dispatch(home: Home, start: Starter) -> list[str]:
     from workflow_cli.engine.clock import SystemClock
 
     started: list[str] = []
+    if not list_instances(home, status="queued", limit=1, problems=[]):
+        return started  # the usual case: no home lock taken
     with home_lock(home.root):
         now = SystemClock().time()
         queued = queued_states(home)
