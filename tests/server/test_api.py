@@ -122,7 +122,7 @@ def test_create_runs_in_the_background_and_reads_as_the_cli(env: Any, kit: Any) 
     assert [e["seq"] for e in later] == [e["seq"] for e in events[-2:]]
 
 
-def test_list_filters_and_pages(env: Any) -> None:
+def test_list_filters_pages_and_start(env: Any, kit: Any) -> None:
     first = _create(env, "hello", start=False)
     second = _create(env, "hello", start=False)
     assert first["status"] == second["status"] == "created"
@@ -130,6 +130,10 @@ def test_list_filters_and_pages(env: Any) -> None:
     assert [r["id"] for r in rows[:2]] == [second["id"], first["id"]]
     page = env.c["vic"].get("/api/v1/instances", params={"status": "created", "limit": 1, "offset": 1}).json()
     assert [r["id"] for r in page] == [first["id"]]
+    started = env.c["ops"].post(f"/api/v1/instances/{first['id']}/start", json={})
+    assert started.status_code == 202 and started.json()["id"] == first["id"]
+    kit.until_status(env.c["vic"], first["id"], "completed")
+    assert env.c["ops"].post(f"/api/v1/instances/{first['id']}/start", json={}).status_code == 409
 
 
 def test_bad_input_is_400_with_the_cli_message(env: Any, kit: Any, tmp_path: Path) -> None:

@@ -148,7 +148,8 @@ def test_template_concurrency_caps_its_own_runs(kit: Any, tmp_path: Path) -> Non
 def test_queue_route_lists_queued_in_start_order(kit: Any, tmp_path: Path, role: str) -> None:
     gate = {"version": "2.0.0", "name": "Gate", "tasks": {"ask": {"action": "approval_gate", "parameters": {"approvers": ["ann"]}}}}
     urgent = {**_doc("Urgent", "true"), "priority": 5}
-    home = kit.make_home(tmp_path, {"gate": gate, "plain": _doc("Plain", "true"), "urgent": urgent}, config="max_active_runs: 1\n")
+    config = "max_active_runs: 1\nserver:\n  hosts: [flows.example.org]\n"
+    home = kit.make_home(tmp_path, {"gate": gate, "plain": _doc("Plain", "true"), "urgent": urgent}, config=config)
     blocker = json.loads(kit.cli(home, "--json", "run", "gate", "--queue").stdout)["id"]
     plain = [json.loads(kit.cli(home, "--json", "run", "plain", "--queue").stdout)["id"] for _ in range(2)]
     hot = json.loads(kit.cli(home, "--json", "run", "urgent", "--queue").stdout)["id"]
@@ -163,6 +164,8 @@ def test_queue_route_lists_queued_in_start_order(kit: Any, tmp_path: Path, role:
     with server.client(made["token"]) as client:
         assert [r["id"] for r in client.get("/api/v1/queue").json()] == [hot, *plain]
         assert "workflow_queue_length 3.0" in client.get("/metrics").text
+        assert client.get("/api/v1/queue", headers={"Host": "flows.example.org"}).status_code == 200  # config.yaml server.hosts
+        assert client.get("/api/v1/queue", headers={"Host": "other.example.org"}).status_code == 400
     server.stop()
     assert kit.cli(home, "cancel", blocker).returncode == 0
     kit.wait_for(lambda: json.loads(kit.cli(home, "--json", "tick").stdout)["queue_started"] == [hot], what="tick to start the urgent run")
