@@ -169,3 +169,18 @@ def test_queue_route_lists_queued_in_start_order(kit: Any, tmp_path: Path, role:
     server.stop()
     assert kit.cli(home, "cancel", blocker).returncode == 0
     kit.wait_for(lambda: json.loads(kit.cli(home, "--json", "tick").stdout)["queue_started"] == [hot], what="tick to start the urgent run")
+
+
+def test_serve_fires_a_due_schedule_without_tick(kit: Any, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    daily = {**_doc("Daily", "true"), "schedule": {"cron": "0 3 * * *"}}
+    home = kit.make_home(tmp_path, {"daily": daily})
+    now = datetime.now(timezone.utc)
+    slot = (now + timedelta(days=1)).replace(hour=3, minute=0, second=0, microsecond=0)
+    offset = slot.timestamp() - 1.0 - time.time()  # serve's clock: one second before the slot
+    server = kit.Server(home, kit.base_env(home, WORKFLOW_CLI_TIME_OFFSET=str(offset)))
+    rows = kit.wait_for(lambda: json.loads(kit.cli(home, "--json", "list").stdout), what="the scheduled run")
+    assert len(rows) == 1 and rows[0]["template"] == "daily" and rows[0]["name"].startswith("daily @ ")
+    code, log = server.stop()
+    assert code == 0 and f"run {rows[0]['id']} started (schedule)" in log

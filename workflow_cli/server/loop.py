@@ -8,10 +8,12 @@ runner had time to take its lock.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 from workflow_cli.errors import WorkflowError
 from workflow_cli.server.context import ServerContext
@@ -28,6 +30,9 @@ class ServiceLoop:
         self.interval = interval
         self._stop = threading.Event()
         self._handed: dict[str, float] = {}
+        self._templates_stamp: tuple[tuple[str, int], ...] | None = None
+        self._schedules: list[Any] = []
+        self._next_slot: dict[str, float] = {}
         self._thread = threading.Thread(target=self._run, name="workflow-cli-service", daemon=True)
 
     def start(self) -> None:
@@ -51,16 +56,38 @@ class ServiceLoop:
         """Schedules, file triggers, the queue, then every instance that can move on."""
         from workflow_cli.engine.clock import SystemClock
         from workflow_cli.ops.queue import dispatch
-        from workflow_cli.ops.schedules import fire_due_schedules
         from workflow_cli.ops.triggers import fire_file_triggers
 
         home, now = self.ctx.home, SystemClock().time()
-        fire_due_schedules(home, datetime.fromtimestamp(now, tz=timezone.utc), start=via_queue(self.ctx, "schedule"))
+        self._fire_schedules(now)
         for row in fire_file_triggers(home, now, start=via_queue(self.ctx, "file trigger")):
             if row.get("error"):
                 self.ctx.log(f"file trigger of {row['template']} on {row['path']}: {row['error']}")
         dispatch(home, self.ctx.starter("from the queue"))
         self._resume_due(now)
+
+    def _fire_schedules(self, now: float) -> None:
+        """Due schedules (SPEC 12). Templates are parsed again only when a file changed; a schedule is
+        looked at when its next slot is due (every pass with ``overlap: queue``, which drains its queue)."""
+        from workflow_cli.ops.schedules import fire_schedule, home_schedules, next_slot
+
+        try:
+            stamp = tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(self.ctx.home.templates)))
+        except OSError:
+            stamp = ()
+        if stamp != self._templates_stamp:
+            self._templates_stamp, self._next_slot = stamp, {}
+            self._schedules = [sched for _, sched, _ in home_schedules(self.ctx.home) if sched is not None]
+        when = datetime.fromtimestamp(now, tz=timezone.utc)
+        for sched in self._schedules:
+            if sched.overlap != "queue" and now < self._next_slot.get(sched.template, 0.0):
+                continue
+            try:
+                fire_schedule(self.ctx.home, sched, when, start=via_queue(self.ctx, "schedule"))
+            except WorkflowError as exc:
+                self.ctx.log(f"schedule of {sched.template}: {exc}")
+            nxt = next_slot(sched.cron, sched.tz, when)
+            self._next_slot[sched.template] = nxt.timestamp() if nxt else float("inf")
 
     def _resume_due(self, now: float) -> None:
         from workflow_cli.ops.run import resume
