@@ -178,8 +178,11 @@ def test_serve_fires_a_due_schedule_without_tick(kit: Any, tmp_path: Path) -> No
     home = kit.make_home(tmp_path, {"daily": daily})
     now = datetime.now(timezone.utc)
     slot = (now + timedelta(days=1)).replace(hour=3, minute=0, second=0, microsecond=0)
-    offset = slot.timestamp() - 1.0 - time.time()  # serve's clock: one second before the slot
-    server = kit.Server(home, kit.base_env(home, WORKFLOW_CLI_TIME_OFFSET=str(offset)))
+    before = kit.base_env(home, WORKFLOW_CLI_TIME_OFFSET=str(slot.timestamp() - 30 - time.time()))
+    assert kit.cli(home, "scheduler", "--once", env=before).returncode == 0  # first sight, 30 s before the slot: nothing fires
+    assert json.loads(kit.cli(home, "--json", "list").stdout) == []
+    after = str(slot.timestamp() + 2 - time.time())  # serve's clock: just past the slot
+    server = kit.Server(home, kit.base_env(home, WORKFLOW_CLI_TIME_OFFSET=after))
     rows = kit.wait_for(lambda: json.loads(kit.cli(home, "--json", "list").stdout), what="the scheduled run")
     assert len(rows) == 1 and rows[0]["template"] == "daily" and rows[0]["name"].startswith("daily @ ")
     code, log = server.stop()
