@@ -22,6 +22,9 @@ TEMPLATES: dict[str, Any] = {
     "gate": {"version": "2.0.0", "name": "Gate", "tasks": {
         "ask": {"action": "approval_gate", "parameters": {"approvers": ["ann"], "message": "ship it?"}},
         "done": {"action": "noop", "dependencies": ["ask"]}}},
+    "escalating": {"version": "2.0.0", "name": "Escalating", "tasks": {
+        "ask": {"action": "approval_gate", "parameters": {"approvers": ["bob"], "timeout_seconds": 1, "on_timeout": "escalate",
+                                                          "escalate_to": ["ann"]}}}},
     "slow": {"version": "2.0.0", "name": "Slow", "tasks": {"nap": _cmd("sleep 30")}},
     "steps": {"version": "2.0.0", "name": "Steps", "tasks": {
         "one": _cmd("sleep 0.2; echo step one"), "two": _cmd("sleep 0.2; echo step two", dependencies=["one"]),
@@ -216,6 +219,15 @@ def test_approval_goes_by_token_identity_whatever_the_role(env: Any, kit: Any) -
     assert decision and decision[0]["data"]["by"] == "ann" and decision[0]["data"].get("comment") == "ship it"
     again = env.c["ann"].post(path, json={})
     assert again.status_code == 409
+
+
+def test_serve_escalates_a_timed_out_gate_to_its_escalation_approvers(env: Any, kit: Any) -> None:
+    created = _create(env, "escalating")
+    path = f"/api/v1/instances/{created['id']}/tasks/ask/approve"
+    kit.wait_for(lambda: (kit.status_of(env.c["vic"], created["id"])["tasks"]["ask"].get("waiting") or {}).get("escalated"),
+                 what="the gate to escalate")
+    assert env.c["ann"].post(path, json={"comment": "escalated to me"}).status_code == 202
+    kit.until_status(env.c["vic"], created["id"], "completed")
 
 
 def test_reject_by_identity_fails_the_gate(env: Any, kit: Any) -> None:
