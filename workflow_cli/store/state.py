@@ -233,6 +233,11 @@ _INSTANCE_STATUS = {
 }
 
 
+def status_after(etype: str, status: str) -> str:
+    """The instance status after an event of type ``etype`` (what :func:`apply_event` sets)."""
+    return _INSTANCE_STATUS.get(etype, status)
+
+
 def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
     """Fold one event into ``state`` (in place) and return it."""
     etype, data, time = event["type"], event.get("data") or {}, event.get("time")

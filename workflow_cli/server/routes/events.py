@@ -33,13 +33,40 @@ def _since(after: int | None, last_event_id: str | None) -> int:
     return after or 0
 
 
-def _batch(paths: InstancePaths, since: int) -> tuple[list[dict[str, Any]], bool]:
-    """Events after ``since`` and whether the instance is terminal (read state first: nothing is missed)."""
-    from workflow_cli.store.events import read_events
-    from workflow_cli.store.instances import load_state
+class EventTail:
+    """New complete lines of an event log, read from where the last read stopped (no re-parse per poll).
 
-    terminal = load_state(paths)["status"] in TERMINAL
-    return read_events(paths.events, since_seq=since), terminal
+    The instance's status is followed from the ``workflow.*`` events, as the state fold does, so a
+    poll reads neither the snapshot nor the whole log. A log that shrank (a torn line repaired) is
+    read again from the start; events already sent are skipped by their sequence number.
+    """
+
+    def __init__(self, paths: InstancePaths) -> None:
+        self.path = paths.events
+        self.offset = 0
+        self.status = "created"
+
+    def read(self, since: int) -> tuple[list[dict[str, Any]], bool]:
+        """Events after ``since`` that reached the log, and whether the instance is now terminal."""
+        from workflow_cli.store.state import status_after
+
+        with open(self.path, "rb") as fh:
+            if fh.seek(0, 2) < self.offset:
+                self.offset = 0
+            fh.seek(self.offset)
+            data = fh.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        out = []
+        for line in complete.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a damaged line: status and audit report it; the stream goes on
+            self.status = status_after(str(event.get("type")), self.status)
+            if event.get("seq", 0) > since:
+                out.append(event)
+        return out, self.status in TERMINAL
 
 
 def _message(event: dict[str, Any]) -> str:
@@ -49,10 +76,10 @@ def _message(event: dict[str, Any]) -> str:
 
 async def _stream(request: Request, paths: InstancePaths, since: int) -> AsyncIterator[str]:
     """One message per event until the instance is terminal and every event was sent."""
-    idle = 0.0
+    idle, tail = 0.0, EventTail(paths)
     yield "retry: 1000\n\n"
     while True:
-        events, terminal = await run_in_threadpool(_batch, paths, since)
+        events, terminal = await run_in_threadpool(tail.read, since)
         for event in events:
             since = event["seq"]
             yield _message(event)
