@@ -161,6 +161,7 @@ def test_bad_input_is_400_with_the_cli_message(env: Any, kit: Any, tmp_path: Pat
         ops.get("/api/v1/instances", params={"limit": "many"}),
         ops.get("/api/v1/instances", params={"status": "runing"}),
         ops.get("/api/v1/instances/x/events", headers={"Last-Event-ID": "abc"}),
+        ops.post("/api/v1/instances", json={"template": "hello", "name": "x" * (2 << 20)}),
     ]
     for response in cases:
         assert response.status_code == 400, (response.request.url, response.text)

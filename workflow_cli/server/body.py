@@ -13,6 +13,9 @@ MAX_BODY_BYTES = 1 << 20
 
 async def raw_json(request: Request) -> tuple[bytes, Any]:
     """The body bytes and their JSON value (None for an empty body); 400 for anything that is not JSON."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before it is read into memory
+        raise InvalidInputError.at("body", f"the request body is over {MAX_BODY_BYTES} bytes")
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise InvalidInputError.at("body", f"the request body is over {MAX_BODY_BYTES} bytes")
