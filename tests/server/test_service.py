@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 
 def _doc(name: str, command: str, **extra: Any) -> dict[str, Any]:
@@ -144,8 +143,7 @@ def test_template_concurrency_caps_its_own_runs(kit: Any, tmp_path: Path) -> Non
         assert sum(1 for s, e in spans if s <= start < e) == 1, spans
 
 
-@pytest.mark.parametrize("role", ["viewer"])
-def test_queue_route_lists_queued_in_start_order(kit: Any, tmp_path: Path, role: str) -> None:
+def test_queue_route_lists_queued_in_start_order(kit: Any, tmp_path: Path) -> None:
     gate = {"version": "2.0.0", "name": "Gate", "tasks": {"ask": {"action": "approval_gate", "parameters": {"approvers": ["ann"]}}}}
     urgent = {**_doc("Urgent", "true"), "priority": 5}
     config = "max_active_runs: 1\nserver:\n  hosts: [flows.example.org]\n"
@@ -159,7 +157,7 @@ def test_queue_route_lists_queued_in_start_order(kit: Any, tmp_path: Path, role:
     assert json.loads(kit.cli(home, "--json", "list", "--status", "queued").stdout)[0]["status"] == "queued"
     human = kit.cli(home, "status", plain[0]).stdout
     assert "queued" in human and "queue:" in human
-    made = json.loads(kit.cli(home, "--json", "token", "create", "v", "--role", role).stdout)
+    made = json.loads(kit.cli(home, "--json", "token", "create", "v", "--role", "viewer").stdout)
     server = kit.Server(home)
     with server.client(made["token"]) as client:
         assert [r["id"] for r in client.get("/api/v1/queue").json()] == [hot, *plain]
