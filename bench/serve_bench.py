@@ -3,6 +3,7 @@
 Starts a real server (``serve --port 0``) on a fresh home and prints a table:
 
 - GET /api/v1/instances/{id}: requests per second, from N client processes (keep-alive connections);
+- the server's own CPU time per request of each kind (from /proc: what the machine's load does not change);
 - POST /api/v1/instances of a 1-task template (created and started in a background runner): requests
   per second (the runs themselves go on after the requests answered);
 - webhook delivery -> the run's first ``task.started`` event: latency (median and max of R deliveries,
@@ -76,6 +77,12 @@ def _noop(_: int) -> None:
     return None
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _iso(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -118,8 +125,11 @@ def main() -> None:
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
             iid = client.post("/api/v1/instances", json={"template": "one"}).json()["id"]
+            cpu0 = _cpu_seconds(proc.pid)
             get_rate = _rate(args.get, args.clients, _gets, url, headers, iid)
+            cpu1 = _cpu_seconds(proc.pid)
             post_rate = _rate(args.post, args.clients, _posts, url, headers, iid)
+            cpu2 = _cpu_seconds(proc.pid)
             time.sleep(2)  # let the runs of the POSTs end before the latency rounds
             lat = _hook_latency(url, client, args.hooks)
     finally:
@@ -128,7 +138,9 @@ def main() -> None:
     print(f"serve benchmark ({os.cpu_count()} CPUs, home {home}, {args.clients} client processes)")
     print(f"{'measure':<52} {'value':>12}")
     print(f"{'GET /api/v1/instances/{id}':<52} {get_rate:>8.0f} req/s")
+    print(f"{'  server CPU per GET (includes its 0.5 s service passes)':<52} {(cpu1 - cpu0) / args.get * 1000:>9.2f} ms")
     print(f"{'POST /api/v1/instances (1-task run, started detached)':<52} {post_rate:>8.1f} req/s")
+    print(f"{'  server CPU per POST (the runs are other processes)':<52} {(cpu2 - cpu1) / args.post * 1000:>9.2f} ms")
     print(f"{'webhook -> first task.started, median':<52} {statistics.median(lat) * 1000:>9.0f} ms")
     print(f"{'webhook -> first task.started, max':<52} {max(lat) * 1000:>9.0f} ms")
 
