@@ -50,11 +50,15 @@ def make_home(root: Path, templates: dict[str, Any], config: str | None = None) 
     return home
 
 
+_STARTED: list[Server] = []
+
+
 class Server:
     """A running ``workflow-cli serve``: its URL, the admin token it made, and how to stop it."""
 
     def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
+        _STARTED.append(self)
         self.proc = subprocess.Popen([str(CONSOLE_SCRIPT), "serve", "--port", "0"], env=env or base_env(home),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.admin_token: str | None = None
@@ -67,6 +71,8 @@ class Server:
                 self.url = line.strip().rsplit(" ", 1)[1]
                 break
         if not self.url:
+            self.proc.kill()
+            self.proc.wait()
             raise AssertionError(f"serve did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
 
     def client(self, token: str | None = None) -> Any:
@@ -121,6 +127,17 @@ def until_status(client: Any, instance_id: str, *states: str, timeout: float = 3
 
     wait_for(check, timeout=timeout, what=f"{instance_id} to be {'/'.join(states)}")
     return doc
+
+
+@pytest.fixture(autouse=True)
+def _no_server_left_behind() -> Any:
+    """A server a test started and did not stop (it failed half-way) is stopped after it."""
+    before = len(_STARTED)
+    yield
+    for server in _STARTED[before:]:
+        if server.proc.poll() is None:
+            server.stop()
+    del _STARTED[before:]
 
 
 @pytest.fixture(scope="session")
