@@ -18,12 +18,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _current_context() -> Any:
-    """The active click context; newer typer releases vendor click as ``typer._click``."""
+    """The active click context; newer typer releases vendor click as ``typer._click``.
+
+    The vendored copy is asked first: a separate ``click`` may be installed too (uvicorn, of the
+    ``[server]`` extra, brings one) and knows nothing of typer's contexts.
+    """
     try:
-        from click import get_current_context
+        from typer._click.globals import get_current_context
     except ImportError:
         try:
-            from typer._click.globals import get_current_context
+            from click import get_current_context
         except ImportError:
             return None
     return get_current_context(silent=True)

@@ -154,7 +154,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         status = self._resumed_from = self.state["status"]
         if status in ("completed", "failed", "cancelled") and not self.options.reopen:
             raise ConflictError(f"instance {self.paths.id} is {status}; use 'workflow-cli retry {self.paths.id}' to run failed tasks again")
-        if status == "created":
+        if status in ("created", "queued"):
             self.journal.record("workflow.started", {"max_parallel": self.max_parallel})
         else:
             self.journal.record("workflow.resumed", {"from": status})

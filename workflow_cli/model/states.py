@@ -7,6 +7,7 @@ from enum import Enum
 
 class InstanceState(str, Enum):
     CREATED = "created"
+    QUEUED = "queued"
     RUNNING = "running"
     WAITING = "waiting"
     PAUSED = "paused"
@@ -42,6 +43,8 @@ class EventType(str, Enum):
     WORKFLOW_RESUMED = "workflow.resumed"
     WORKFLOW_CANCELLED = "workflow.cancelled"
     WORKFLOW_WAITING = "workflow.waiting"
+    WORKFLOW_QUEUED = "workflow.queued"
+    QUEUE_RELEASED = "queue.released"
     TASK_STARTED = "task.started"
     TASK_COMPLETED = "task.completed"
     TASK_FAILED = "task.failed"

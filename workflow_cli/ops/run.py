@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError
+from workflow_cli.errors import ConflictError, NotFoundError
 from workflow_cli.model.states import EXIT_CODE_BY_STATE, InstanceState
 from workflow_cli.monitor.summary import status_document
 from workflow_cli.ops.query import instance_paths
@@ -101,7 +101,7 @@ def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> 
     paths = instance_paths(home, instance)
     _refuse_if_live(paths, "start")
     state = load_state(paths)
-    if state["status"] not in ("created", "paused"):
+    if state["status"] not in ("created", "paused", "queued"):  # a queued one starts now, ahead of the queue
         hint = "resume" if state["status"] in ("running", "waiting") else "retry"
         raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli {hint} {paths.id}'")
     if detach_run:
@@ -164,6 +164,7 @@ def retry(home: Home, instance: str, *, tasks: Sequence[str] = (), downstream: b
             data = {"task": tid, "reason": "retry"} if tid in roots else {"task": tid, "reason": "retry", "full": True}
             runner.journal.record("task.reset", data)
 
-    if detach_run:
-        raise InvalidInputError.at("--detach", "retry runs in the foreground; use 'retry' then 'resume --detach'")
+    if detach_run:  # checked here, run by a background ``retry`` (serve's API)
+        extra = [arg for t in tasks for arg in ("--task", t)] + (["--downstream"] if downstream else [])
+        return detach(home, paths, "retry", extra)
     return drive(home, paths, reopen=True, prepare=prepare, **kw)

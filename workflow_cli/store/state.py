@@ -34,6 +34,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
         "waiting_for": None,
         "error": None,
         "parent": header.get("parent"),
+        "trigger": header.get("trigger"),
         "rollback": None,
         "children": [],
         "last_seq": 0,
@@ -228,7 +229,13 @@ _INSTANCE_STATUS = {
     "workflow.paused": "paused",
     "workflow.cancelled": "cancelled",
     "workflow.waiting": "waiting",
+    "workflow.queued": "queued",
 }
+
+
+def status_after(etype: str, status: str) -> str:
+    """The instance status after an event of type ``etype`` (what :func:`apply_event` sets)."""
+    return _INSTANCE_STATUS.get(etype, status)
 
 
 def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,6 +264,12 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
             state["waiting_for"] = data.get("waiting_for")
         if etype == "workflow.paused":
             state["error"] = data.get("reason")
+        if etype == "workflow.queued":  # SPEC 18.4: what the queue orders by and caps with
+            state["queue"] = {"priority": int(data.get("priority") or 0), "queued_at": time,
+                              "max_active_runs": data.get("max_active_runs"), "released_at": None}
+    elif etype == "queue.released":
+        if state.get("queue"):
+            state["queue"]["released_at"] = time
     elif etype == "checkpoint.created":
         # ``completed`` (how many tasks had completed) is what a rollback cuts at; the variables stay in
         # the event only, so the snapshot does not grow with a copy of them per checkpoint
