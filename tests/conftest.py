@@ -110,6 +110,16 @@ def invoke_in_process(args: Sequence[str], *, env: Mapping[str, str | None] | No
     return result
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_secret_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Keep every test (and every CLI subprocess it starts) away from the user's real config folder:
+    the secret key file is made under a temporary ``XDG_CONFIG_HOME``; ``WORKFLOW_SECRET_KEY`` is unset."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        mp.delenv("WORKFLOW_SECRET_KEY", raising=False)
+        yield
+
+
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     """Where unexpected-error logs go (kept out of the system temp folder)."""

@@ -14,7 +14,7 @@ from workflow_cli import Workflow
 
 nightly = Workflow("nightly", params={"day": str})
 extract = nightly.command(
-    "extract", 'echo "rows=21" >> "$WORKFLOW_OUTPUT"; echo "day={{ params.day }}" >> "$WORKFLOW_OUTPUT"')
+    "extract", 'echo "rows=21" >> "$WORKFLOW_OUTPUT"; echo day={{ params.day }} >> "$WORKFLOW_OUTPUT"')
 total = nightly.python("total", "etl:total", args=[extract.outputs["rows"]], kwargs={"factor": 2})
 nightly.command("report", ["sh", "-c", 'echo "{\\\\"line\\\\": \\\\"$1 rows on $2\\\\"}"', "sh",
                            total.outputs["total"], extract.outputs["day"]])

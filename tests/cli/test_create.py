@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import yaml
 
@@ -93,7 +94,14 @@ def test_param_type_coercion(cli, params_template):
     # a value may hold '='; the first one splits key from value
     eq = cli("create", params_template, "--json", "--param", "token=a=b=c").json()
     assert eq["id"]
-    assert json.loads((_instance_dir(cli, eq["id"]) / "secrets.json").read_text())["token"] == "a=b=c"
+    assert _secrets(_instance_dir(cli, eq["id"]))["token"] == "a=b=c"
+
+
+def _secrets(folder: Path) -> dict:
+    """The decrypted secret values of an instance folder."""
+    from workflow_cli.store.instances import InstancePaths, read_secrets
+
+    return read_secrets(InstancePaths(folder))
 
 
 def test_secret_parameter_is_masked_everywhere(cli, params_template):
@@ -115,10 +123,10 @@ def test_secret_parameter_is_masked_everywhere(cli, params_template):
 
     secrets = folder / "secrets.json"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
-    assert json.loads(secrets.read_text()) == {"token": SECRET}
+    assert _secrets(folder) == {"token": SECRET}  # encrypted at rest (tests/store/test_secret_box.py)
 
     holders = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
-    assert holders == ["secrets.json"]
+    assert holders == []
     others = [p for p in (cli.home).rglob("*") if p.is_file() and p.parent != folder and SECRET.encode() in p.read_bytes()]
     assert others == []
 
@@ -140,7 +148,8 @@ def test_secret_console_script(sh, params_template):
     assert SECRET not in result.stdout + result.stderr
     folder = sh.home / "instances" / result.json()["id"]
     holders = [p.name for p in folder.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
-    assert holders == ["secrets.json"]
+    assert holders == []
+    assert _secrets(folder) == {"token": SECRET}
 
 
 def test_param_value_with_expression_stays_data(cli, echo_template):
@@ -231,4 +240,4 @@ def test_secret_printed_by_a_task_is_masked_in_every_file(cli, home_template):
     assert "token=***" in logs.stdout and SECRET not in logs.stdout
     holders = sorted(p.relative_to(cli.home).as_posix() for p in cli.home.rglob("*")
                      if p.is_file() and SECRET.encode() in p.read_bytes())
-    assert holders == [f"instances/{status['id']}/secrets.json"]
+    assert holders == []

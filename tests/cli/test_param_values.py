@@ -79,7 +79,10 @@ def test_value_from_environment(sh, values_template, home):
     assert params["approver"] == "ann"
     assert params["token"] == "***"
     instance = next((home / "instances").iterdir())
-    assert json.loads((instance / "secrets.json").read_text())["token"] == "tok-123456"
+    from workflow_cli.store.instances import InstancePaths, read_secrets
+
+    assert read_secrets(InstancePaths(instance))["token"] == "tok-123456"  # encrypted at rest
+    assert "tok-123456" not in (instance / "secrets.json").read_text()
     assert "tok-123456" not in (instance / "instance.json").read_text()
 
 

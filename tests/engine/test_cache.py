@@ -22,8 +22,8 @@ def cached_doc(engine: Engine, ledger: Path, key: str = "params.region", ttl: fl
     if ttl is not None:
         cache["ttl_seconds"] = ttl
     doc = {"version": "2.0.0", "name": "cached", "parameters": {"region": {"type": "string", "default": "eu"}},
-           "tasks": {"fetch": sh(f'echo run >> {ledger}; echo "{{\\"region\\": \\"{{{{ params.region }}}}\\"}}"', cache=cache),
-                     "use": sh('echo "{{ tasks.fetch.outputs.region }}" > used.txt', dependencies=["fetch"])}}
+           "tasks": {"fetch": sh(f'echo run >> {ledger}; printf \'{{"region": "%s"}}\\n\' {{{{ params.region }}}}', cache=cache),
+                     "use": sh('echo {{ tasks.fetch.outputs.region }} > used.txt', dependencies=["fetch"])}}
     path = engine.tmp / "cached.json"
     path.write_text(json.dumps(doc))
     return str(path)
@@ -88,7 +88,7 @@ def test_an_expired_entry_is_not_used(engine: Engine) -> None:
 
 def test_foreach_items_are_cached_one_by_one(engine: Engine) -> None:
     ledger = engine.tmp / "ledger.txt"
-    task = sh(f'echo {{{{ item }}}} >> {ledger}; echo "{{\\"v\\": {{{{ item }}}}}}"', foreach="params.xs", cache={"key": "item"})
+    task = sh(f'echo {{{{ item }}}} >> {ledger}; printf \'{{"v": %s}}\\n\' {{{{ item }}}}', foreach="params.xs", cache={"key": "item"})
     doc = {"version": "2.0.0", "name": "items", "parameters": {"xs": {"type": "array", "default": [1, 2, 3]}}, "tasks": {"t": task}}
     path = engine.tmp / "items.json"
     path.write_text(json.dumps(doc))

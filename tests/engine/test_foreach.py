@@ -26,7 +26,7 @@ LIST = {"action": "noop", "parameters": {"outputs": {"xs": [3, 1, 4, 1, 5]}}}
 def test_items_run_with_item_and_index_and_outputs_are_a_list_in_item_order(engine: Engine) -> None:
     iid, result = engine.run({
         "list": LIST,
-        "sq": sh('sleep 0.0{{ 5 - index }}; echo "{\\"sq\\": $(( {{ item }} * {{ item }} )), \\"at\\": {{ index }}}"',
+        "sq": sh('sleep 0.0{{ 5 - index }}; i={{ item }}; printf \'{"sq": %s, "at": %s}\\n\' "$((i * i))" {{ index }}',
                  dependencies=["list"], foreach="tasks.list.outputs.xs"),
         "use": {"action": "noop", "dependencies": ["sq"], "parameters": {"outputs": {
             "first": "{{ tasks.sq.outputs[0].sq }}", "n": "{{ tasks.sq.outputs | length }}"}}},
@@ -47,7 +47,7 @@ def test_items_run_with_item_and_index_and_outputs_are_a_list_in_item_order(engi
 def test_each_item_has_its_own_log_and_environment(engine: Engine) -> None:
     from workflow_cli.ops.logs import log_files
 
-    iid, result = engine.run({"t": sh('echo "item={{ item }} idx=$WORKFLOW_ITEM_INDEX key=$WORKFLOW_IDEMPOTENCY_KEY"',
+    iid, result = engine.run({"t": sh('echo item={{ item }} "idx=$WORKFLOW_ITEM_INDEX key=$WORKFLOW_IDEMPOTENCY_KEY"',
                                       foreach='["a", "b"]')})
     assert result.exit_code == 0
     log = (engine.paths(iid).logs / "t[1].log").read_text()
@@ -89,7 +89,7 @@ def test_retry_applies_per_item(engine: Engine) -> None:
 
 
 def test_tolerated_failures_as_a_count_and_as_a_percentage(engine: Engine) -> None:
-    fail_odd = "[ $(( {{ item }} % 2 )) -eq 0 ] || exit 1"
+    fail_odd = "i={{ item }}; [ $((i % 2)) -eq 0 ] || exit 1"
     _, result = engine.run({"t": sh(fail_odd, foreach="range(6) | list", foreach_tolerated_failures=3),
                             "after": sh("true", dependencies=["t"])})
     assert result.exit_code == 0
@@ -112,7 +112,7 @@ def test_retry_of_the_task_reruns_only_the_failed_items(engine: Engine) -> None:
     ledger = engine.tmp / "ledger.txt"
     flag = engine.tmp / "fixed"
     iid, result = engine.run({"t": sh(f'echo {{{{ index }}}} >> {ledger}; [ {{{{ item }}}} = ok ] || [ -e {flag} ] || exit 1; '
-                                      'echo "{\\"i\\": {{ index }}}"', foreach='["ok", "bad", "ok", "bad"]')}, max_parallel=4)
+                                      'printf \'{"i": %s}\\n\' {{ index }}', foreach='["ok", "bad", "ok", "bad"]')}, max_parallel=4)
     assert result.exit_code == 1
     assert sorted(ledger.read_text().split()) == ["0", "1", "2", "3"]
     flag.touch()
@@ -126,7 +126,7 @@ def test_retry_of_the_task_reruns_only_the_failed_items(engine: Engine) -> None:
 
 
 def test_conditions_on_item_skip_items_and_the_others_gate_the_task(engine: Engine) -> None:
-    _, result = engine.run({"t": sh('echo "{\\"v\\": {{ item }}}"', foreach="[1, 5, 2, 7]", conditions=["item > 2", "params | length == 0"])})
+    _, result = engine.run({"t": sh('printf \'{"v": %s}\\n\' {{ item }}', foreach="[1, 5, 2, 7]", conditions=["item > 2", "params | length == 0"])})
     assert result.exit_code == 0
     t = result.status["tasks"]["t"]
     assert [it["status"] for it in t["items"]] == ["skipped", "completed", "skipped", "completed"]
@@ -163,7 +163,7 @@ def _events(home: Path, iid: str) -> list[dict[str, Any]]:
 
 def test_sigkill_during_a_foreach_then_resume_runs_only_unfinished_items(engine: Engine) -> None:
     ledger = engine.tmp / "ledger.txt"
-    item = f'echo "{{{{ index }}}} $WORKFLOW_ATTEMPT" >> {ledger}; sleep 0.4; echo "{{\\"i\\": {{{{ index }}}}}}"'
+    item = f'echo {{{{ index }}}} "$WORKFLOW_ATTEMPT" >> {ledger}; sleep 0.4; printf \'{{"i": %s}}\\n\' {{{{ index }}}}'
     iid = engine.create({"prep": sh("true"), "t": sh(item, dependencies=["prep"], foreach="range(10) | list", foreach_max_parallel=3),
                          "after": sh("true", dependencies=["t"])}, max_parallel=4)
     env = {**engine.env, "WORKFLOW_HOME": str(engine.home.root)}

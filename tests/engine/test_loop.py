@@ -18,10 +18,10 @@ COUNT = 'n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; '
 
 def test_loop_repeats_until_true_with_iteration_previous_and_latest_outputs_in_scope(engine: Engine) -> None:
     iid, result = engine.run({
-        "poll": sh(COUNT + 'echo "n=$n" > "$WORKFLOW_OUTPUT"; echo "polled $n"; echo "it={{ loop.iteration }} prev={{ loop.previous.n | default(0) }} '
-                   'env=$WORKFLOW_LOOP_ITERATION" >> seen.txt',
+        "poll": sh(COUNT + 'echo "n=$n" > "$WORKFLOW_OUTPUT"; echo "polled $n"; echo it={{ loop.iteration }} prev={{ loop.previous.n | default(0) }} '
+                   '"env=$WORKFLOW_LOOP_ITERATION" >> seen.txt',
                    loop={"until": "tasks.poll.outputs.n | int >= 3", "max_iterations": 10}),
-        "after": sh('echo "{{ tasks.poll.outputs.n }}" > after.txt', dependencies=["poll"]),
+        "after": sh('echo {{ tasks.poll.outputs.n }} > after.txt', dependencies=["poll"]),
     })
     assert result.exit_code == 0, result.status["tasks"]["poll"]
     ws = engine.workspace(iid)

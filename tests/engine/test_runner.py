@@ -35,7 +35,7 @@ def test_outputs_from_workflow_output_and_json_stdout_reach_downstream_expressio
         "kv": sh('echo "region=eu-west" >> "$WORKFLOW_OUTPUT"; echo "count = 3" >> "$WORKFLOW_OUTPUT"; echo noise'),
         "js": sh('echo \'{"items": [1, 2, 3], "ok": true}\''),
         "file_json": sh('echo \'{"size": 7}\' > "$WORKFLOW_OUTPUT"'),
-        "use": sh('echo "{{ tasks.kv.outputs.region }}-{{ tasks.js.outputs["items"] | length }}-{{ tasks.file_json.outputs.size }}"'
+        "use": sh('echo {{ tasks.kv.outputs.region }}-{{ tasks.js.outputs["items"] | length }}-{{ tasks.file_json.outputs.size }}'
                   ' > used.txt', dependencies=["kv", "js", "file_json"]),
         "noop_out": {"action": "noop", "parameters": {"outputs": {"n": "{{ tasks.js.outputs.items[2] }}"}},
                      "dependencies": ["js"]},

@@ -244,3 +244,15 @@ def test_declared_expected_duration_wins(run_doc, ok_doc, home):
     run_doc({**ok_doc, "expected_duration_seconds": 42})
     (record,) = health.collect(Home(home))
     assert record.expected_seconds == 42
+
+
+def test_a_run_queued_too_long_is_a_warning(states):
+    from workflow_cli.clock import utc_iso
+
+    queued = {"id": "q1", "status": "queued", "tasks": {}, "created_at": utc_iso(states.T0), "started_at": None,
+              "finished_at": None, "queue": {"priority": 0, "queued_at": utc_iso(states.T0)}}
+    score, problems = score_instance(queued, now=now(states))
+    assert [p.kind for p in problems] == ["queued_long"] and level_of(score) == "warning"
+    assert "serve" in problems[0].fix
+    fresh = score_instance(queued, now=states.T0 + 60)
+    assert fresh == (100.0, [])

@@ -14,6 +14,7 @@ from workflow_cli.cli.output import CliContext
 COMMAND_MODULES = (
     "init", "templates", "validate", "schema", "create", "listing", "status", "graph",
     "running", "control", "logs", "decide", "agents", "monitor", "inspect", "health", "report", "cache", "migrate", "prune", "scheduler",
+    "tokens", "queue", "serve",
 )
 GLOBAL_FLAGS = ("--json", "--quiet", "-q", "--no-color")
 GLOBAL_VALUED = ("--home",)

@@ -20,8 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _current_context() -> Any:
     """The active click context; newer typer releases vendor click as ``typer._click``.
 
-    The vendored copy is asked first: a separate ``click`` may be installed beside it (a dev tool
-    depending on it), and its context stack knows nothing of typer's commands.
+    The vendored copy is asked first: a separate ``click`` may be installed too (uvicorn, of the
+    ``[server]`` extra, brings one) and knows nothing of typer's contexts.
     """
     try:
         from typer._click.globals import get_current_context

@@ -72,6 +72,7 @@ STATE_STYLES = {
     "skipped": "bright_black",
     "pending": "white",
     "created": "white",
+    "queued": "blue",
 }
 
 

@@ -70,6 +70,7 @@ def next_step(doc: Mapping[str, Any]) -> str | None:
         return f"workflow-cli resume {iid}"
     return {
         "created": f"workflow-cli start {iid}",
+        "queued": "workflow-cli queue  (it starts when a slot is free; 'workflow-cli start' starts it now)",
         "running (no runner)": f"workflow-cli resume {iid}",
         "paused": f"workflow-cli resume {iid}",
         "failed": f"workflow-cli debug {iid}  (then: workflow-cli retry {iid})",
@@ -180,6 +181,16 @@ def _counts_line(counts: Mapping[str, int]) -> str:
     return f"{total} task(s): " + ", ".join(parts) if parts else "no tasks"
 
 
+def _trigger_line(trigger: Mapping[str, Any]) -> str:
+    """What started a triggered run, in one line (SPEC 18.3)."""
+    what = f"{trigger.get('type')} '{trigger.get('name')}'"
+    if trigger.get("path"):
+        what += f" file {trigger['path']}"
+    if trigger.get("delivery"):
+        what += f" delivery {trigger['delivery']}"
+    return f"{what} at {trigger.get('time')}"
+
+
 def render_status(console: Any, doc: dict[str, Any], *, now: float | None = None) -> None:
     """Print the status view of one instance."""
     if now is None:
@@ -200,6 +211,11 @@ def render_status(console: Any, doc: dict[str, Any], *, now: float | None = None
         console.print(f"eta:      about {_fmt_seconds(doc['eta_seconds'])} left (critical path, past runs)")
     if doc.get("error"):
         console.print(f"error:    {doc['error']}", markup=False)
+    if doc.get("trigger"):
+        console.print(f"trigger:  {_trigger_line(doc['trigger'])}", markup=False)
+    if doc.get("queue"):
+        q = doc["queue"]
+        console.print(f"queue:    priority {q.get('priority', 0)}, queued at {q.get('queued_at')} (see workflow-cli queue)", markup=False)
     sections = _sections(doc)
     alloc = allocate({name: len(rows) for name, rows in sections.items()})
     for name, rows in sections.items():

@@ -29,15 +29,17 @@ class Redactor:
         return text
 
     def value(self, obj: Any) -> Any:
-        """Redact every string inside a JSON-like value."""
+        """Redact every string inside a JSON-like value (keys too; a number equal to a secret is masked)."""
         if not self.values:
             return obj
         if isinstance(obj, str):
             return self(obj)
         if isinstance(obj, dict):
-            return {k: self.value(v) for k, v in obj.items()}
-        if isinstance(obj, list):
+            return {(self(k) if isinstance(k, str) else k): self.value(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
             return [self.value(v) for v in obj]
+        if isinstance(obj, (int, float)) and not isinstance(obj, bool) and str(obj) in self.values:
+            return SECRET_MASK
         return obj
 
 

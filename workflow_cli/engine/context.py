@@ -96,10 +96,13 @@ class RunContext:
         config = load_config(home)
         state = load_state(paths)
         secrets = read_secrets(paths)
-        journal = Journal(paths, home.checkpoints / paths.id, state, clock, sink=options.sink)
+        redact = Redactor(secrets)
+        # every event's data is masked before it is recorded (SPEC 14): log, state, index, subscribers, hooks
+        journal = Journal(paths, home.checkpoints / paths.id, state, clock, sink=options.sink,
+                          mask=redact.value if redact.values else None)
         paths.outputs.mkdir(exist_ok=True, mode=0o700)  # made at create; older instances may lack it
         run = cls(home=home, paths=paths, clock=clock, options=options, wf=wf, config=config, journal=journal,
-                  redact=Redactor(secrets), params={**state.get("params", {}), **secrets},
+                  redact=redact, params={**state.get("params", {}), **secrets},
                   max_parallel=default_parallel(wf, config, options.max_parallel),
                   commit_interval=float(config.get("commit_interval_ms", DEFAULT_COMMIT_MS)) / 1000.0,
                   # read once per run: copying os.environ and resolving the workspace cost ~0.2 ms per task otherwise

@@ -26,14 +26,16 @@ from workflow_cli.store.instances import InstancePaths
 from workflow_cli.store.state import apply_event
 
 EventSink = Callable[[dict[str, Any]], None]
+Mask = Callable[[Any], Any]
 
 
 class Journal:
     """Event log + live state + periodic snapshot + checkpoint index of one instance."""
 
     def __init__(self, paths: InstancePaths, checkpoints_dir: Path, state: dict[str, Any], clock: SystemClock,
-                 *, sink: EventSink | None = None, actor: str | None = None) -> None:
+                 *, sink: EventSink | None = None, actor: str | None = None, mask: Mask | None = None) -> None:
         self.paths = paths
+        self.mask = mask  # masks secret values in every event's data (None: the instance has no secret)
         self.checkpoints_dir = checkpoints_dir
         self.state = state
         self.clock = clock
@@ -51,11 +53,18 @@ class Journal:
         self.snapshot_every = max(500, 2 * (len(state["tasks"]) + items))
         self.state["last_seq"] = max(self.state["last_seq"], 0)
 
-    def record(self, etype: EventType, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
-        """Apply an event to the state now; it reaches the disk at the next :meth:`flush`."""
+    def record(self, etype: EventType | str, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
+        """Apply an event to the state now; it reaches the disk at the next :meth:`flush`.
+
+        With secrets, every string of ``data`` holding a secret's value is masked first, so the log,
+        the state, the checkpoint index, the subscribers and the hooks never see the value (SPEC 14).
+        """
         seq = self.log.last_seq + len(self.pending) + 1
+        body = dict(data) if data else {}
+        if self.mask is not None and body:
+            body = self.mask(body)
         event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": str(etype),  # plain data from here on
-                 "actor": actor or self.actor, "data": dict(data) if data else {}}
+                 "actor": actor or self.actor, "data": body}
         apply_event(self.state, event)
         if not self.pending and not self.unsynced:
             self._oldest = self.clock.monotonic()

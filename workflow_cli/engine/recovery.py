@@ -41,7 +41,7 @@ class Recovery:
         status = run.resumed_from = run.state["status"]
         if InstanceState(status).terminal and not run.options.reopen:
             raise ConflictError(f"instance {run.paths.id} is {status}; use 'workflow-cli retry {run.paths.id}' to run failed tasks again")
-        if status == InstanceState.CREATED:
+        if status in (InstanceState.CREATED, InstanceState.QUEUED):
             run.journal.record(EventType.WORKFLOW_STARTED, {"max_parallel": run.max_parallel})
         else:
             run.journal.record(EventType.WORKFLOW_RESUMED, {"from": status})

@@ -26,6 +26,7 @@ class InstanceState(StrEnum):
     """Where a workflow instance is in its life (SPEC 6.1)."""
 
     CREATED = "created"
+    QUEUED = "queued"
     RUNNING = "running"
     WAITING = "waiting"
     PAUSED = "paused"
@@ -67,6 +68,8 @@ class EventType(StrEnum):
     WORKFLOW_RESUMED = "workflow.resumed"
     WORKFLOW_CANCELLED = "workflow.cancelled"
     WORKFLOW_WAITING = "workflow.waiting"
+    WORKFLOW_QUEUED = "workflow.queued"
+    QUEUE_RELEASED = "queue.released"
     TASK_STARTED = "task.started"
     TASK_COMPLETED = "task.completed"
     TASK_FAILED = "task.failed"
@@ -132,12 +135,13 @@ ITEM_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 
 _I = InstanceState
 # A finished instance runs again only through ``retry`` (resumed) or is paused by a rollback; a
-# ``stop``/``cancel`` without a live runner changes a created, waiting or paused instance directly.
+# ``stop``/``cancel`` without a live runner changes a created, queued, waiting or paused instance directly.
 INSTANCE_TRANSITIONS: dict[InstanceState, frozenset[InstanceState]] = {
-    _I.CREATED: frozenset({_I.RUNNING, _I.PAUSED, _I.CANCELLED}),
+    _I.CREATED: frozenset({_I.QUEUED, _I.RUNNING, _I.PAUSED, _I.CANCELLED}),
+    _I.QUEUED: frozenset({_I.QUEUED, _I.RUNNING, _I.PAUSED, _I.CANCELLED}),  # waits for a run slot (SPEC 18.4)
     _I.RUNNING: frozenset({_I.RUNNING, _I.WAITING, _I.PAUSED, _I.COMPLETED, _I.FAILED, _I.CANCELLED}),
     _I.WAITING: frozenset({_I.RUNNING, _I.WAITING, _I.PAUSED, _I.COMPLETED, _I.FAILED, _I.CANCELLED}),
-    _I.PAUSED: frozenset({_I.RUNNING, _I.PAUSED, _I.COMPLETED, _I.FAILED, _I.CANCELLED}),
+    _I.PAUSED: frozenset({_I.QUEUED, _I.RUNNING, _I.PAUSED, _I.COMPLETED, _I.FAILED, _I.CANCELLED}),
     _I.COMPLETED: frozenset({_I.RUNNING, _I.PAUSED}),
     _I.FAILED: frozenset({_I.RUNNING, _I.PAUSED}),
     _I.CANCELLED: frozenset({_I.RUNNING, _I.PAUSED}),

@@ -130,6 +130,9 @@ def _duration(state: Mapping[str, Any], now: float, expected_seconds: float | No
     return 35 * over, [Problem("slow", f"{verb} {elapsed:.1f} s, expected {expected:.1f} s", f"workflow-cli status {state['id']}")]
 
 
+QUEUED_TOO_LONG_SECONDS = 600.0  # a queued run waiting this long is a warning (SPEC 18.4)
+
+
 def _stuck(state: Mapping[str, Any], tasks: Mapping[str, Any], now: float, runner_alive: bool) -> Part:
     iid, problems = state["id"], []
     if state.get("status") == "running" and not runner_alive:
@@ -140,8 +143,19 @@ def _stuck(state: Mapping[str, Any], tasks: Mapping[str, Any], now: float, runne
             waiting = t.get("waiting") or {}
             problems.append(Problem("stale_wait", f"task '{tid}' still waits ({waiting.get('kind')}) past its deadline {utc_iso(deadline)}",
                                     _wait_fix(iid, tid, waiting)))
+    queued_at = (state.get("queue") or {}).get("queued_at") if state.get("status") == "queued" else None
+    if queued_at and now - _epoch(queued_at) > QUEUED_TOO_LONG_SECONDS:
+        waited = now - _epoch(queued_at)
+        problems.append(Problem("queued_long", f"queued for {waited:.0f} s: no slot freed, or nothing starts queued runs",
+                                "workflow-cli queue (is 'workflow-cli serve' or a cron 'tick' running?)"))
     kinds = {p.kind for p in problems}
-    return 60.0 * ("dead_runner" in kinds) + 40.0 * ("stale_wait" in kinds), problems
+    return 60.0 * ("dead_runner" in kinds) + 40.0 * ("stale_wait" in kinds) + 35.0 * ("queued_long" in kinds), problems
+
+
+def _epoch(iso: str) -> float:
+    from workflow_cli.clock import parse_iso
+
+    return parse_iso(iso)
 
 
 def score_instance(state: Mapping[str, Any], *, now: float, runner_alive: bool = False,

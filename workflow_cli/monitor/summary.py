@@ -43,6 +43,8 @@ def status_document(state: Mapping[str, Any], *, runner_alive: bool = False, eta
         "tasks": tasks,
         "checkpoints": [cp["id"] for cp in state.get("checkpoints", [])],
         "eta_seconds": eta_seconds,
+        "trigger": state.get("trigger"),
+        "queue": state.get("queue") if state["status"] == "queued" else None,
     }
 
 

@@ -141,11 +141,13 @@ def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dic
         state = journal.state
         checkpoint = _pick_checkpoint(paths, state, checkpoint)
         wf = build_workflow(read_document(paths))
+        secrets = read_secrets(paths)  # first: a key that cannot open them changes nothing
+        redact = Redactor(secrets)
+        journal.mask = redact.value if redact.values else None
         _interrupted_attempts(journal, wf, "interrupted: its runner was gone when the rollback ran")
-        secrets = read_secrets(paths)
         scope = {"params": {**state.get("params", {}), **secrets}, "vars": state["vars"], "tasks": state["tasks"],
                  "instance": {"id": paths.id, "name": state.get("name"), "template": state.get("template")}, "env": {}}
-        results = run_rollback(home, paths, journal, wf, checkpoint=checkpoint, scope=scope, redact=Redactor(secrets),
+        results = run_rollback(home, paths, journal, wf, checkpoint=checkpoint, scope=scope, redact=redact,
                                config=load_config(home), reason="rollback requested")
         journal.record(EventType.WORKFLOW_PAUSED, {"reason": f"rolled back to {checkpoint or 'the start'}"})
     return {"id": paths.id, "checkpoint": checkpoint, "compensated": results, "status": journal.state["status"]}

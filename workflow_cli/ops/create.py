@@ -120,6 +120,7 @@ def create_instance(
     parent: Mapping[str, Any] | None = None,
     clock: Any = None,
     document: Mapping[str, Any] | None = None,
+    trigger: Mapping[str, Any] | None = None,
 ) -> CreateResult:
     """Make an instance in ``created``; nothing is written unless everything is valid."""
     from workflow_cli.clock import SystemClock
@@ -144,6 +145,7 @@ def create_instance(
         "secret_names": sorted(prepared.params.secret_names),
         "vars": dict(prepared.workflow.variables),
         "parent": dict(parent) if parent else None,
+        "trigger": dict(trigger) if trigger else None,  # SPEC 18.3: what started a triggered run
     }
     paths = create_instance_dir(
         home.instances,

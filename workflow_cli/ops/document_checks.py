@@ -7,7 +7,7 @@ combines the layers below it (model, graph, templates, actions).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from workflow_cli.errors import InvalidInputError, Issue, did_you_mean
@@ -44,6 +44,74 @@ def expression_issues(wf: Workflow) -> list[Issue]:
             if problem:
                 issues.append(Issue(path, *problem))
     return issues
+
+
+def _shell_commands(wf: Workflow) -> Iterator[tuple[str, str]]:
+    """(path, text) of every ``command`` string holding a placeholder: tasks, compensations, hooks."""
+    specs: list[tuple[str, Any]] = []
+    for tid, task in wf.tasks.items():
+        specs.append((f"tasks.{tid}", {"action": task.action, "parameters": task.parameters}))
+        if isinstance(task.compensate, Mapping):
+            specs.append((f"tasks.{tid}.compensate", task.compensate))
+    for event, actions in wf.hooks.items():
+        for i, spec in enumerate(actions if isinstance(actions, list) else []):
+            specs.append((f"hooks.{event}[{i}]", spec))
+    for base, spec in specs:
+        params = spec.get("parameters") if isinstance(spec, Mapping) else None
+        if isinstance(params, Mapping) and default_action(spec) == "command":
+            command = params.get("command")
+            if isinstance(command, str) and "{{" in command:
+                yield f"{base}.parameters.command", command
+            elif isinstance(command, list):
+                script = _shell_script_index(command)
+                if script is not None and "{{" in str(command[script]):
+                    yield f"{base}.parameters.command[{script}]", _ARGV_SCRIPT
+
+
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox"})
+_ARGV_SCRIPT = ""  # marks the script of an argv-list `sh -c` (not rendered with shell quoting)
+
+
+def _shell_script_index(argv: list[Any]) -> int | None:
+    """The index of the script in ``["sh", "-c", SCRIPT, ...]`` (options may come first), else None."""
+    if not argv or not isinstance(argv[0], str) or argv[0].rsplit("/", 1)[-1] not in _SHELLS:
+        return None
+    start = 2 if argv[0].endswith("busybox") and len(argv) > 1 and argv[1] == "sh" else 1
+    for i in range(start, len(argv)):
+        arg = argv[i]
+        if not isinstance(arg, str) or not arg.startswith("-") or arg in ("-", "--"):
+            return None
+        if "c" in arg[1:] and not arg.startswith("--"):
+            return i + 1 if i + 1 < len(argv) else None
+    return None
+
+
+def shell_quoting_issues(wf: Workflow) -> list[Issue]:
+    """A placeholder the author quoted (or put in a heredoc, a comment...) in a command string (SPEC 14)."""
+    sites = list(_shell_commands(wf))
+    if not sites:
+        return []
+    from workflow_cli.templates.shell_check import TAGS, quoting_problems
+
+    issues: list[Issue] = []
+    for path, command in sites:
+        if command == _ARGV_SCRIPT:
+            issues.append(Issue(path, "a placeholder in the script of an argv-list shell (-c) is not quoted: "
+                                      "its value would run as shell syntax",
+                                'use a string command (values are quoted for you), or pass the value as an argument: '
+                                '["sh", "-c", "echo \\"$1\\"", "sh", "{{ params.x }}"]'))
+            continue
+        for placeholder, where in quoting_problems(command):
+            if placeholder == TAGS:
+                issues.append(Issue(path, f"{{% %}} tags sit {where}, so the quoting of the placeholders cannot be told",
+                                    "keep {% %} tags outside quotes and heredocs, between whole words"))
+                continue
+            issues.append(Issue(path, f"placeholder {placeholder} is {where}: values are shell-quoted for you, "
+                                      "so remove the quotes around it", _QUOTING_HINT))
+    return issues
+
+
+_QUOTING_HINT = 'write echo {{ params.x }}, not echo "{{ params.x }}"; for a heredoc, pass the value in env and use "$NAME"'
 
 
 def _reference_problem(
@@ -158,6 +226,7 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
 
         issues += schedule_issues(doc)
     issues += expression_issues(wf)
+    issues += shell_quoting_issues(wf)
     return sorted(issues, key=lambda i: i.path), wf
 
 

@@ -12,7 +12,7 @@ from workflow_cli.store.instances import InstancePaths, instance_dirs, load_stat
 from workflow_cli.store.locks import is_locked
 
 SORT_KEYS = ("created", "name", "status")
-STATUSES = ("created", "running", "waiting", "paused", "completed", "failed", "cancelled")
+STATUSES = ("created", "queued", "running", "waiting", "paused", "completed", "failed", "cancelled")
 
 
 def instance_paths(home: Home, id_or_prefix: str) -> InstancePaths:

@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError
+from workflow_cli.errors import ConflictError, NotFoundError
 from workflow_cli.model.states import EXIT_CODE_BY_STATE, InstanceState
 from workflow_cli.monitor.summary import status_document
 from workflow_cli.ops.query import instance_paths
@@ -88,6 +88,9 @@ def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, 
 
 def detach(home: Home, paths: InstancePaths, verb: str, extra: Sequence[str] = (), *, no_cache: bool = False) -> RunResult:
     """Run ``workflow-cli <verb> ID`` in a background process with its own log; return at once."""
+    from workflow_cli.store.instances import read_secrets
+
+    read_secrets(paths)  # a key that cannot open the secrets is reported here, not in the runner's log
     log = open(paths.root / "runner.log", "ab")  # noqa: SIM115 - handed to the child
     cmd = [sys.executable, "-m", "workflow_cli", "--home", str(home.root), "--quiet", verb, paths.id, *extra,
            *(["--no-cache"] if no_cache else [])]
@@ -121,7 +124,7 @@ def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> 
     paths = instance_paths(home, instance)
     _refuse_if_live(paths, "start")
     state = load_state(paths)
-    if state["status"] not in ("created", "paused"):
+    if state["status"] not in ("created", "paused", "queued"):  # a queued one starts now, ahead of the queue
         hint = "resume" if state["status"] in ("running", "waiting") else "retry"
         raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli {hint} {paths.id}'")
     if detach_run:
@@ -179,6 +182,7 @@ def retry(home: Home, instance: str, *, tasks: Sequence[str] = (), downstream: b
     roots = set(tasks) or {t for t, ts in state["tasks"].items() if ts["status"] in ("failed", "cancelled")}
     # a named or failed foreach task keeps its completed items; a task re-run as downstream starts over
     reset = [(tid, tid not in roots) for tid in targets]
-    if detach_run:
-        raise InvalidInputError.at("--detach", "retry runs in the foreground; use 'retry' then 'resume --detach'")
+    if detach_run:  # checked here, run by a background ``retry`` (serve's API)
+        extra = [arg for t in tasks for arg in ("--task", t)] + (["--downstream"] if downstream else [])
+        return detach(home, paths, "retry", extra)
     return drive(home, paths, reopen=True, reset=reset, **kw)

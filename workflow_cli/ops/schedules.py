@@ -24,7 +24,7 @@ KEEP = 20  # run ids and skipped slots kept in a state file
 ALL_CAP = 100  # slots fired per pass with catchup: all; the rest wait for the next pass
 COUNT_CAP = 1000  # how far the rest are counted for the report
 NONE_WINDOW = timedelta(seconds=65)  # catchup: none fires a slot at most this old
-ACTIVE = ("created", "running", "waiting", "paused")
+ACTIVE = ("created", "queued", "running", "waiting", "paused")
 Starter = Callable[[Home, str], None]
 
 

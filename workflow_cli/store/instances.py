@@ -4,7 +4,7 @@ Layout of ``instances/<id>/``::
 
     instance.json   header (format, id, name, template, source, created_at, params with secrets masked)
     workflow.json   the resolved document the instance runs (later template edits do not reach it)
-    secrets.json    secret parameter values, mode 0600 (only when the template declares secrets)
+    secrets.json    secret parameter values, encrypted (:mod:`.secret_box`), mode 0600 (only when the template declares secrets)
     events.jsonl    the append-only event log: the source of truth
     state.json      a snapshot of the state folded from the events up to its ``last_seq``
     runner.lock     flock held by the live runner
@@ -73,6 +73,10 @@ def create_instance_dir(
     Every folder and file a run appends to is made here (``checkpoints``: the instance's folder under
     ``checkpoints/``, with its empty index): making one is not free, and a run should not pay for it.
     """
+    if secrets:
+        from workflow_cli.store.secret_box import seal
+
+        sealed = seal(secrets)  # before anything is written: a key problem leaves the home unchanged
     tmp = instances_dir / f".creating-{instance_id}"
     paths = InstancePaths(tmp)
     made_checkpoints = False
@@ -88,7 +92,7 @@ def create_instance_dir(
         write_json_atomic(paths.header, {"format": HEADER_FORMAT, **header})
         write_json_atomic(paths.document, dict(document))
         if secrets:
-            write_json_atomic(paths.secrets, dict(secrets), mode=0o600)
+            write_json_atomic(paths.secrets, sealed, mode=0o600)
         log = EventLog(paths.events)
         event = log.append(EventType.WORKFLOW_CREATED, created_event)
         log.close()
@@ -136,10 +140,25 @@ def read_document(paths: InstancePaths) -> dict[str, Any]:
 
 
 def read_secrets(paths: InstancePaths) -> dict[str, Any]:
-    """Secret parameter values (empty when the template declares none)."""
+    """Secret parameter values (empty when the template declares none), decrypted.
+
+    A plaintext file of an older release is read as it is and rewritten encrypted (when the folder is
+    writable); a key that cannot open the file raises :class:`~.secret_box.SecretKeyError` (exit 2).
+    """
     if not paths.secrets.exists():
         return {}
-    return dict(_read(paths.secrets, "secrets file"))
+    from workflow_cli.store.secret_box import is_sealed, seal, unseal
+
+    data = _read(paths.secrets, "secrets file")
+    if is_sealed(data):
+        return unseal(data, str(paths.secrets))
+    if not isinstance(data, dict):
+        raise StateError(f"{paths.secrets}: corrupt secrets file: not a mapping; create the instance again")
+    try:
+        write_json_atomic(paths.secrets, seal(data), mode=0o600)
+    except OSError:
+        pass  # a read-only copy: used as it is, encrypted by the next run that can write
+    return dict(data)
 
 
 def load_state(paths: InstancePaths) -> dict[str, Any]:

@@ -44,6 +44,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
         "waiting_for": None,
         "error": None,
         "parent": header.get("parent"),
+        "trigger": header.get("trigger"),
         "rollback": None,
         "children": [],
         "last_seq": 0,
@@ -310,6 +311,14 @@ def _instance_status(state: dict[str, Any], data: Mapping[str, Any], time: str |
         state["waiting_for"] = data.get("waiting_for")
     elif new == _I.PAUSED:
         state["error"] = data.get("reason")
+    elif new == _I.QUEUED:  # SPEC 18.4: what the queue orders by and caps with
+        state["queue"] = {"priority": int(data.get("priority") or 0), "queued_at": time,
+                          "max_active_runs": data.get("max_active_runs"), "released_at": None}
+
+
+def _queue_released(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
+    if state.get("queue"):
+        state["queue"]["released_at"] = time
 
 
 def _checkpoint_created(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
@@ -367,7 +376,14 @@ _INSTANCE_STATUS: dict[str, str] = {
     EventType.WORKFLOW_PAUSED: _I.PAUSED.value,
     EventType.WORKFLOW_CANCELLED: _I.CANCELLED.value,
     EventType.WORKFLOW_WAITING: _I.WAITING.value,
+    EventType.WORKFLOW_QUEUED: _I.QUEUED.value,
 }
+
+
+def status_after(etype: str, status: str) -> str:
+    """The instance status after an event of type ``etype`` (what :func:`apply_event` sets)."""
+    return _INSTANCE_STATUS.get(etype, status)
+
 Handler = Callable[[dict[str, Any], Mapping[str, Any], "str | None", str], None]
 # How each event changes the state; an event not listed (request.*, approval.*, task.warning...) changes none.
 HANDLERS: dict[str, Handler] = {
@@ -393,6 +409,7 @@ HANDLERS: dict[str, Handler] = {
     EventType.ROLLBACK_STARTED: _rollback_started,
     EventType.ROLLBACK_TASK: _rollback_task,
     EventType.ROLLBACK_COMPLETED: _rollback_completed,
+    EventType.QUEUE_RELEASED: _queue_released,
 }
 
 

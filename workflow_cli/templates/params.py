@@ -54,7 +54,12 @@ def parse_pairs(pairs: Sequence[str]) -> tuple[dict[str, str], list[Issue]]:
     return values, issues
 
 
-def _coerce_text(name: str, text: str, kind: str) -> tuple[Any, str | None]:
+def _shown(value: Any, secret: bool, quote: str = "'") -> str:
+    """How a message shows a value: quoted, or not at all for a secret (SPEC 14: name it, never show it)."""
+    return "the secret value" if secret else f"{quote}{value}{quote}"
+
+
+def _coerce_text(name: str, text: str, kind: str, secret: bool = False) -> tuple[Any, str | None]:
     """Convert a command-line string to the declared type; return (value, error)."""
     if kind == "string":
         return text, None
@@ -64,7 +69,7 @@ def _coerce_text(name: str, text: str, kind: str) -> tuple[Any, str | None]:
             return True, None
         if low in _FALSE:
             return False, None
-        return None, f"expected a boolean (true/false, yes/no, 1/0), got '{text}'"
+        return None, f"expected a boolean (true/false, yes/no, 1/0), got {_shown(text, secret)}"
     from workflow_cli.model.loader import parse_text
 
     if kind in ("integer", "number"):
@@ -74,9 +79,9 @@ def _coerce_text(name: str, text: str, kind: str) -> tuple[Any, str | None]:
             value = parse_text(text.strip().removeprefix("+"), fmt="json")
         except InvalidInputError as exc:
             reason = "; ".join(i.message for i in exc.issues if not i.message.startswith(("invalid JSON", "empty document")))
-            return None, f"expected {expected}, got '{text}'" + (f" ({reason})" if reason else "")
+            return None, f"expected {expected}, got {_shown(text, secret)}" + (f" ({reason})" if reason and not secret else "")
         if isinstance(value, bool) or not isinstance(value, int if kind == "integer" else (int, float)):
-            return None, f"expected {expected}, got '{text}'"
+            return None, f"expected {expected}, got {_shown(text, secret)}"
         return value, None
     try:
         # the document loader's rules: no NaN/Infinity, huge numbers, absurd nesting or duplicate keys
@@ -84,11 +89,11 @@ def _coerce_text(name: str, text: str, kind: str) -> tuple[Any, str | None]:
     except InvalidInputError as exc:
         shown = text if len(text) <= 60 else text[:57] + "..."
         reason = "; ".join(issue.message for issue in exc.issues) or str(exc)
-        return None, f"expected JSON {kind}, got '{shown}' ({reason})"
+        return None, f"expected JSON {kind}, got {_shown(shown, secret)}" + ("" if secret else f" ({reason})")
     return value, None
 
 
-def _cli_value(name: str, text: str, kind: str) -> tuple[Any, str | None]:
+def _cli_value(name: str, text: str, kind: str, secret: bool = False) -> tuple[Any, str | None]:
     """A ``--param`` value: ``@env:``/``@file:`` read (SPEC 4), then converted to the declared type."""
     from workflow_cli.templates.param_sources import ParamSourceError, expand_cli_value
 
@@ -96,7 +101,7 @@ def _cli_value(name: str, text: str, kind: str) -> tuple[Any, str | None]:
         text = expand_cli_value(text)
     except ParamSourceError as exc:
         return None, str(exc)
-    return _coerce_text(name, text, kind)
+    return _coerce_text(name, text, kind, secret)
 
 
 def _final_issues(name: str, values: Mapping[str, Any], decl: Mapping[str, Any]) -> list[Issue]:
@@ -142,22 +147,23 @@ def check_value(name: str, value: Any, decl: Mapping[str, Any]) -> list[str]:
     if problem:
         return [problem]
     problems = []
+    secret = bool(decl.get("secret"))
     enum = decl.get("enum")
     if enum is not None and value not in enum:
         shown = ", ".join(str(e) for e in enum)
-        problems.append(f"'{value}' is not one of: {shown}")
+        problems.append(f"{_shown(value, secret)} is not one of: {shown}")
     pattern = decl.get("pattern")
     if pattern and isinstance(value, str):
         try:
             if not re.fullmatch(pattern, value):
-                problems.append(f"'{value}' does not match pattern {pattern}")
+                problems.append(f"{_shown(value, secret)} does not match pattern {pattern}")
         except re.error as exc:
             problems.append(f"invalid pattern {pattern}: {exc}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if decl.get("minimum") is not None and value < decl["minimum"]:
-            problems.append(f"{value} is below the minimum {decl['minimum']}")
+            problems.append(f"{_shown(value, secret, '')} is below the minimum {decl['minimum']}")
         if decl.get("maximum") is not None and value > decl["maximum"]:
-            problems.append(f"{value} is above the maximum {decl['maximum']}")
+            problems.append(f"{_shown(value, secret, '')} is above the maximum {decl['maximum']}")
     return problems
 
 
@@ -201,7 +207,7 @@ def resolve_params(
                 issues.append(Issue(where, f"unknown parameter '{name}' (from {label})", hint))
                 continue
             if from_cli:
-                value, problem = _cli_value(name, value, declared[name].get("type", "string"))
+                value, problem = _cli_value(name, value, declared[name].get("type", "string"), bool(declared[name].get("secret")))
                 if problem:
                     issues.append(Issue(f"--param {name}", problem))
                     continue

@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
 
 
 def tick_lines(result: dict[str, Any]) -> list[str]:
-    """One readable line per instance resumed and per schedule slot fired or skipped by a ``tick``."""
+    """One readable line per instance resumed, schedule slot fired or skipped, file fired and queued run started."""
     lines = []
     for row in result.get("resumed") or []:
         if row.get("error"):
@@ -132,4 +132,8 @@ def tick_lines(result: dict[str, Any]) -> list[str]:
             what = f"error: {fired['error']}" if fired.get("error") else f"{fired.get('action', 'started')} {fired.get('id')}"
             lines.append(f"{name}: " + (f"slot {fired['slot']} " if fired.get("slot") else "") + what)
         lines += [f"{name}: slot {s.get('slot')} skipped ({s.get('reason')})" for s in sched.get("skipped") or []]
+    for row in result.get("files") or []:  # file triggers (SPEC 18.3)
+        what = f"error: {row['error']}" if row.get("error") else f"started {row.get('id')}"
+        lines.append(f"file {row.get('path')} ({row.get('template')}): {what}")
+    lines += [f"{iid}: started from the queue" for iid in result.get("queue_started") or []]
     return lines

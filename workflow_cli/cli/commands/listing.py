@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @guarded
     def list_cmd(
         ctx: typer.Context,
-        status: Optional[str] = typer.Option(None, "--status", help="Only instances in this state (created, running, waiting, paused, completed, failed, cancelled)."),
+        status: Optional[str] = typer.Option(None, "--status", help="Only instances in this state (created, queued, running, waiting, paused, completed, failed, cancelled)."),
         template: Optional[str] = typer.Option(None, "--template", help="Only instances of this template."),
         limit: Optional[int] = typer.Option(None, "--limit", help="At most N instances."),
         sort: str = typer.Option("created", "--sort", help="created (newest first), name or status."),

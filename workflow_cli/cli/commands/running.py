@@ -24,6 +24,24 @@ EVENTS_OPT = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE")
 JUNIT_OPT = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE")
 WAIT_OPT = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S")
 NO_CACHE_OPT = typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
+QUEUE_OPT = typer.Option(False, "--queue", help="Put the instance in the run queue (state queued); serve or tick starts it when a slot is free.")
+
+
+def _enqueue(obj: Any, instance: str) -> None:
+    """``--queue``: queue the instance, start what fits now (in the background) and report."""
+    from workflow_cli.ops.queue import detach_start, dispatch, enqueue
+    from workflow_cli.ops.query import get_status
+
+    home = obj.writable_home()
+    doc = enqueue(home, instance)
+    dispatch(home, detach_start)
+    doc = get_status(home, doc["id"])
+    if obj.json:
+        obj.emit_json(doc)
+    else:
+        obj.info(f"{doc['id']} {doc['status']}" + (" (see workflow-cli queue)" if doc["status"] == "queued" else ""))
+        sys.stdout.write(doc["id"] + "\n")
+    raise typer.Exit(0)
 
 def _finish(obj: Any, result: Any, *, events: Optional[str] = None, junit: Optional[str] = None) -> None:
     doc = result.status
@@ -95,6 +113,7 @@ def register(app: typer.Typer) -> None:
         junit: Optional[str] = JUNIT_OPT,
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
+        queue: bool = QUEUE_OPT,
     ) -> None:
         """Run a created (or paused) instance in the foreground until it stops moving.
 
@@ -104,6 +123,8 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         obj.info(f"home {obj.home.root}")
+        if queue:
+            _enqueue(obj, instance)
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
                             wait_threshold=wait_threshold), events=events)
@@ -125,6 +146,7 @@ def register(app: typer.Typer) -> None:
         junit: Optional[str] = JUNIT_OPT,
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
+        queue: bool = QUEUE_OPT,
     ) -> None:
         """Create an instance and run it (create + start).
 
@@ -152,6 +174,8 @@ def register(app: typer.Typer) -> None:
             created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
         sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
         sys.stderr.flush()
+        if queue:
+            _enqueue(obj, created.id)
         if detach:
             _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
                             wait_threshold=wait_threshold), events=events)

@@ -1,0 +1,79 @@
+"""Bearer tokens and roles (SPEC 18.2): one dependency per role, applied to every route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import Request
+
+from workflow_cli.ops.tokens import ROLE_RANK
+from workflow_cli.store.tokens import find_token, read_tokens, tokens_path
+
+
+class HttpError(Exception):
+    """An error the API answers with ``{"error": {"message", "code"}}`` and ``status``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who made a request: the token's name and role."""
+
+    name: str
+    role: str
+
+    def at_least(self, role: str) -> bool:
+        """Whether this identity's role includes ``role``."""
+        return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[role]
+
+
+class TokenCache:
+    """The home's token records, re-read when ``tokens.json`` changes (a revoke applies at once)."""
+
+    def __init__(self, home_root: Path) -> None:
+        self.home_root = home_root
+        self._stamp: tuple[int, int] | None = None
+        self._tokens: list[dict[str, Any]] = []
+
+    def tokens(self) -> list[dict[str, Any]]:
+        """The current token records."""
+        try:
+            st = tokens_path(self.home_root).stat()
+            stamp = (st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            return []
+        if stamp != self._stamp:
+            self._tokens, self._stamp = read_tokens(self.home_root), stamp
+        return self._tokens
+
+    def identify(self, request: Request) -> Identity | None:
+        """The identity of the request's bearer token, or None when it has none (or an unknown one)."""
+        header = request.headers.get("authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        record = find_token(self.tokens(), token.strip())
+        return Identity(str(record["name"]), str(record["role"])) if record else None
+
+
+def require(role: str) -> Callable[[Request], Identity]:
+    """A dependency: the caller's identity, 401 without a valid token, 403 when its role is below ``role``."""
+
+    def dependency(request: Request) -> Identity:
+        identity = request.app.state.tokens.identify(request)
+        if identity is None:
+            raise HttpError(401, "unauthorized", "a valid token is needed: 'Authorization: Bearer TOKEN' (workflow-cli token create)")
+        if not identity.at_least(role):
+            raise HttpError(403, "forbidden", f"token '{identity.name}' has role {identity.role}; this needs {role}")
+        return identity
+
+    return dependency
+
+
+viewer = require("viewer")
+operator = require("operator")

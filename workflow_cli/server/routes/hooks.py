@@ -1,0 +1,56 @@
+"""``POST /hooks/{name}``: a webhook trigger (SPEC 18.3), signed as GitHub signs, or with an operator token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from workflow_cli.server.auth import HttpError
+
+router = APIRouter(tags=["triggers"])
+# Headers a run sees as trigger.headers (never Authorization nor the signature).
+KEPT_HEADERS = ("x-github-event", "x-github-delivery", "x-github-hook-id", "idempotency-key", "user-agent", "content-type")
+
+
+@router.post("/hooks/{name}", status_code=201, summary="Start the run of a webhook trigger",
+             openapi_extra={"requestBody": {"content": {"application/json": {"schema": {}}}}})
+async def hook(request: Request, name: str) -> Any:
+    from workflow_cli.ops.triggers import find_webhook, signature_ok
+    from workflow_cli.server.body import raw_json
+
+    ctx = request.app.state.ctx
+    trigger = await run_in_threadpool(find_webhook, ctx.home, name)
+    body, payload = await raw_json(request)
+    identity = request.app.state.tokens.identify(request)
+    signed = signature_ok(trigger, body, request.headers.get("x-hub-signature-256"))
+    if not signed and not (identity and identity.at_least("operator")):
+        if identity is not None:
+            raise HttpError(403, "forbidden", f"token '{identity.name}' has role {identity.role}; a webhook needs operator")
+        raise HttpError(401, "unauthorized", f"webhook '{name}': bad or missing X-Hub-Signature-256, and no operator token")
+    headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
+    delivery = request.headers.get("x-github-delivery") or request.headers.get("idempotency-key")
+    instance_id, new = await run_in_threadpool(_fire, ctx, trigger, payload, headers, delivery)
+    status = (await run_in_threadpool(_status, ctx, instance_id))
+    return JSONResponse({"id": instance_id, "status": status, "new": new}, status_code=201 if new else 200)
+
+
+def _fire(ctx: Any, trigger: Any, payload: Any, headers: dict[str, str], delivery: str | None) -> tuple[str, bool]:
+    from workflow_cli.clock import SystemClock
+    from workflow_cli.ops.triggers import fire_webhook
+    from workflow_cli.server.loop import via_queue
+
+    with ctx.lock:  # a redelivery racing the first delivery waits and then finds its record
+        instance_id, new = fire_webhook(ctx.home, trigger, payload, headers, delivery=delivery, now_iso=SystemClock().now_iso(),
+                                        start=via_queue(ctx, f"webhook {trigger.name}"))
+    if not new:
+        ctx.log(f"webhook {trigger.name}: delivery {delivery} already started {instance_id}")
+    return instance_id, new
+
+
+def _status(ctx: Any, instance_id: str) -> str:
+    from workflow_cli.ops.query import get_status
+
+    return str(get_status(ctx.home, instance_id)["status"])
