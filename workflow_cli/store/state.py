@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 from collections.abc import Callable, Sequence
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict
 
 from workflow_cli.model.states import (
     EventType,
@@ -21,6 +21,55 @@ from workflow_cli.model.states import (
 )
 
 STATE_FORMAT = 1
+
+
+class AttemptRecord(TypedDict, total=False):
+    """One past attempt of a task in ``history``."""
+
+    attempt: int
+    started_at: str | None
+    finished_at: str | None
+    status: str
+    error: str
+    exit_code: int
+
+
+class TaskRecord(TypedDict, total=False):
+    """A task in the snapshot (``state["tasks"][id]``); the fold adds ``items``, ``loop``, ``cached``,
+    ``cache_key`` and ``waiting_for_pool`` where they apply."""
+
+    status: str  # a TaskState value
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    duration_seconds: float | None
+    error: str | None
+    error_kind: str | None
+    exit_code: int | None
+    outputs: Any
+    next_attempt_at: str | None
+    waiting: dict[str, Any] | None
+    history: list[AttemptRecord]
+    items: list[ItemRecord]
+    loop: dict[str, Any]
+    cached: bool
+    cache_key: str
+    waiting_for_pool: str
+
+
+class ItemRecord(TypedDict, total=False):
+    """One item of a foreach task (``state["tasks"][id]["items"][i]``)."""
+
+    item: Any
+    status: str  # a TaskState value
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    error_kind: str | None
+    outputs: Any
+    next_attempt_at: str | None
+    cached: bool
 
 
 def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
@@ -51,7 +100,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
     }
 
 
-def new_task_state() -> dict[str, Any]:
+def new_task_state() -> TaskRecord:
     """A task that has not started."""
     return {
         "status": "pending",
@@ -158,18 +207,20 @@ def _task_pool_wait(state: dict[str, Any], data: Mapping[str, Any], time: str | 
     state["tasks"].setdefault(data["task"], new_task_state())["waiting_for_pool"] = data.get("pool")
 
 
-def new_item_state(value: Any) -> dict[str, Any]:
+def new_item_state(value: Any) -> ItemRecord:
     """One foreach item that has not run."""
     return {"item": value, "status": "pending", "attempts": 0, "started_at": None, "finished_at": None,
             "error": None, "error_kind": None, "outputs": None, "next_attempt_at": None}
 
 
-def _reset_item(item: Mapping[str, Any]) -> dict[str, Any]:
+def _reset_item(item: Mapping[str, Any]) -> ItemRecord:
     """An item back to pending, keeping its attempt count."""
-    return {**new_item_state(item.get("item")), "attempts": item.get("attempts", 0)}
+    fresh = new_item_state(item.get("item"))
+    fresh["attempts"] = item.get("attempts", 0)
+    return fresh
 
 
-def _restart_item(old: list[dict[str, Any]], index: int, value: Any) -> dict[str, Any]:
+def _restart_item(old: list[dict[str, Any]], index: int, value: Any) -> ItemRecord:
     """An item of a foreach task started again: the same item keeps counting its attempts."""
     if index < len(old) and old[index].get("item") == value:
         return _reset_item(old[index])
@@ -265,7 +316,7 @@ def _item_reset(state: dict[str, Any], data: Mapping[str, Any], time: str | None
     if found is not None:
         _, items, index = found
         check_item_transition(data["task"], index, items[index]["status"], _PENDING, etype)
-        items[index] = _reset_item(items[index])
+        items[index] = dict(_reset_item(items[index]))
 
 
 def _loop_iteration(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
