@@ -1,7 +1,8 @@
 """The ``workflow_trigger`` action (SPEC 6.4): start a child instance, linked both ways.
 
 The child's header names its parent (instance, task, depth); the parent task's outputs name the
-child, and the runner records a ``child.linked`` event. With ``wait: true`` (the default) the child
+child (``instance_id``, and ``child`` as before), and the runner records a ``child.linked`` event as
+soon as the child exists (``status --json``: ``parent`` of the child, ``children`` of the parent). With ``wait: true`` (the default) the child
 runs in this worker thread and the task finishes when the child does, taking the child's task
 outputs; a child that stops to wait (an approval) leaves the parent task waiting on it, and
 :meth:`WorkflowTriggerAction.poll` picks the result up later. Cancelling the parent task cancels
@@ -25,7 +26,7 @@ def _child_result(home: Any, child_id: str) -> ActionResult | None:
     from workflow_cli.store.instances import InstancePaths, load_state
 
     state = load_state(InstancePaths(home.instances / child_id))
-    outputs = {"child": child_id, "status": state["status"],
+    outputs = {"instance_id": child_id, "child": child_id, "status": state["status"],
                "outputs": {tid: ts.get("outputs") or {} for tid, ts in state["tasks"].items()}}
     if state["status"] == "completed":
         return outputs_result(outputs)
@@ -71,24 +72,28 @@ class WorkflowTriggerAction:
         source = str(p.get("template") or p.get("file") or "")
         try:
             child = create_instance(home, source, overrides=dict(p.get("params") or {}), name=p.get("name"),
-                                    parent={"instance": ctx.instance_id, "task": ctx.task_id, "depth": depth})
+                                    parent={"instance": ctx.instance_id, "task": ctx.task_id, "depth": depth},
+                                    workdir=ctx.services.get("base_dir"))
         except WorkflowError as exc:
             return ActionResult.failure(f"cannot create the child instance: {exc}")
         ctx.log(f"child instance {child.id} created from {source}")
         registry = ctx.services.get("children")
         if registry is not None:
             registry.append(child.id)
+        link = ctx.services.get("link_child")
+        if link is not None:
+            link(child.id, ctx.task_id)  # status --json of the parent lists it while it runs
         child_paths = InstancePaths(home.instances / child.id)
         if not flag(p.get("wait"), default=True):
             detach(home, child_paths, "start")
-            return outputs_result({"child": child.id, "status": "running"})
+            return outputs_result({"instance_id": child.id, "child": child.id, "status": "running"})
         done = threading.Event()
         watcher = threading.Thread(target=self._propagate_cancel, args=(ctx, child_paths, done), daemon=True)
         watcher.start()
         try:
             drive(home, child_paths)
         except WorkflowError as exc:
-            return ActionResult.failure(f"child instance {child.id}: {exc}", outputs={"child": child.id})
+            return ActionResult.failure(f"child instance {child.id}: {exc}", outputs={"instance_id": child.id, "child": child.id})
         finally:
             done.set()
             _copy_child_logs(home, child.id, ctx.log)

@@ -55,8 +55,9 @@ def compensate(home: Home, paths: InstancePaths, journal: Journal, wf: Workflow,
     action = registry().get(spec.action)
     params = {k: render_value(v, scope, shell=k in getattr(action, "shell_fields", ()) and isinstance(v, str))
               for k, v in spec.parameters.items()}
+    services = {"clock": journal.clock, "home": home, "workflow": wf, "base_dir": journal.state.get("base_dir")}
     ctx = build_context(task=spec, attempt=0, parameters=params, paths=paths, home=home.root, redact=redact,
-                        started_at=journal.clock.now_iso(), config=config, services={"clock": journal.clock, "home": home})
+                        started_at=journal.clock.now_iso(), config=config, services=services)
     ctx.log(f"--- compensating {task_id} ---")
     ctx.env = {**ctx.env, "WORKFLOW_COMPENSATING": "1"}
     return run_guarded(action, ctx)

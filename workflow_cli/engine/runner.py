@@ -138,7 +138,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         from workflow_cli.engine.hooks import HookRunner
 
         hooks = self.hooks = HookRunner(self.wf.hooks, self.paths, self.redact, self._scope(), {"home": self.home,
-                                        "clock": self.clock, "paths": self.paths, "workflow": self.wf}, self.config)
+                                        "clock": self.clock, "paths": self.paths, "workflow": self.wf,
+                                        "base_dir": self.state.get("base_dir"), "link_child": self._link_child}, self.config)
         user_sink = self.options.sink
 
         def sink(event: dict[str, Any]) -> None:
@@ -466,7 +467,13 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         """What actions may use besides their parameters (the scope, the clock, the home...)."""
         return {"clock": self.clock, "scope": scope if scope is not None else self._scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children,
-                "base_env": self._base_env, "workspace_resolved": self._workspace_resolved}
+                "base_env": self._base_env, "workspace_resolved": self._workspace_resolved,
+                "base_dir": self.state.get("base_dir"), "link_child": self._link_child}
+
+    def _link_child(self, child_id: str, task_id: str) -> None:
+        """(a worker thread) A ``workflow_trigger`` task created a child instance: record the link."""
+        with self._state_lock:
+            self.journal.record("child.linked", {"child": child_id, "task": task_id})
 
     def _check_conditions(self, task: Task) -> tuple[bool, str | None]:
         """The task-level conditions (a foreach task's conditions on ``item``/``index`` are checked per item)."""

@@ -35,6 +35,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
         "error": None,
         "parent": header.get("parent"),
         "trigger": header.get("trigger"),
+        "base_dir": header.get("base_dir"),
         "rollback": None,
         "children": [],
         "last_seq": 0,

@@ -139,6 +139,8 @@ def register(app: typer.Typer) -> None:
         param: List[str] = typer.Option([], "--param", "-p", help="A parameter value, key=value (repeatable).", metavar="KEY=VALUE"),
         params_file: Optional[str] = typer.Option(None, "--params-file", help="JSON or YAML file of parameter values.", metavar="FILE"),
         name: Optional[str] = typer.Option(None, "--name", help="A name for the instance."),
+        workdir: Optional[str] = typer.Option(None, "--workdir", metavar="DIR",
+                                              help="The instance's base directory: where command tasks run by default (default: here)."),
         detach: bool = DETACH_OPT,
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (order, rendered parameters, conditions); run nothing."),
         max_parallel: Optional[int] = MAX_PARALLEL_OPT,
@@ -171,7 +173,8 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.run import start as op
 
         with source_notes(lambda note: obj.info(f"note: {note}")):
-            created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
+            created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name,
+                                      workdir=workdir)
         sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
         sys.stderr.flush()
         if queue:
