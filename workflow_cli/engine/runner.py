@@ -23,6 +23,8 @@ from workflow_cli.engine.attempt import Redactor, allowed_env
 from workflow_cli.engine.cache import CacheMixin
 from workflow_cli.engine.clock import SystemClock
 from workflow_cli.engine.foreach import ForeachMixin
+from workflow_cli.engine.interrupt import active as interrupt_active
+from workflow_cli.engine.interrupt import stop_runner
 from workflow_cli.engine.journal import EventSink, Journal
 from workflow_cli.engine.launch import LaunchMixin, _Live
 from workflow_cli.engine.loop import LoopMixin
@@ -330,7 +332,10 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.journal.write_snapshot(data)
 
     def _pass(self) -> float:
-        """One pass of the loop: requests, deadline, waiting tasks, then start what may start."""
+        """One pass of the loop: signals, requests, deadline, waiting tasks, then start what may start."""
+        interrupt = interrupt_active()
+        if interrupt is not None:
+            stop_runner(self, interrupt)  # SIGINT/SIGTERM: as 'stop --force' (SPEC 6.6)
         self._process_requests()
         now = self.clock.time()
         deadline = self._deadline_at

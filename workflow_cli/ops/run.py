@@ -88,6 +88,8 @@ def _detach_flags(kw: Mapping[str, Any]) -> list[str]:
         flags += ["--max-parallel", str(kw["max_parallel"])]
     if kw.get("wait_threshold") is not None:
         flags += ["--wait-threshold", str(kw["wait_threshold"])]
+    if kw.get("grace") is not None:
+        flags += ["--grace", str(kw["grace"])]
     return flags
 
 
