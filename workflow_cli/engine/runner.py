@@ -572,7 +572,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             self.scheduler.reset(task.id)
             return
         retry = task.retry
-        tries = self._loop_tries(task, attempt) if task.loop else attempt
+        # attempts before a retry/resume reset do not count: it gets its policy's attempts again (SPEC 8)
+        tries = self._loop_tries(task, attempt) if task.loop else attempt - int(self.state["tasks"][task.id].get("retry_base") or 0)
         if not cancel_reason and tries < retry.max_attempts and retry.allows(result.kind, result.exit_code):
             delay = retry.delay_before(tries + 1, self.rng.random())
             due = self.clock.time() + delay
