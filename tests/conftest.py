@@ -121,11 +121,11 @@ def _private_secret_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _private_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test runs in a folder of its own: instances take the current directory as their base
-    directory (SPEC 6.2), so files their command tasks write never land in the repository."""
-    path = tmp_path / "cwd"
-    path.mkdir(exist_ok=True)
+def _private_cwd(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test runs in a folder of its own (beside its tmp_path, not in it): instances take the current
+    directory as their base directory (SPEC 6.2), so files their command tasks write never land in the
+    repository."""
+    path = tmp_path_factory.mktemp("cwd")
     monkeypatch.chdir(path)
     return path
 
