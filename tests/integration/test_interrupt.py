@@ -175,3 +175,36 @@ def _runner_pid(instance: str) -> int:
             if b"workflow_cli" in argv and instance.encode() in argv and b"start" in argv:
                 return int(name)
     raise AssertionError(f"no runner process for {instance}")
+
+
+def test_an_interrupted_child_workflow_goes_on_when_the_parent_resumes(sh, write, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    child = write("child.json", _doc(ledger))
+    parent = {"version": "2.0.0", "name": "parent", "tasks": {
+        "spawn": {"action": "workflow_trigger", "parameters": {"file": str(child)}}}}
+    before = set(_sleepers())
+    proc = _start(sh, "--json", "run", write("parent.json", parent), "--grace", "2", cwd=tmp_path)
+    try:
+        wait_for(lambda: (ledger / "hang.started").exists())
+        attempt1 = [int(p) for p in (ledger / "hang.pids").read_text().split()]
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    status = json.loads(stdout)
+    assert status["status"] == "paused" and status["tasks"]["spawn"]["status"] == "pending"
+    [child_id] = status["children"]
+    assert sh("--json", "status", child_id).json()["status"] == "paused"
+    assert not any(_alive(p) for p in attempt1) and set(_sleepers()) <= before
+
+    resumed = sh("--json", "resume", status["id"], cwd=tmp_path)
+    assert resumed.exit_code == 0, resumed
+    final = resumed.json()
+    assert final["status"] == "completed" and final["children"] == [child_id]  # the same child went on
+    assert final["tasks"]["spawn"]["outputs"]["instance_id"] == child_id
+    assert (ledger / "first.runs").read_text().splitlines() == ["ran"]
+    assert (ledger / "hang.runs").read_text().splitlines() == ["attempt 2"]
+    assert not (ledger / "still-running").exists()

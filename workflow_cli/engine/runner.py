@@ -332,10 +332,7 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         self.journal.write_snapshot(data)
 
     def _pass(self) -> float:
-        """One pass of the loop: signals, requests, deadline, waiting tasks, then start what may start."""
-        interrupt = interrupt_active()
-        if interrupt is not None:
-            stop_runner(self, interrupt)  # SIGINT/SIGTERM: as 'stop --force' (SPEC 6.6)
+        """One pass of the loop: requests, deadline, waiting tasks, then start what may start."""
         self._process_requests()
         now = self.clock.time()
         deadline = self._deadline_at
@@ -385,7 +382,13 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                 lock.release()
 
     def _drain_inbox(self) -> None:
-        """(state lock held) Record the results workers left in the inbox."""
+        """(state lock held) Record the results workers left in the inbox (SIGINT/SIGTERM first: SPEC 6.6).
+
+        A signal is taken in before the results, so an attempt it cut off is recorded as interrupted.
+        """
+        interrupt = interrupt_active()
+        if interrupt is not None:
+            stop_runner(self, interrupt)  # as 'stop --force'
         inbox = self._inbox
         while inbox:
             key, result = inbox.popleft()
@@ -473,7 +476,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         return {"clock": self.clock, "scope": scope if scope is not None else self._scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children,
                 "base_env": self._base_env, "workspace_resolved": self._workspace_resolved,
-                "base_dir": self.state.get("base_dir"), "link_child": self._link_child}
+                "base_dir": self.state.get("base_dir"), "link_child": self._link_child,
+                "linked_children": self.state.get("children") or ()}
 
     def _link_child(self, child_id: str, task_id: str) -> None:
         """(a worker thread) A ``workflow_trigger`` task created a child instance: record the link."""
