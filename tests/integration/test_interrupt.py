@@ -208,3 +208,21 @@ def test_an_interrupted_child_workflow_goes_on_when_the_parent_resumes(sh, write
     assert (ledger / "first.runs").read_text().splitlines() == ["ran"]
     assert (ledger / "hang.runs").read_text().splitlines() == ["attempt 2"]
     assert not (ledger / "still-running").exists()
+
+
+def test_a_task_that_ignores_sigterm_is_killed_after_the_grace(sh, write, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    stubborn = {"version": "2.0.0", "name": "stubborn", "tasks": {"hold": {"action": "command", "parameters": {
+        "command": 'trap "" TERM; echo $$ > "$LEDGER/pid"; while :; do sleep 0.1; done', "env": {"LEDGER": str(ledger)}}}}}
+    proc = _start(sh, "--json", "run", write("stubborn.json", stubborn), "--grace", "0.5", cwd=tmp_path)
+    try:
+        pid = int(wait_for(lambda: (ledger / "pid").exists() and (ledger / "pid").read_text().strip()))
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert not _alive(pid)
+    assert json.loads(stdout)["tasks"]["hold"]["status"] == "pending"
