@@ -195,10 +195,11 @@ class ForeachMixin:
         if live.cancel_reason:
             self.journal.record("item.failed", {**data, "kind": "cancelled"})
             return
-        if live.attempt < retry.max_attempts and retry.allows(result.kind, result.exit_code):
+        tries = live.attempt - int(self.state["tasks"][fan.task.id]["items"][index].get("retry_base") or 0)  # fresh budget after a retry
+        if tries < retry.max_attempts and retry.allows(result.kind, result.exit_code):
             from workflow_cli.engine.clock import utc_iso
 
-            delay = retry.delay_before(live.attempt + 1, self.rng.random())
+            delay = retry.delay_before(tries + 1, self.rng.random())
             due = self.clock.time() + delay
             self.journal.record("item.retrying", {**data, "due": utc_iso(due) if delay > 0 else None, "delay_seconds": round(delay, 3)})
             if delay > 0:

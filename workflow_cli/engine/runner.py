@@ -23,6 +23,8 @@ from workflow_cli.engine.attempt import Redactor, allowed_env
 from workflow_cli.engine.cache import CacheMixin
 from workflow_cli.engine.clock import SystemClock
 from workflow_cli.engine.foreach import ForeachMixin
+from workflow_cli.engine.interrupt import active as interrupt_active
+from workflow_cli.engine.interrupt import stop_runner
 from workflow_cli.engine.journal import EventSink, Journal
 from workflow_cli.engine.launch import LaunchMixin, _Live
 from workflow_cli.engine.loop import LoopMixin
@@ -138,7 +140,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         from workflow_cli.engine.hooks import HookRunner
 
         hooks = self.hooks = HookRunner(self.wf.hooks, self.paths, self.redact, self._scope(), {"home": self.home,
-                                        "clock": self.clock, "paths": self.paths, "workflow": self.wf}, self.config)
+                                        "clock": self.clock, "paths": self.paths, "workflow": self.wf,
+                                        "base_dir": self.state.get("base_dir"), "link_child": self._link_child}, self.config)
         user_sink = self.options.sink
 
         def sink(event: dict[str, Any]) -> None:
@@ -379,7 +382,13 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
                 lock.release()
 
     def _drain_inbox(self) -> None:
-        """(state lock held) Record the results workers left in the inbox."""
+        """(state lock held) Record the results workers left in the inbox (SIGINT/SIGTERM first: SPEC 6.6).
+
+        A signal is taken in before the results, so an attempt it cut off is recorded as interrupted.
+        """
+        interrupt = interrupt_active()
+        if interrupt is not None:
+            stop_runner(self, interrupt)  # as 'stop --force'
         inbox = self._inbox
         while inbox:
             key, result = inbox.popleft()
@@ -466,7 +475,14 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
         """What actions may use besides their parameters (the scope, the clock, the home...)."""
         return {"clock": self.clock, "scope": scope if scope is not None else self._scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.state.get("signals") or {}, "children": self.children,
-                "base_env": self._base_env, "workspace_resolved": self._workspace_resolved}
+                "base_env": self._base_env, "workspace_resolved": self._workspace_resolved,
+                "base_dir": self.state.get("base_dir"), "link_child": self._link_child,
+                "linked_children": self.state.get("children") or ()}
+
+    def _link_child(self, child_id: str, task_id: str) -> None:
+        """(a worker thread) A ``workflow_trigger`` task created a child instance: record the link."""
+        with self._state_lock:
+            self.journal.record("child.linked", {"child": child_id, "task": task_id})
 
     def _check_conditions(self, task: Task) -> tuple[bool, str | None]:
         """The task-level conditions (a foreach task's conditions on ``item``/``index`` are checked per item)."""
@@ -560,7 +576,8 @@ class Runner(LaunchMixin, RequestsMixin, WaitingMixin, ForeachMixin, LoopMixin, 
             self.scheduler.reset(task.id)
             return
         retry = task.retry
-        tries = self._loop_tries(task, attempt) if task.loop else attempt
+        # attempts before a retry/resume reset do not count: it gets its policy's attempts again (SPEC 8)
+        tries = self._loop_tries(task, attempt) if task.loop else attempt - int(self.state["tasks"][task.id].get("retry_base") or 0)
         if not cancel_reason and tries < retry.max_attempts and retry.allows(result.kind, result.exit_code):
             delay = retry.delay_before(tries + 1, self.rng.random())
             due = self.clock.time() + delay

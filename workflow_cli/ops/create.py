@@ -101,6 +101,23 @@ def _known_actions() -> list[str]:
     return sorted(set(ACTION_NAMES) | set(registry().names()))
 
 
+def base_directory(workdir: str | Path | None) -> str:
+    """The absolute base directory of a new instance: ``--workdir`` (exit 2 unless a readable folder), else the cwd."""
+    import os
+
+    if workdir is None:
+        try:
+            return os.getcwd()
+        except FileNotFoundError as exc:
+            raise InvalidInputError.at("--workdir", "the current directory no longer exists; give one with --workdir") from exc
+    path = Path(os.path.abspath(os.path.expanduser(str(workdir))))
+    if not path.is_dir():
+        raise InvalidInputError.at("--workdir", f"{path} is not an existing directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise InvalidInputError.at("--workdir", f"{path} is not readable")
+    return str(path)
+
+
 def current_user() -> str:
     """The OS user, for the actor of events."""
     try:
@@ -121,12 +138,17 @@ def create_instance(
     clock: Any = None,
     document: Mapping[str, Any] | None = None,
     trigger: Mapping[str, Any] | None = None,
+    workdir: str | Path | None = None,
 ) -> CreateResult:
-    """Make an instance in ``created``; nothing is written unless everything is valid."""
+    """Make an instance in ``created``; nothing is written unless everything is valid.
+
+    ``workdir``: the instance's base directory (SPEC 6.2; default the current directory).
+    """
     from workflow_cli.engine.clock import SystemClock
     from workflow_cli.store.ids import new_instance_id
     from workflow_cli.store.instances import create_instance_dir
 
+    base_dir = base_directory(workdir)
     prepared = prepare(home, source_arg, cli_pairs=cli_pairs, params_file=params_file, overrides=overrides, document=document)
     clock = clock or SystemClock()
     home.ensure()
@@ -146,6 +168,7 @@ def create_instance(
         "vars": dict(prepared.workflow.variables),
         "parent": dict(parent) if parent else None,
         "trigger": dict(trigger) if trigger else None,  # SPEC 18.3: what started a triggered run
+        "base_dir": base_dir,
     }
     paths = create_instance_dir(
         home.instances,

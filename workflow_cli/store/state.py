@@ -35,6 +35,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
         "error": None,
         "parent": header.get("parent"),
         "trigger": header.get("trigger"),
+        "base_dir": header.get("base_dir"),
         "rollback": None,
         "children": [],
         "last_seq": 0,
@@ -115,13 +116,18 @@ def _task_event(state: dict[str, Any], etype: str, data: Mapping[str, Any], time
     elif etype == "task.reset":
         # back to pending; the attempt count and the history of past attempts stay (the next one is N+1)
         keep_attempts, keep_history = task["attempts"], task["history"]
+        if data.get("clear"):  # a rollback: the attempts made after the checkpoint are gone too (SPEC 7.3)
+            keep_attempts, keep_history = 0, []
         items = task.get("items")
         task.clear()
         task.update(new_task_state())
         task.update(attempts=keep_attempts, history=keep_history)
+        if data.get("reason") in ("retry", "resume") and keep_attempts:
+            task["retry_base"] = keep_attempts  # a fresh retry budget; attempt numbers keep counting (SPEC 8)
         if items and data.get("reason") in ("retry", "resume") and not data.get("full"):
             # a foreach task run again keeps its completed items; the others run again
-            task["items"] = [it if it["status"] == "completed" else _reset_item(it) for it in items]
+            task["items"] = [it if it["status"] == "completed" else {**_reset_item(it), "retry_base": it.get("attempts", 0)}
+                             for it in items]
         if data["task"] in state["completion_order"]:
             state["completion_order"].remove(data["task"])
     elif etype == "task.pool_wait":
@@ -135,8 +141,11 @@ def new_item_state(value: Any) -> dict[str, Any]:
 
 
 def _reset_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """An item back to pending, keeping its attempt count."""
-    return {**new_item_state(item.get("item")), "attempts": item.get("attempts", 0)}
+    """An item back to pending, keeping its attempt count (and the fresh retry budget a retry gave it)."""
+    reset = {**new_item_state(item.get("item")), "attempts": item.get("attempts", 0)}
+    if item.get("retry_base"):
+        reset["retry_base"] = item["retry_base"]
+    return reset
 
 
 def _restart_item(old: list[dict[str, Any]], index: int, value: Any) -> dict[str, Any]:
