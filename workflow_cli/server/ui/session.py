@@ -24,6 +24,8 @@ def _same_origin(request: Request) -> bool:
     """Whether the browser says the request comes from a page of this server."""
     site = request.headers.get("sec-fetch-site")
     origin = request.headers.get("origin")
+    if origin == "null":  # what a browser sends under a strict referrer policy: Sec-Fetch-Site decides
+        origin = None
     if site is not None and site != "same-origin":
         return False
     if origin is not None:

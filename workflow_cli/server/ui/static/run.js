@@ -16,13 +16,15 @@ let source = null;
 let lastSeq = Number(main.dataset.seq || 0);
 let pending = null;
 let logTimer = null;
+let actedAt = 0;  // after an action the run may still look finished for a moment: keep listening a while
+const GRACE_MS = 15000;
 
 function pageUrl() {
   return `/instances/${encodeURIComponent(id)}` + (task ? `?task=${encodeURIComponent(task)}` : "");
 }
 
 function terminal() {
-  return TERMINAL.includes(document.getElementById("main").dataset.status);
+  return TERMINAL.includes(document.getElementById("main").dataset.status) && Date.now() - actedAt > GRACE_MS;
 }
 
 /** Re-read the page and swap the sections that changed; stop or restart the stream as the run ends or continues. */
@@ -123,6 +125,7 @@ window.addEventListener("popstate", () => {
 });
 
 async function act(verb, body, message) {
+  actedAt = Date.now();
   await api("POST", `${base}/${verb}`, body);
   notice(message);
   connect();
@@ -163,7 +166,7 @@ document.addEventListener("submit", async (e) => {
   }
 });
 
-wireGates(async () => { connect(); await refresh(); });
+wireGates(async () => { actedAt = Date.now(); connect(); await refresh(); });
 decorate();
 followLog();
 if (!terminal()) connect();
