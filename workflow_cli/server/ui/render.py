@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from workflow_cli.ops.query import STATUSES
 from workflow_cli.server.auth import Identity
 
-STATUSES = ("created", "queued", "running", "waiting", "paused", "completed", "failed", "cancelled")
 TERMINAL = ("completed", "failed", "cancelled")
 
 
