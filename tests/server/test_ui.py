@@ -38,6 +38,8 @@ TEMPLATES: dict[str, Any] = {
     "flaky": {"version": "2.0.0", "name": "Flaky", "parameters": {"flag": {"type": "string", "required": True}}, "tasks": {
         "bad": _cmd('test -f "{{ params.flag }}" || { echo "boom: no flag file" >&2; exit 3; }; echo "fixed now"'),
         "after": {"action": "noop", "dependencies": ["bad"]}}},
+    "tail": {"version": "2.0.0", "name": "Tail", "parameters": {"flag": {"type": "string", "required": True}}, "tasks": {
+        "follow": _cmd('echo first line; while [ ! -f "{{ params.flag }}" ]; do sleep 0.05; done; echo second line')}},
     "gate": {"version": "2.0.0", "name": "Budget", "tasks": {
         "ask": {"action": "approval_gate", "parameters": {
             "approvers": ["ann"], "message": "Approve the budget?",
@@ -190,6 +192,36 @@ def test_failed_task_shows_its_log_and_is_retried(login: Any, ui: Any, kit: Any)
     expect(page.locator("#log")).to_contain_text("fixed now")
     expect(page.locator('#graph g.node[data-task="after"]')).to_have_attribute("data-status", "completed")
     expect(page.locator("#detail table tbody tr")).to_have_count(2)  # both attempts of 'bad'
+
+
+def test_a_running_tasks_log_is_followed(login: Any, ui: Any, kit: Any) -> None:
+    flag = ui.root / "tail-flag"
+    iid = _create(ui, "tail", params={"flag": str(flag)})
+    kit.wait_for(lambda: kit.status_of(ui.api, iid)["tasks"]["follow"]["status"] == "running", what="the task to run")
+    page = login("vic", path=f"/instances/{iid}?task=follow")
+    expect(page.locator("#log")).to_contain_text("first line")
+    expect(page.locator("#detail h3 .live")).to_have_text("following")
+    page.evaluate("window.__notReloaded = true")
+    flag.write_text("go")
+    expect(page.locator("#log")).to_contain_text("second line", timeout=WAIT_MS)
+    expect(page.locator("#summary .badge")).to_have_text("completed", timeout=WAIT_MS)
+    assert page.evaluate("window.__notReloaded === true")
+    kit.until_status(ui.api, iid, "completed")
+
+
+def test_roll_back_to_a_chosen_checkpoint(login: Any, ui: Any, kit: Any) -> None:
+    iid = _create(ui, "steps")
+    kit.until_status(ui.api, iid, "completed")
+    page = login("ops", path=f"/instances/{iid}")
+    page.on("dialog", lambda dialog: dialog.accept())  # "Roll back to ...?" asks first
+    page.get_by_label("Roll back to").select_option("cp-0001")
+    page.get_by_role("button", name="Roll back").click()
+    expect(page.locator("#summary .badge")).to_have_text("paused", timeout=WAIT_MS)
+    expect(page.locator('#graph g.node[data-task="one"]')).to_have_attribute("data-status", "completed")
+    expect(page.locator('#graph g.node[data-task="three"]')).to_have_attribute("data-status", "pending")
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#summary .badge")).to_have_text("completed", timeout=WAIT_MS)
+    kit.until_status(ui.api, iid, "completed")
 
 
 def test_only_the_gates_approver_may_approve(login: Any, ui: Any, kit: Any) -> None:

@@ -90,6 +90,8 @@ function followLog() {
 
 /** Graph nodes: focusable, named for screen readers, selectable with Enter or Space. */
 function decorate() {
+  const svg = document.querySelector("#graph svg.dag");
+  if (svg) svg.setAttribute("role", "group");  // an "img" would hide its nodes from screen readers
   for (const node of document.querySelectorAll("#graph g.node")) {
     node.setAttribute("tabindex", "0");
     node.setAttribute("role", "button");
@@ -150,13 +152,10 @@ document.addEventListener("submit", async (e) => {
   const retry = form.matches("form[data-retry]");
   if (!retry && !form.matches("form[data-rollback]")) return;
   e.preventDefault();
-  let verb = "retry";
-  let body = { tasks: [form.dataset.task], downstream: form.elements.downstream.checked };
-  if (!retry) {
-    verb = "rollback";
-    body = { checkpoint: form.elements.checkpoint.value, resume: form.elements.resume.checked };
-    if (!window.confirm(`Roll back to ${body.checkpoint}? Tasks completed after it are undone.`)) return;
-  }
+  const verb = retry ? "retry" : "rollback";
+  const body = retry ? { tasks: [form.dataset.task], downstream: form.elements.downstream.checked }
+    : { checkpoint: form.elements.checkpoint.value, resume: form.elements.resume.checked };
+  if (!retry && !window.confirm(`Roll back to ${body.checkpoint}? Tasks completed after it are undone.`)) return;
   try {
     formError(form, "");
     await act(verb, body, retry ? `Retrying ${form.dataset.task}` : `Rolled back to ${body.checkpoint}`);
