@@ -249,6 +249,16 @@ def test_only_the_gates_approver_may_approve(login: Any, ui: Any, kit: Any) -> N
     assert doc["tasks"]["ask"]["outputs"]["budget"] == 1200
     decided = [e for e in ui.api.get(f"/api/v1/instances/{iid}/events").json() if e["type"] == "approval.decided"]
     assert decided and decided[-1]["data"]["by"] == "ann" and decided[-1]["data"].get("comment") == "fine by me"
+    page.evaluate("window.__notReloaded = true")
+    second = _create(ui, "gate")  # a new gate shows up on the open page by itself
+    card = page.locator(f'[data-gate-key="{second}/ask"]')
+    expect(card).to_be_visible(timeout=WAIT_MS)
+    card.get_by_label("Comment").fill("not this quarter")
+    card.get_by_role("button", name="Reject").click()
+    expect(card).to_have_count(0)
+    assert kit.until_status(ui.api, second, "failed")["tasks"]["ask"]["status"] == "failed"
+    assert page.evaluate("window.__notReloaded === true")
+    expect(page.locator("#approvals")).to_contain_text("Nothing is waiting for you")
 
 
 def test_start_a_template_from_its_form(login: Any, ui: Any, kit: Any) -> None:
