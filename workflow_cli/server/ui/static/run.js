@@ -28,10 +28,13 @@ function terminal() {
 }
 
 /** Re-read the page and swap the sections that changed; stop or restart the stream as the run ends or continues. */
+let generation = 0;
+
 async function refresh() {
   pending = null;
+  const mine = ++generation;
   const doc = await fetchPage(pageUrl());
-  if (!doc) return;
+  if (!doc || mine !== generation) return;  // a later refresh is on its way: never apply an older page over it
   const fresh = doc.getElementById("main");
   if (fresh) {
     main.dataset.status = fresh.dataset.status;
