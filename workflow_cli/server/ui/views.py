@@ -38,13 +38,11 @@ def _gates(status: Mapping[str, Any], who: Identity) -> list[dict[str, Any]]:
 def run_view(home: Home, instance: str, who: Identity, task: str | None) -> dict[str, Any]:
     """The run page: status, graph, Gantt, tasks, parameters and variables, checkpoints, gates, the chosen task."""
     from workflow_cli.monitor.report_svg import dag_svg, gantt_svg
-    from workflow_cli.ops.control import list_checkpoints
-    from workflow_cli.ops.query import get_status, instance_paths
-    from workflow_cli.store.instances import load_state, read_document
+    from workflow_cli.ops.query import instance_paths, status_and_state
+    from workflow_cli.store.instances import read_document
 
     paths = instance_paths(home, instance)
-    status = get_status(home, paths.id)
-    state = load_state(paths)
+    status, state = status_and_state(home, paths.id)
     doc_tasks = read_document(paths).get("tasks") or {}
     deps = {tid: list((doc_tasks.get(tid) or {}).get("dependencies") or []) for tid in state["tasks"]}
     chosen = task if task in state["tasks"] else None
@@ -53,7 +51,8 @@ def run_view(home: Home, instance: str, who: Identity, task: str | None) -> dict
         detail = {"id": chosen, **status["tasks"][chosen], "history": state["tasks"][chosen].get("history") or [],
                   "action": (doc_tasks.get(chosen) or {}).get("action", "")}
     return {"run": status, "dag": dag_svg(state["tasks"], deps), "gantt": gantt_svg(state["tasks"], now=time.time()),
-            "checkpoints": list_checkpoints(home, paths.id), "gates": _gates(status, who), "task": detail,
+            "checkpoints": [{"id": cp["id"], "created_at": cp["created_at"], "task": cp.get("task")} for cp in state["checkpoints"]],
+            "gates": _gates(status, who), "task": detail,
             "seq": int(state.get("last_seq") or 0)}
 
 

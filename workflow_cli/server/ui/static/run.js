@@ -29,9 +29,21 @@ function terminal() {
 
 /** Re-read the page and swap the sections that changed; stop or restart the stream as the run ends or continues. */
 let generation = 0;
+let inflight = false;
+let again = false;
 
+/** One refresh at a time: events that arrive meanwhile make one more afterwards (a big run's page takes a while to render). */
 async function refresh() {
   pending = null;
+  if (inflight) { again = true; return; }
+  inflight = true;
+  try { await apply(); } finally {
+    inflight = false;
+    if (again) { again = false; schedule(); }
+  }
+}
+
+async function apply() {
   const mine = ++generation;
   const doc = await fetchPage(pageUrl());
   if (!doc || mine !== generation) return;  // a later refresh is on its way: never apply an older page over it
