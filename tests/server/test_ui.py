@@ -36,10 +36,10 @@ TEMPLATES: dict[str, Any] = {
         "one": _cmd("sleep 0.3; echo step one"), "two": _cmd("echo step two", dependencies=["one"]),
         "three": _cmd("echo step three", dependencies=["two"])}},
     "flaky": {"version": "2.0.0", "name": "Flaky", "parameters": {"flag": {"type": "string", "required": True}}, "tasks": {
-        "bad": _cmd('test -f "{{ params.flag }}" || { echo "boom: no flag file" >&2; exit 3; }; echo "fixed now"'),
+        "bad": _cmd('test -f {{ params.flag }} || { echo "boom: no flag file" >&2; exit 3; }; echo "fixed now"'),
         "after": {"action": "noop", "dependencies": ["bad"]}}},
     "tail": {"version": "2.0.0", "name": "Tail", "parameters": {"flag": {"type": "string", "required": True}}, "tasks": {
-        "follow": _cmd('echo first line; while [ ! -f "{{ params.flag }}" ]; do sleep 0.05; done; echo second line')}},
+        "follow": _cmd("echo first line; while [ ! -f {{ params.flag }} ]; do sleep 0.05; done; echo second line")}},
     "gate": {"version": "2.0.0", "name": "Budget", "tasks": {
         "ask": {"action": "approval_gate", "parameters": {
             "approvers": ["ann"], "message": "Approve the budget?",
@@ -52,7 +52,7 @@ TEMPLATES: dict[str, Any] = {
         "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
         "loud": {"type": "boolean", "default": False},
         "pw": {"type": "string", "secret": True, "required": False, "default": ""}},
-        "tasks": {"say": _cmd('echo "hello {{ params.who }} {{ params.n }} {{ params.color }} {{ params.loud }} pw={{ params.pw }}"')}},
+        "tasks": {"say": _cmd("echo hello {{ params.who }} {{ params.n }} {{ params.color }} {{ params.loud }} pw={{ params.pw }}")}},
 }
 
 
