@@ -22,12 +22,17 @@ def instance_paths(home: Home, id_or_prefix: str) -> InstancePaths:
 
 def get_status(home: Home, id_or_prefix: str) -> dict[str, Any]:
     """The SPEC 8 status document of one instance."""
+    return status_and_state(home, id_or_prefix)[0]
+
+
+def status_and_state(home: Home, id_or_prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The status document and the state it was made from (the instance read once; the web UI needs both)."""
     paths = instance_paths(home, id_or_prefix)
     from workflow_cli.store.state import add_task_extras
 
     state = load_state(paths)
     doc = status_document(state, runner_alive=is_locked(paths.lock), eta_seconds=_eta(home, paths, state))
-    return add_task_extras(doc, state)
+    return add_task_extras(doc, state), state
 
 
 def _eta(home: Home, paths: InstancePaths, state: dict[str, Any]) -> float | None:
