@@ -71,7 +71,8 @@ def prepare(
         source = LoadedSource(copy.deepcopy(dict(document)), str(document.get("id") or source_arg), "api")
     else:
         source = load_source(home, source_arg)
-    workflow = check_document(source.document, known_actions=_known_actions())
+    known = _known_actions(source.document)
+    workflow = check_document(source.document, known_actions=known)
     _check_agents(home, source.document)
     params = resolve_params(
         workflow.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs, overrides=overrides
@@ -79,7 +80,7 @@ def prepare(
     document = resolve_document(source.document, params)
     if document != source.document:
         # checks skipped while a value was still a {{ }} placeholder apply to what the instance will run
-        check_document(document, known_actions=_known_actions())
+        check_document(document, known_actions=known)
         _check_agents(home, document, source.document)
     return Prepared(source, workflow, params, document)
 
@@ -93,12 +94,26 @@ def _check_agents(home: Home, document: Mapping[str, Any], template: Mapping[str
         raise InvalidInputError(None, issues)
 
 
-def _known_actions() -> list[str]:
-    """Action names a document may use: the SPEC's, plus any installed plugin."""
+def _known_actions(document: Mapping[str, Any] | None = None) -> list[str]:
+    """Action names a document may use: the SPEC's, plus any installed plugin (looked for only when the
+    document names an action that is not a built-in one)."""
     from workflow_cli.actions import registry
     from workflow_cli.model.document import ACTION_NAMES
 
+    if document is not None and _used_actions(document) <= set(ACTION_NAMES):
+        return list(ACTION_NAMES)
     return sorted(set(ACTION_NAMES) | set(registry().names()))
+
+
+def _used_actions(document: Mapping[str, Any]) -> set[object]:
+    """The ``action`` values written in a document's tasks and their ``compensate`` blocks (unchecked)."""
+    tasks = document.get("tasks")
+    used: set[object] = set()
+    for task in tasks.values() if isinstance(tasks, Mapping) else ():
+        for part in (task, task.get("compensate")) if isinstance(task, Mapping) else ():
+            if isinstance(part, Mapping) and "action" in part:
+                used.add(part["action"])
+    return used
 
 
 def current_user() -> str:
