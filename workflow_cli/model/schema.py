@@ -147,6 +147,7 @@ def _fast_validator(name: str) -> Any:
         return fastjsonschema.compile(schema, **options)
 
 
+@lru_cache(maxsize=None)
 def schema_hash(name: str = "workflow-2.0.0") -> str:
     """A short hash of schema ``name`` (for caches of validated documents)."""
     import hashlib

@@ -22,6 +22,7 @@ class Prepared:
     workflow: Workflow
     params: ResolvedParams
     document: dict[str, Any]
+    schema_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,11 @@ def prepare(
         source = LoadedSource(copy.deepcopy(dict(document)), str(document.get("id") or source_arg), "api")
     else:
         source = load_source(home, source_arg)
+    from workflow_cli.ops.schema_cache import document_key, passed_before
+
     known = _known_actions(source.document)
-    workflow = check_document(source.document, known_actions=known)
+    key = document_key(source.document)
+    workflow = check_document(source.document, known_actions=known, schema_checked=passed_before(home, key))
     _check_agents(home, source.document)
     params = resolve_params(
         workflow.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs, overrides=overrides
@@ -82,7 +86,7 @@ def prepare(
         # checks skipped while a value was still a {{ }} placeholder apply to what the instance will run
         check_document(document, known_actions=known)
         _check_agents(home, document, source.document)
-    return Prepared(source, workflow, params, document)
+    return Prepared(source, workflow, params, document, key)
 
 
 def _check_agents(home: Home, document: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> None:
@@ -171,4 +175,7 @@ def create_instance(
         created_event={"template": header["template"], "name": header["name"], "params": public},
         checkpoints=home.checkpoints / instance_id,
     )
+    from workflow_cli.ops.schema_cache import remember
+
+    remember(home, prepared.schema_key)
     return CreateResult(instance_id, "created", header["template"], public, header["name"], str(paths.root))
