@@ -50,9 +50,11 @@ CREATE TABLE IF NOT EXISTS instances (
     expected_seconds REAL, expected_known INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS instances_status ON instances (status, id);
-CREATE INDEX IF NOT EXISTS instances_template ON instances (template, id);
+CREATE INDEX IF NOT EXISTS instances_status_name ON instances (status, name, id);
+CREATE INDEX IF NOT EXISTS instances_template ON instances (template, status, id);
 CREATE INDEX IF NOT EXISTS instances_hkey ON instances (hkey, status, id);
 CREATE INDEX IF NOT EXISTS instances_finished ON instances (status, finished_ts);
+CREATE INDEX IF NOT EXISTS instances_unfinished ON instances (id) WHERE status NOT IN ('completed', 'failed', 'cancelled');
 CREATE TABLE IF NOT EXISTS schema_ok (key TEXT PRIMARY KEY, at REAL);
 CREATE INDEX IF NOT EXISTS schema_ok_at ON schema_ok (at);
 """
@@ -281,30 +283,40 @@ def _reconcile(conn: sqlite3.Connection, instances_dir: Path, load: Loader) -> N
 
 # ---- reads -------------------------------------------------------------------------------------------
 
-_ORDER = {"created": "id DESC", "name": "name, id", "status": "status, id"}
+_ORDER = {"created": "id DESC", "name": "name, id", "status": "id"}
+_KEYS: dict[str, Callable[[Any], Any]] = {
+    "created": lambda r: _Desc(r["id"]), "name": lambda r: (r["name"] or "", r["id"]), "status": lambda r: (r["status"], r["id"])}
 
 
-def query(conn: sqlite3.Connection, *, statuses: Sequence[str] | None = None, template: str | None = None,
-          sort: str = "created", limit: int | None = None, offset: int = 0, columns: str = "*") -> list[sqlite3.Row]:
-    """Rows filtered by status and template, ordered as ``list --sort`` orders them."""
-    where, args = [], []  # type: ignore[var-annotated]
-    if statuses is not None:
-        where.append(f"status IN ({', '.join('?' for _ in statuses)})")
-        args += list(statuses)
-    if template is not None:
-        where.append("template = ?")
-        args.append(template)
-    sql = f"SELECT {columns} FROM instances" + (f" WHERE {' AND '.join(where)}" if where else "")
-    sql += f" ORDER BY {_ORDER[sort]}" + (" LIMIT ? OFFSET ?" if limit is not None else "")
-    if limit is not None:
-        args += [limit, offset]
-    return list(conn.execute(sql, args))
+class _Desc(str):
+    """A string that sorts the other way round (newest id first)."""
+
+    def __lt__(self, other: str) -> bool:  # type: ignore[override]
+        return str.__gt__(self, other)
 
 
-def unfinished(conn: sqlite3.Connection) -> list[str]:
-    """Ids of every instance whose row is not finished (oldest first): the ones to read from their files."""
-    marks = ", ".join("?" for _ in TERMINAL)
-    return [r[0] for r in conn.execute(f"SELECT id FROM instances WHERE status NOT IN ({marks}) ORDER BY id", TERMINAL)]
+def query(conn: sqlite3.Connection, *, statuses: Sequence[str], template: str | None = None,
+          sort: str = "created", limit: int | None = None) -> list[sqlite3.Row]:
+    """Rows in ``statuses`` (of ``template``), ordered as ``list --sort`` orders them, at most ``limit``.
+
+    One query per status, each answered from an index in order (no sort of the whole table), merged here.
+    """
+    rows: list[sqlite3.Row] = []
+    for status in statuses:
+        sql = "SELECT * FROM instances WHERE status = ?" + (" AND template = ?" if template is not None else "")
+        args: list[Any] = [status, *([template] if template is not None else [])]
+        sql += f" ORDER BY {_ORDER[sort]}" + (" LIMIT ?" if limit is not None else "")
+        rows += conn.execute(sql, [*args, *([limit] if limit is not None else [])])
+    rows.sort(key=_KEYS[sort])
+    return rows[:limit] if limit is not None else rows
+
+
+UNFINISHED_SQL = "SELECT * FROM instances WHERE status NOT IN ('completed', 'failed', 'cancelled') ORDER BY id"
+
+
+def unfinished(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Every row not of a finished instance (oldest first; the partial index holds only those)."""
+    return list(conn.execute(UNFINISHED_SQL))
 
 
 def ids_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int) -> tuple[list[str], int]:
@@ -324,14 +336,25 @@ def finished_before(conn: sqlite3.Connection, statuses: Sequence[str], cutoff: f
     return [r[0] for r in conn.execute(sql, (*statuses, cutoff))]
 
 
+def groups(conn: sqlite3.Connection) -> list[str]:
+    """The distinct health groups, found by hopping along the index (one lookup per group, not per row)."""
+    found: list[str] = []
+    row = conn.execute("SELECT MIN(hkey) FROM instances").fetchone()
+    while row is not None and row[0] is not None:
+        found.append(row[0])
+        row = conn.execute("SELECT MIN(hkey) FROM instances WHERE hkey > ?", (row[0],)).fetchone()
+    return found
+
+
 def recent_by_group(conn: sqlite3.Connection, per_group: int) -> list[sqlite3.Row]:
-    """Every unfinished row, and the newest ``per_group`` finished rows of each health group (``hkey``)."""
-    marks = ", ".join("?" for _ in TERMINAL)
-    rows = list(conn.execute(f"SELECT * FROM instances WHERE status NOT IN ({marks})", TERMINAL))
-    groups = [r[0] for r in conn.execute("SELECT DISTINCT hkey FROM instances")]
-    for group in groups:
-        rows += conn.execute(f"SELECT * FROM instances WHERE hkey = ? AND status IN ({marks}) ORDER BY id DESC LIMIT ?",
-                             (group, *TERMINAL, per_group))
+    """Every unfinished row, and the newest ``per_group`` finished rows of each health group (``hkey``), newest first."""
+    rows = unfinished(conn)
+    for group in groups(conn):
+        finished: list[sqlite3.Row] = []
+        for status in TERMINAL:
+            finished += conn.execute("SELECT * FROM instances WHERE hkey = ? AND status = ? ORDER BY id DESC LIMIT ?",
+                                     (group, status, per_group))
+        rows += sorted(finished, key=lambda r: r["id"], reverse=True)[:per_group]
     return sorted(rows, key=lambda r: r["id"], reverse=True)
 
 

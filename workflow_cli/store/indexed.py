@@ -107,6 +107,4 @@ def _heal(conn: sqlite3.Connection | None, *, upsert: dict[str, Any] | None = No
 
 def unfinished_rows(conn: sqlite3.Connection) -> dict[str, Any]:
     """id -> row of every instance whose row is not of a finished instance (to check against the files)."""
-    marks = ", ".join("?" for _ in index.TERMINAL)
-    rows = conn.execute(f"SELECT * FROM instances WHERE status NOT IN ({marks}) ORDER BY id", index.TERMINAL)
-    return {r["id"]: r for r in rows}
+    return {r["id"]: r for r in index.unfinished(conn)}
