@@ -155,3 +155,10 @@ def test_concurrent_commands_keep_the_index_whole(sh, write, home):
     assert answers(sh, "list") == listed
 
 
+
+
+def test_the_store_knows_the_current_document_version():
+    from workflow_cli.model.validate import CURRENT_VERSION
+    from workflow_cli.store.instances import CURRENT_DOCUMENT_VERSION
+
+    assert CURRENT_DOCUMENT_VERSION == CURRENT_VERSION

@@ -91,11 +91,20 @@ def prepare(
 
 def _check_agents(home: Home, document: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> None:
     """An unknown agent id, also one given through a parameter, is a validation error listing the known agents (SPEC 6.3)."""
+    if not _names_agents(document) and "agents" not in document and not home.agents_file.exists():
+        return  # nothing to check (and the agent registry need not be loaded)
     from workflow_cli.agents.registry import agent_issues
 
     issues = agent_issues(home, document, template)
     if issues:
         raise InvalidInputError(None, issues)
+
+
+def _names_agents(document: Mapping[str, Any]) -> bool:
+    """Whether the document names an agent anywhere an agent id can be given (defaults or a task)."""
+    tasks = document.get("tasks")
+    parts = [document.get("defaults"), *(tasks.values() if isinstance(tasks, Mapping) else ())]
+    return any(isinstance(p, Mapping) and (p.get("agent_id") or p.get("fallback_agent")) for p in parts)
 
 
 def _known_actions(document: Mapping[str, Any] | None = None) -> list[str]:

@@ -32,9 +32,10 @@ from workflow_cli.store.atomic import fsync_dir, read_json, write_all, write_jso
 from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.store.events import EVENT_FORMAT, default_actor, read_events, utc_now
 from workflow_cli.store.home import Home
-from workflow_cli.store.state import new_state, replay
+from workflow_cli.store.state import apply_event, new_state, replay
 
 HEADER_FORMAT = 1
+CURRENT_DOCUMENT_VERSION = "2.0.0"  # model.validate.CURRENT_VERSION (not imported: store stays light)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def create_instance_dir(
         event = {"v": EVENT_FORMAT, "seq": 1, "time": utc_now(), "type": "workflow.created",
                  "actor": default_actor(), "data": dict(created_event)}
         _write_new(paths.events, dumps_lines([event]))
-        state = replay(new_state(header, list(document["tasks"])), [event])
+        state = apply_event(new_state(header, list(document["tasks"])), event)  # a fresh state: no copy needed
         _write_new(paths.snapshot, dumps(state) + b"\n", sync=False)
         fsync_dir(tmp)
         index = _index_created(instances_dir, state, document)
@@ -186,6 +187,8 @@ def read_document(paths: InstancePaths) -> dict[str, Any]:
     doc = _read(paths.document, "instance document")
     if not isinstance(doc, dict):
         raise StateError(f"{paths.document}: corrupt instance document: not a mapping")
+    if doc.get("version") == CURRENT_DOCUMENT_VERSION:
+        return doc  # the common case: the migration code is not even loaded
     from workflow_cli.model.migrations import migrate_instance_document
 
     return migrate_instance_document(doc, where=str(paths.document))

@@ -63,7 +63,10 @@ def _resolve_action(spec: dict[str, Any], scope: Mapping[str, Any], secret: froz
 
 
 def resolve_document(doc: Mapping[str, Any], params: ResolvedParams) -> dict[str, Any]:
-    """A copy of ``doc`` with every parameter-only, non-secret placeholder rendered."""
+    """A copy of ``doc`` with every parameter-only, non-secret placeholder rendered (``doc`` itself when
+    it holds no placeholder at all: nothing to render, nothing to copy)."""
+    if not _has_delims(doc):
+        return dict(doc)
     out = copy.deepcopy(dict(doc))
     scope = {"params": params.values}
     secret = params.secret_names
