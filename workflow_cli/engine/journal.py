@@ -181,7 +181,9 @@ class Journal:
 
     def write_snapshot(self, data: bytes) -> None:
         """Replace ``state.json`` with ``data`` from :meth:`snapshot_data` (no lock needed)."""
-        write_bytes_atomic(self.paths.snapshot, data)
+        # the data is fsynced before the rename; the rename is not waited for: if a crash loses it, the old
+        # snapshot plus the events logged after it give the same state
+        write_bytes_atomic(self.paths.snapshot, data, sync_dir=False)
 
     def snapshot_data(self) -> bytes:
         """(under the runner's state lock) The snapshot's content, after a flush; the file can then be
