@@ -9,6 +9,7 @@ from typing import Any, Sequence
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.store.home import Home
 from workflow_cli.store import index
+from workflow_cli.store import indexed
 from workflow_cli.store.indexed import open_index, unfinished_rows, verified
 from workflow_cli.store.instances import InstancePaths, instance_dirs, load_state
 from workflow_cli.store.locks import is_locked
@@ -37,7 +38,7 @@ def _forget(conn: Any, home: Home, instance_id: str, before: str | None) -> None
         return
     try:
         index.remove(conn, [instance_id])
-        index.moved_on(conn, home.instances, before)
+        indexed.moved_on(conn, home.instances, before)
     except (sqlite3.Error, OSError):
         pass  # the fingerprint no longer matches: the next reader drops the row
 
@@ -66,7 +67,7 @@ def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive:
         if dry_run:
             continue
         checkpoints = home.checkpoints / paths.id
-        before = index.fingerprint_before(home.instances)
+        before = indexed.fingerprint_before(home.instances)
         if archive:
             target = home.root / "archive"
             (target / "instances").mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -59,9 +59,7 @@ CREATE TABLE IF NOT EXISTS schema_ok (key TEXT PRIMARY KEY, at REAL);
 CREATE INDEX IF NOT EXISTS schema_ok_at ON schema_ok (at);
 """
 
-Loader = Callable[[str], "dict[str, Any] | None"]  # id -> row values from the files (None: folder gone)
-
-_lock = threading.Lock()
+LOCK = threading.RLock()  # one writer at a time per process (the connection is shared by threads)
 _connections: dict[str, sqlite3.Connection] = {}
 
 
@@ -120,14 +118,6 @@ def damaged_row(instance_id: str) -> dict[str, Any]:
 # ---- connection --------------------------------------------------------------------------------------
 
 
-def _fingerprint(instances_dir: Path) -> str | None:
-    try:
-        st = os.stat(instances_dir)
-    except OSError:
-        return None
-    return f"{st.st_mtime_ns}:{st.st_nlink}:{st.st_ino}"
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -140,7 +130,7 @@ def connection(home_root: Path, *, create: bool) -> sqlite3.Connection | None:
     """The process's connection to the home's index (made when ``create``); None when there is none to use."""
     path = index_path(home_root)
     key = str(path)
-    with _lock:
+    with LOCK:
         conn = _connections.get(key)
         if conn is not None and path.exists():
             return conn
@@ -176,7 +166,7 @@ def _ensure_schema(conn: sqlite3.Connection) -> None:
 
 def close_all() -> None:
     """Close this process's connections (tests, forked children)."""
-    with _lock:
+    with LOCK:
         for conn in _connections.values():
             conn.close()
         _connections.clear()
@@ -202,26 +192,31 @@ def _values(row: Mapping[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
 
 def upsert(conn: sqlite3.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write the state columns of ``rows`` (queue and expected-duration columns are left as they are)."""
-    with _lock:
+    with LOCK:
         conn.executemany(_UPSERT_STATE, [_values(r, STATE_COLUMNS) for r in rows])
 
 
 def upsert_created(conn: sqlite3.Connection, row: Mapping[str, Any], expected_seconds: float | None) -> None:
     """Write a new instance's row, with the expected duration its document declares."""
-    full = {**row, "expected_seconds": expected_seconds, "expected_known": 1}
-    with _lock:
-        conn.execute(_UPSERT_CREATED, _values(full, (*STATE_COLUMNS, "expected_seconds", "expected_known")))
+    upsert_full(conn, [{**row, "expected_seconds": expected_seconds, "expected_known": 1}])
+
+
+def upsert_full(conn: sqlite3.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write rows read from the files: the state columns, ``expected_seconds`` and ``expected_known``."""
+    columns = (*STATE_COLUMNS, "expected_seconds", "expected_known")
+    with LOCK:
+        conn.executemany(_UPSERT_CREATED, [_values(r, columns) for r in rows])
 
 
 def remove(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
     """Drop the rows of ``ids``."""
-    with _lock:
+    with LOCK:
         conn.executemany("DELETE FROM instances WHERE id=?", [(i,) for i in ids])
 
 
 def set_queue(conn: sqlite3.Connection, instance_id: str, *, priority: int | None, queued_at: str | None) -> None:
     """Set (or clear, with None) an instance's place in the run queue."""
-    with _lock:
+    with LOCK:
         conn.execute("UPDATE instances SET priority=?, queued_at=? WHERE id=?", (priority, queued_at, instance_id))
 
 
@@ -233,52 +228,6 @@ def note_state(instances_dir: Path, state: Mapping[str, Any]) -> None:
             upsert(conn, [summary_of(state)])
     except (sqlite3.Error, OSError):
         pass  # the index is a cache: readers check unfinished rows against the files
-
-
-def fingerprint_before(instances_dir: Path) -> str | None:
-    """The instances folder's fingerprint, taken before a change to pass to :func:`moved_on`."""
-    return _fingerprint(instances_dir)
-
-
-def moved_on(conn: sqlite3.Connection, instances_dir: Path, before: str | None) -> None:
-    """After a change of ours to the instances folder: store its new fingerprint if ``before`` was current."""
-    after = _fingerprint(instances_dir)
-    with _lock:
-        conn.execute("UPDATE meta SET value=? WHERE key='fingerprint' AND value=?", (after, before))
-
-
-# ---- freshness ---------------------------------------------------------------------------------------
-
-
-def sync(conn: sqlite3.Connection, instances_dir: Path, load: Loader) -> None:
-    """Bring the rows in line with the folders when the instances folder changed behind the index's back."""
-    current = _fingerprint(instances_dir)
-    stored = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-    if current is None or (stored is not None and stored[0] == current):
-        return
-    with _lock:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            stored = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
-            if stored is None or stored[0] != current:
-                _reconcile(conn, instances_dir, load)
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (current,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-
-def _reconcile(conn: sqlite3.Connection, instances_dir: Path, load: Loader) -> None:
-    with os.scandir(instances_dir) as entries:
-        on_disk = {e.name for e in entries if not e.name.startswith(".") and e.is_dir()}
-    indexed = {row[0] for row in conn.execute("SELECT id FROM instances")}
-    gone = indexed - on_disk
-    conn.executemany("DELETE FROM instances WHERE id=?", [(i,) for i in gone])
-    for instance_id in sorted(on_disk - indexed):
-        row = load(instance_id)
-        if row is not None:
-            conn.execute(_UPSERT_CREATED, _values(row, (*STATE_COLUMNS, "expected_seconds", "expected_known")))
 
 
 # ---- reads -------------------------------------------------------------------------------------------
@@ -371,7 +320,7 @@ SCHEMA_CACHE_SIZE = 10_000
 
 def note_schema_checked(conn: sqlite3.Connection, key: str, now: float) -> None:
     """Remember that a document with this key passed the schema check (the newest SCHEMA_CACHE_SIZE are kept)."""
-    with _lock:
+    with LOCK:
         conn.execute("INSERT OR REPLACE INTO schema_ok VALUES (?, ?)", (key, now))
         conn.execute("DELETE FROM schema_ok WHERE at < (SELECT at FROM schema_ok ORDER BY at DESC LIMIT 1 OFFSET ?)",
                      (SCHEMA_CACHE_SIZE,))

@@ -10,14 +10,77 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from workflow_cli.errors import WorkflowError
 from workflow_cli.store import index
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document
+
+
+Loader = Callable[[str], "dict[str, Any] | None"]  # id -> row values from the files (None: folder gone)
+
+
+# ---- the index against the folders -------------------------------------------------------------------
+
+
+def _fingerprint(instances_dir: Path) -> str | None:
+    try:
+        st = os.stat(instances_dir)
+    except OSError:
+        return None
+    return f"{st.st_mtime_ns}:{st.st_nlink}:{st.st_ino}"
+
+
+def fingerprint_before(instances_dir: Path) -> str | None:
+    """The instances folder's fingerprint, taken before a change to pass to :func:`moved_on`."""
+    return _fingerprint(instances_dir)
+
+
+def moved_on(conn: sqlite3.Connection, instances_dir: Path, before: str | None) -> None:
+    """After a change of ours to the instances folder: store its new fingerprint if ``before`` was current."""
+    after = _fingerprint(instances_dir)
+    with index.LOCK:
+        conn.execute("UPDATE meta SET value=? WHERE key='fingerprint' AND value=?", (after, before))
+
+
+# ---- freshness ---------------------------------------------------------------------------------------
+
+
+def sync(conn: sqlite3.Connection, instances_dir: Path, load: Loader) -> None:
+    """Bring the rows in line with the folders when the instances folder changed behind the index's back."""
+    current = _fingerprint(instances_dir)
+    stored = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+    if current is None or (stored is not None and stored[0] == current):
+        return
+    with index.LOCK:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored = conn.execute("SELECT value FROM meta WHERE key='fingerprint'").fetchone()
+            if stored is None or stored[0] != current:
+                _reconcile(conn, instances_dir, load)
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (current,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _reconcile(conn: sqlite3.Connection, instances_dir: Path, load: Loader) -> None:
+    with os.scandir(instances_dir) as entries:
+        on_disk = {e.name for e in entries if not e.name.startswith(".") and e.is_dir()}
+    indexed = {row[0] for row in conn.execute("SELECT id FROM instances")}
+    gone = indexed - on_disk
+    conn.executemany("DELETE FROM instances WHERE id=?", [(i,) for i in gone])
+    rows = [load(instance_id) for instance_id in sorted(on_disk - indexed)]
+    index.upsert_full(conn, [r for r in rows if r is not None])
+
+
+
+# ---- reading through the index -----------------------------------------------------------------------
 
 
 def enabled() -> bool:
@@ -32,7 +95,7 @@ def open_index(home: Home, *, write: bool) -> sqlite3.Connection | None:
     try:
         conn = index.connection(home.root, create=write)
         if conn is not None:
-            index.sync(conn, home.instances, lambda instance_id: load_row(home, instance_id))
+            sync(conn, home.instances, lambda instance_id: load_row(home, instance_id))
         return conn
     except (sqlite3.Error, OSError):
         return None

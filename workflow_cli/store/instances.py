@@ -136,7 +136,7 @@ def create_instance_dir(
 
 def _index_created(instances_dir: Path, state: Mapping[str, Any], document: Mapping[str, Any]) -> Any:
     """Add the new instance's row to the home's index (made if missing); None when there is no index to use."""
-    from workflow_cli.store import index
+    from workflow_cli.store import index, indexed
     from workflow_cli.store.indexed import open_index
 
     try:
@@ -145,7 +145,7 @@ def _index_created(instances_dir: Path, state: Mapping[str, Any], document: Mapp
             return None
         expected = document.get("expected_duration_seconds")
         expected = float(expected) if isinstance(expected, (int, float)) and expected > 0 else None
-        before = index.fingerprint_before(instances_dir)
+        before = indexed.fingerprint_before(instances_dir)
         index.upsert_created(conn, index.summary_of(state), expected)
         return conn, before
     except (sqlite3.Error, OSError):
@@ -153,11 +153,11 @@ def _index_created(instances_dir: Path, state: Mapping[str, Any], document: Mapp
 
 
 def _index_moved_on(handle: Any, instances_dir: Path) -> None:
-    from workflow_cli.store import index
+    from workflow_cli.store import indexed
 
     conn, before = handle
     try:
-        index.moved_on(conn, instances_dir, before)
+        indexed.moved_on(conn, instances_dir, before)
     except (sqlite3.Error, OSError):
         pass
 
