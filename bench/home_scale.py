@@ -76,6 +76,19 @@ def fill(root: Path, count: int) -> str:
     return made[len(made) // 2] if made else seed
 
 
+def filled(root: Path, size: int) -> str:
+    """A home of ``size`` instances at ``root``, reused when a previous run kept it; returns an id in it."""
+    marker = root / ".bench-filled"
+    if marker.exists():
+        return marker.read_text().strip()
+    shutil.rmtree(root, ignore_errors=True)
+    t0 = time.perf_counter()
+    some_id = fill(root, size)
+    print(f"filled {size:,} instances in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    marker.write_text(some_id)
+    return some_id
+
+
 def _rows(index: object, conn: object, batch: list[dict]) -> None:
     for row in batch:
         index.upsert_created(conn, row, None)  # type: ignore[attr-defined]
@@ -100,7 +113,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dir", default=None, help="where the homes go (default: a temporary folder)")
     parser.add_argument("--files-too", action="store_true", help="also time with the index off (sizes <= 10,000)")
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the homes (a later run with the same --dir reuses them)")
+    parser.add_argument("--fill-only", action="store_true", help="fill the homes (kept) and stop")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir or tempfile.mkdtemp(prefix="wf-scale-"))
@@ -109,9 +123,10 @@ def main() -> None:
     try:
         homes = {}
         for size in sizes:
-            t0 = time.perf_counter()
-            homes[size] = (base / f"home-{size}", fill(base / f"home-{size}", size))
-            print(f"filled {size:,} instances in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            homes[size] = (base / f"home-{size}", filled(base / f"home-{size}", size))
+        if args.fill_only:
+            args.keep = True
+            return
         for label, argv in COMMANDS:
             for size in sizes:  # interleaved: each command at every size before the next command
                 home, some_id = homes[size]
