@@ -123,7 +123,7 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     return elapsed
 
 
-def commands(folder: Path, wl: str, peers_python: str | None) -> dict[str, tuple[list[str], dict[str, str]]]:
+def commands(folder: Path, wl: str, peers_python: str | None, other_cli: str | None = None) -> dict[str, tuple[list[str], dict[str, str]]]:
     """tool -> (argv, extra env) for workload ``wl``, its files written under ``folder``."""
     shape, n, kind = WORKLOADS[wl]
     g = graph(shape, n)
@@ -137,6 +137,8 @@ def commands(folder: Path, wl: str, peers_python: str | None) -> dict[str, tuple
     home = folder / f"home-{wl}"
     out = {"floor": ([sys.executable, str(folder / "floor.py"), str(gfile), kind], {}),
            "workflow-cli": ([cli, "--home", str(home), "--quiet", "run", str(doc)], {})}
+    if other_cli:
+        out["other"] = ([other_cli, "--home", str(folder / f"home-other-{wl}"), "--quiet", "run", str(doc)], {})
     if peers_python:
         doit = str(Path(peers_python).with_name("doit"))
         out["dask"] = ([peers_python, str(folder / "dask_run.py"), str(gfile), kind], {})
@@ -150,12 +152,13 @@ def main() -> None:
     parser.add_argument("--peers", help="the Python of the venv holding dask and doit (bench/README.md)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default="W1,W2,W3,W4")
+    parser.add_argument("--other-cli", help="another workflow-cli (e.g. an older release's venv) for an extra column")
     parser.add_argument("--dir", default=None, help="where the homes and files go (default: a temporary folder)")
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="wf-peers-"))
     folder.mkdir(parents=True, exist_ok=True)
     chosen = [w for w in args.only.split(",") if w in WORKLOADS]
-    plans = {wl: commands(folder, wl, args.peers) for wl in chosen}
+    plans = {wl: commands(folder, wl, args.peers, args.other_cli) for wl in chosen}
     base_env = {**os.environ, "NO_COLOR": "1"}
     times: dict[tuple[str, str], list[float]] = {}
     try:
@@ -169,12 +172,13 @@ def main() -> None:
     finally:
         if not args.dir:
             shutil.rmtree(folder, ignore_errors=True)
-    print_table(times, chosen, bool(args.peers))
+    print_table(times, chosen, bool(args.peers), bool(args.other_cli))
 
 
-def print_table(times: dict[tuple[str, str], list[float]], chosen: list[str], peers: bool) -> None:
-    tools = ["floor", *(["dask", "doit"] if peers else []), "workflow-cli"]
-    names = {"floor": "floor", "dask": "Dask threaded", "doit": "doit -n 2", "workflow-cli": "workflow-cli"}
+def print_table(times: dict[tuple[str, str], list[float]], chosen: list[str], peers: bool, other: bool = False) -> None:
+    tools = ["floor", *(["dask", "doit"] if peers else []), *(["other"] if other else []), "workflow-cli"]
+    names = {"floor": "floor", "dask": "Dask threaded", "doit": "doit -n 2", "workflow-cli": "workflow-cli",
+             "other": "workflow-cli (--other-cli)"}
     print("| workload | " + " | ".join(names[t] for t in tools) + (" | vs best peer |" if peers else " |"))
     print("|---|" + "---|" * len(tools) + ("---|" if peers else ""))
     for wl in chosen:

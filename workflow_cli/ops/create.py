@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.model.document import Workflow
