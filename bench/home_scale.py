@@ -95,16 +95,19 @@ def _rows(index: object, conn: object, batch: list[dict]) -> None:
     batch.clear()
 
 
-def timed(args: list[str], home: Path, repeat: int, env: dict[str, str]) -> float:
-    times = []
+def timed(args: list[str], home: Path, repeat: int, env: dict[str, str]) -> tuple[float, float]:
+    """Median (wall, CPU) seconds of ``workflow-cli --home HOME ARGS``; CPU is the child's user + system time."""
+    walls, cpus = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        proc = subprocess.run([console(), "--home", str(home), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              env={**os.environ, "NO_COLOR": "1", **env})
-        times.append(time.perf_counter() - t0)
-        if proc.returncode not in (0, 1):
-            raise RuntimeError(f"{args}: exit {proc.returncode}: {proc.stderr.decode()[-500:]}")
-    return statistics.median(times)
+        proc = subprocess.Popen([console(), "--home", str(home), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "NO_COLOR": "1", **env})
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise RuntimeError(f"{args}: exit {os.waitstatus_to_exitcode(status)}")
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -119,7 +122,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir or tempfile.mkdtemp(prefix="wf-scale-"))
     base.mkdir(parents=True, exist_ok=True)
-    results: dict[tuple[str, int, str], float] = {}
+    results: dict[tuple[str, int, str], tuple[float, float]] = {}
     try:
         homes = {}
         for size in sizes:
@@ -140,16 +143,18 @@ def main() -> None:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def print_table(results: dict[tuple[str, int, str], float], sizes: list[int], files_too: bool) -> None:
+def print_table(results: dict[tuple[str, int, str], tuple[float, float]], sizes: list[int], files_too: bool) -> None:
+    """Median wall time (CPU time in brackets) per command and size."""
     head = " | ".join(f"{s:,}" for s in sizes)
-    print(f"| command | {head} | largest / smallest |" + (" files only (index off) |" if files_too else ""))
+    print(f"| command | {head} | largest / smallest (wall, CPU) |" + (" files only (index off) |" if files_too else ""))
     print("|---|" + "---|" * len(sizes) + "---|" + ("---|" if files_too else ""))
     for label, _ in COMMANDS:
         row = [results[(label, s, "index")] for s in sizes]
-        cells = " | ".join(f"{t:.3f} s" for t in row)
-        line = f"| `{label}` | {cells} | {row[-1] / row[0]:.2f}x |"
+        cells = " | ".join(f"{w:.3f} s ({c:.3f})" for w, c in row)
+        line = f"| `{label}` | {cells} | {row[-1][0] / row[0][0]:.2f}x, {row[-1][1] / row[0][1]:.2f}x |"
         if files_too:
-            line += " " + " / ".join(f"{results[(label, s, 'files')]:.3f}" for s in sizes if (label, s, "files") in results) + " s |"
+            files = [results[(label, s, "files")] for s in sizes if (label, s, "files") in results]
+            line += " " + " / ".join(f"{w:.3f} ({c:.3f})" for w, c in files) + " s |"
         print(line)
 
 
