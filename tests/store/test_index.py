@@ -7,7 +7,6 @@ runs them), with ``WORKFLOW_CLI_INDEX=off`` for the answers read from the files 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -91,12 +90,14 @@ def test_a_deleted_index_is_not_remade_by_reads_and_is_rebuilt_by_the_next_creat
     assert rows(home) == {**{r["id"]: r["status"] for r in expected}, new: "created"}
 
 
-def test_a_corrupt_index_is_set_aside_for_the_files(sh, home, filled):
+def test_a_corrupt_index_is_set_aside_for_the_files_and_rebuilt_by_the_next_create(sh, write, home, filled):
     expected = answers(sh, "list", env=OFF)
     (home / "index.sqlite3").write_bytes(b"not a database at all" * 100)
     for name in ("index.sqlite3-wal", "index.sqlite3-shm"):
         (home / name).unlink(missing_ok=True)
     assert answers(sh, "list") == expected
+    new = sh("create", write("ok.json", NOOP), "-q").stdout.strip()
+    assert rows(home) == {**{r["id"]: r["status"] for r in expected}, new: "created"}
 
 
 def test_folders_removed_or_restored_by_hand_are_noticed(sh, home, filled, tmp_path):

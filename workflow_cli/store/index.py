@@ -141,16 +141,30 @@ def connection(home_root: Path, *, create: bool) -> sqlite3.Connection | None:
             return None
         if create and not (Path(home_root) / "instances").is_dir():
             return None
-        try:
-            fresh_file = not path.exists()
-            conn = _connect(path)
-            if fresh_file:
-                os.chmod(path, 0o600)
-            _ensure_schema(conn)
-        except (sqlite3.Error, OSError):
-            return None
-        _connections[key] = conn
+        conn = _open(path)
+        if conn is None and create and path.exists():  # not a database (any more): start again from the files
+            for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+                path.with_name(name).unlink(missing_ok=True)
+            conn = _open(path)
+        if conn is not None:
+            _connections[key] = conn
         return conn
+
+
+def _open(path: Path) -> sqlite3.Connection | None:
+    """A connection to the index at ``path`` (made if missing), its tables ready; None when it cannot be used."""
+    conn = None
+    try:
+        fresh_file = not path.exists()
+        conn = _connect(path)
+        if fresh_file:
+            os.chmod(path, 0o600)
+        _ensure_schema(conn)
+        return conn
+    except (sqlite3.Error, OSError):
+        if conn is not None:
+            conn.close()
+        return None
 
 
 def _ensure_schema(conn: sqlite3.Connection) -> None:
