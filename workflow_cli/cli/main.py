@@ -24,6 +24,7 @@ COMMANDS = {
     "agents": "agents", "monitor": "monitor", "debug": "inspect", "audit": "inspect",
     "health": "health", "alerts": "health", "report": "report", "cache": "cache", "migrate": "migrate",
     "prune": "prune", "scheduler": "scheduler", "schedules": "scheduler",
+    "token": "tokens", "queue": "queue", "serve": "serve",
 }
 
 

@@ -2,8 +2,8 @@
 
 What it holds per instance: id, template, name, status, the created/started/finished times, the next
 time something is due (``next_wake_at``: a retry, a timer, a wait's timeout), progress, the health
-group (``hkey``: template, else name), the declared expected duration, and the run queue's
-``priority`` and ``queued_at`` (kept by the queue, never overwritten by a state change).
+group (``hkey``: template, else name), the declared expected duration, and, for a ``queued``
+instance, the run queue's ``priority`` and ``queued_at`` (from its state).
 
 How it stays right:
 
@@ -40,7 +40,7 @@ INDEX_FORMAT = 1
 TERMINAL = ("completed", "failed", "cancelled")
 DAMAGED = "damaged"  # a row for an instance whose files could not be read (always re-read)
 STATE_COLUMNS = ("template", "name", "status", "created_at", "started_at", "finished_at", "finished_ts",
-                 "next_wake_at", "progress", "hkey")
+                 "next_wake_at", "progress", "hkey", "priority", "queued_at")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS instances (
@@ -98,6 +98,7 @@ def _next_wake(tasks: Mapping[str, Any]) -> float | None:
 def summary_of(state: Mapping[str, Any], instance_id: str | None = None) -> dict[str, Any]:
     """The index row (state columns) of an instance's state (``instance_id``: its folder's name, if known)."""
     tasks = state.get("tasks") or {}
+    status, queue = state["status"], state.get("queue") or {}
     done = sum(1 for t in tasks.values() if t.get("status") in ("completed", "failed", "skipped", "cancelled"))
     return {
         "id": instance_id or state["id"], "template": state.get("template"), "name": state.get("name", ""), "status": state["status"],
@@ -105,6 +106,8 @@ def summary_of(state: Mapping[str, Any], instance_id: str | None = None) -> dict
         "finished_at": state.get("finished_at"), "finished_ts": _iso_ts(state.get("finished_at")),
         "next_wake_at": _next_wake(tasks), "progress": round(100.0 * done / len(tasks), 1) if tasks else 100.0,
         "hkey": str(state.get("template") or state.get("name") or "(unknown)"),
+        "priority": queue.get("priority") if status == "queued" else None,
+        "queued_at": queue.get("queued_at") if status == "queued" else None,
     }
 
 
@@ -226,12 +229,6 @@ def remove(conn: sqlite3.Connection, ids: Iterable[str]) -> None:
     """Drop the rows of ``ids``."""
     with LOCK:
         conn.executemany("DELETE FROM instances WHERE id=?", [(i,) for i in ids])
-
-
-def set_queue(conn: sqlite3.Connection, instance_id: str, *, priority: int | None, queued_at: str | None) -> None:
-    """Set (or clear, with None) an instance's place in the run queue."""
-    with LOCK:
-        conn.execute("UPDATE instances SET priority=?, queued_at=? WHERE id=?", (priority, queued_at, instance_id))
 
 
 def note_state(instances_dir: Path, state: Mapping[str, Any]) -> None:
