@@ -21,6 +21,8 @@ _BASE_ROOTS = {"params", "vars", "tasks", "instance", "env"}
 
 def version_issues(doc: Mapping[str, Any]) -> list[Issue]:
     """A version this tool cannot read as 2.0.0 (newer, unknown, or old and not migrated) is refused clearly."""
+    if doc.get("version") == CURRENT_VERSION:
+        return []  # the common case, without loading the migration code
     from workflow_cli.model.migrations import version_issue
 
     issue = version_issue(doc)
@@ -254,8 +256,10 @@ def document_issues(doc: Any, *, known_actions: Iterable[str] | None = None) -> 
     return analyse_document(doc, known_actions=known_actions)[0]
 
 
-def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) -> tuple[list[Issue], Workflow | None]:
-    """The problems of a document, and its typed workflow when the schema passed."""
+def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None,
+                     schema_checked: bool = False) -> tuple[list[Issue], Workflow | None]:
+    """The problems of a document, and its typed workflow when the schema passed (``schema_checked``: these
+    exact contents passed the schema check before, see ops/schema_cache.py)."""
     from workflow_cli.model.schema import schema_issues
 
     if not isinstance(doc, Mapping):
@@ -263,7 +267,7 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
     issues = version_issues(doc)
     if issues:
         return issues, None
-    issues = schema_issues(doc)
+    issues = [] if schema_checked else schema_issues(doc)
     if issues:
         return issues, None
     from workflow_cli.graph.checks import graph_issues
@@ -283,9 +287,9 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
     return sorted(issues, key=lambda i: i.path), wf
 
 
-def check_document(doc: Any, *, known_actions: Iterable[str] | None = None) -> Workflow:
+def check_document(doc: Any, *, known_actions: Iterable[str] | None = None, schema_checked: bool = False) -> Workflow:
     """Validate ``doc`` and return the typed workflow; raise every problem at once."""
-    issues, wf = analyse_document(doc, known_actions=known_actions)
+    issues, wf = analyse_document(doc, known_actions=known_actions, schema_checked=schema_checked)
     if issues or wf is None:
         raise InvalidInputError(None, issues)
     return wf

@@ -247,6 +247,9 @@ def status_after(etype: str, status: str) -> str:
     return _INSTANCE_STATUS.get(etype, status)
 
 
+INSTANCE_STATUS_EVENTS = frozenset(_INSTANCE_STATUS)
+
+
 def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, Any]:
     """Fold one event into ``state`` (in place) and return it."""
     etype, data, time = event["type"], event.get("data") or {}, event.get("time")

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         Example: ID=$(workflow-cli create approval_chain -q --param level1_approver=ann --param level2_approver=bob --param request_title="New laptop")
         """
         from workflow_cli.ops.create import create_instance
-        from workflow_cli.ops.migrate import source_notes
+        from workflow_cli.ops.notes import source_notes
 
         obj = ctx.obj
         with source_notes(lambda note: obj.info(f"note: {note}")):  # an old document migrated in memory (SPEC 11)

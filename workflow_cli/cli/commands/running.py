@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli run sequential_pipeline --param source=in.csv --param destination=out.json
         """
-        from workflow_cli.ops.migrate import source_notes
+        from workflow_cli.ops.notes import source_notes
 
         obj = ctx.obj
         if dry_run:
