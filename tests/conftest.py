@@ -120,6 +120,16 @@ def _private_secret_key(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _private_cwd(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test runs in a folder of its own (beside its tmp_path, not in it): instances take the current
+    directory as their base directory (SPEC 6.2), so files their command tasks write never land in the
+    repository."""
+    path = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(path)
+    return path
+
+
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     """Where unexpected-error logs go (kept out of the system temp folder)."""

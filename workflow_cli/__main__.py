@@ -1,6 +1,6 @@
 """``python -m workflow_cli`` runs the same CLI as the ``workflow-cli`` script."""
 
-from workflow_cli.cli.app import main
+from workflow_cli.cli.main import main
 
 if __name__ == "__main__":
     main()

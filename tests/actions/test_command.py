@@ -162,13 +162,17 @@ def test_stdin_is_fed_to_the_process(tmp_path: Path) -> None:
     assert big.ok and big.outputs == {"result": 300000}
 
 
-def test_cwd_stays_inside_the_workspace(tmp_path: Path) -> None:
+def test_cwd_is_relative_to_the_base_directory_and_may_leave_it(tmp_path: Path) -> None:
+    """SPEC 6.2: relative to the base directory (the workspace of a context without one), anywhere readable."""
     (tmp_path / "ws" / "sub").mkdir(parents=True)
     inside, lines = run(tmp_path, {"command": "pwd", "cwd": "sub"})
     assert inside.ok and lines[-1] == str((tmp_path / "ws" / "sub").resolve())
-    for cwd in ("..", "/tmp", "sub/../../ws2"):
-        outside, _ = run(tmp_path, {"command": "pwd", "cwd": cwd})
-        assert not outside.ok and "outside the workspace" in outside.error
+    for cwd in ("..", str(tmp_path)):
+        outside, lines = run(tmp_path, {"command": "pwd", "cwd": cwd})
+        assert outside.ok and lines[-1] == str(tmp_path.resolve())
+    missing, _ = run(tmp_path, {"command": "pwd", "cwd": "sub/../../ws2"})
+    assert not missing.ok and missing.kind == "config"
+    assert "does not exist" in missing.error and str(tmp_path / "ws2") in missing.error
 
 
 def test_timeout_kills_the_whole_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,7 @@ from workflow_cli.store.home import Home
 
 KINDS = ("noop", "command", "argv", "python", "when", "cases", "foreach", "wait", "approval", "http", "file", "agent",
          "trigger")
-words = st.text(alphabet="abcdefghij klm-_.é", min_size=1, max_size=12)
+words = st.text(alphabet="abcdefghij klm-_.é", min_size=1, max_size=12).filter(str.strip)  # a name needs a non-space
 
 
 def add_task(wf: Workflow, kind: str, tid: str, before: list[TaskHandle], fields: dict[str, Any]) -> TaskHandle:

@@ -71,7 +71,9 @@ class Engine:
         self._docs += 1
         path = self.tmp / f"wf{self._docs}.json"
         path.write_text(json.dumps(doc(tasks, **top)), encoding="utf-8")
-        return create_instance(self.home, str(path)).id
+        work = self.tmp / "work"  # the base directory: where command tasks run (SPEC 6.2)
+        work.mkdir(exist_ok=True)
+        return create_instance(self.home, str(path), workdir=work).id
 
     def paths(self, iid: str) -> InstancePaths:
         return InstancePaths(self.home.instances / iid)
@@ -87,7 +89,8 @@ class Engine:
         return [e for e in events if etype is None or e["type"] == etype]
 
     def workspace(self, iid: str) -> Path:
-        return self.paths(iid).workspace
+        """Where the instance's command tasks run and write their relative files: its base directory."""
+        return Path(self.state(iid)["base_dir"])
 
     def log(self, iid: str, task: str) -> str:
         return self.paths(iid).task_log(task).read_text(encoding="utf-8")

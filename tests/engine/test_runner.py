@@ -68,7 +68,7 @@ def test_task_environment(engine: Engine) -> None:
     assert env["WORKFLOW_TASK_ID"] == "env"
     assert env["WORKFLOW_ATTEMPT"] == "1"
     assert iid in env["WORKFLOW_IDEMPOTENCY_KEY"] and "env" in env["WORKFLOW_IDEMPOTENCY_KEY"]
-    assert Path(env["WORKFLOW_WORKSPACE"]).resolve() == ws.resolve()
+    assert Path(env["WORKFLOW_WORKSPACE"]).resolve() == engine.paths(iid).workspace.resolve()
     assert "WORKFLOW_OUTPUT" in env
     assert Path((ws / "pwd.txt").read_text().strip()).resolve() == ws.resolve()
     assert (ws / "extra.txt").read_text().strip() == "given"
@@ -553,7 +553,7 @@ def test_a_completion_reaches_subscribers_while_later_tasks_still_run(engine: En
     # to have seen `a` complete, and fails if that never happens while it runs
     iid = engine.create({"a": sh("true"), "b": sh(
         "for i in $(seq 200); do [ -e seen-a ] && exit 0; sleep 0.05; done; exit 1", dependencies=["a"])})
-    marker = engine.paths(iid).workspace / "seen-a"
+    marker = engine.workspace(iid) / "seen-a"
 
     def sink(event: dict[str, Any]) -> None:
         if event["type"] == "task.completed" and event["data"]["task"] == "a":

@@ -360,7 +360,8 @@ def test_rollback_to_a_checkpoint_compensates_later_tasks_newest_first(engine: E
     result = engine.resume(iid)
     assert result.exit_code == 0
     state = engine.state(iid)
-    assert state["tasks"]["c"]["attempts"] == 2 and state["tasks"]["a"]["attempts"] == 1
+    # the rolled-back attempt of c is gone (SPEC 7.3): its run after the rollback is attempt 1 again
+    assert state["tasks"]["c"]["attempts"] == 1 and state["tasks"]["a"]["attempts"] == 1
     assert state["vars"]["step"] == 4
     ids = [cp["id"] for cp in list_checkpoints(engine.home, iid)]
     assert len(ids) == len(set(ids)) == 4 and ids[:2] == ["cp-0001", "cp-0002"]
@@ -371,7 +372,7 @@ def test_rollback_cli_with_resume_continues_at_once(engine: Engine) -> None:
     out = engine.cli("rollback", iid, "--checkpoint", "cp-0003", "--resume")
     assert out.returncode == 0, out.stderr
     state = engine.state(iid)
-    assert state["status"] == "completed" and state["tasks"]["d"]["attempts"] == 2
+    assert state["status"] == "completed" and state["tasks"]["d"]["attempts"] == 1  # its rolled-back attempt is gone
     assert (engine.workspace(iid) / "log.txt").read_text().split()[-3:] == ["do-d", "undo-d", "do-d"]
 
 

@@ -108,8 +108,6 @@ def test_quick_tour_commands_run_as_printed(tour):
     assert TOKEN not in header and TOKEN not in tour.output
 
 
-@pytest.mark.xfail(reason="needs w12a's working-directory change: command tasks run in the directory of create/run "
-                          "(today they run in the instance workspace, where there is no Makefile)", strict=False)
 def test_quick_tour_builds_tests_and_publishes_in_the_checkout(tour):
     assert tour.code("workflow-cli start") == 0, tour.output[-3000:]
     assert tour.code("workflow-cli retry") == 0, tour.output[-3000:]

@@ -71,7 +71,7 @@ def test_a_secret_is_found_nowhere_after_a_run_that_tries_every_path(sh, write, 
     assert gate and gate[0]["data"]["message"] == "deploy with ***? (***)", gate
     index = (home / "checkpoints" / iid / "checkpoints.jsonl").read_text()
     assert '"leak":"***"' in index.replace(" ", ""), index
-    payloads = (home / "instances" / iid / "workspace" / "hook-payloads.jsonl").read_text()
+    payloads = (tmp_path / "hook-payloads.jsonl").read_text()  # hooks' commands run in the base directory (SPEC 6.2)
     assert "task.completed" in payloads and "***" in payloads
     assert "***" in (home / "instances" / iid / "logs" / "print.log").read_text()
 

@@ -46,7 +46,7 @@ tasks:
     iid = run.json()["id"]
     assert _planted(wf.home, tmp_path) == []
     assert f"said: {INJECTION}" in wf.log(iid, "say")
-    assert (wf.instance_dir(iid) / "workspace" / "said.txt").read_text(encoding="utf-8") == INJECTION + "\n"
+    assert (tmp_path / "said.txt").read_text(encoding="utf-8") == INJECTION + "\n"  # the run's base directory
 
 
 AGENT = """\
@@ -90,7 +90,8 @@ def test_file_operations_cannot_leave_the_workspace(wf, doc, tmp_path):
     cases = {"dotdot": "../../../outside/secret.txt", "absolute": str(outside / "secret.txt"),
              "via_link": "escape/secret.txt"}
     tasks: dict[str, Any] = {
-        "make_link": {"action": "command", "parameters": {"command": ["ln", "-s", str(outside), "escape"]}},
+        "make_link": {"action": "command", "parameters": {
+            "command": ["sh", "-c", 'ln -s "$1" "$WORKFLOW_WORKSPACE/escape"', "sh", str(outside)]}},
     }
     for name, path in cases.items():
         tasks[name] = {"action": "file_operation", "dependencies": ["make_link"], "on_failure": "continue",

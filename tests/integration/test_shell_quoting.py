@@ -164,7 +164,7 @@ def test_every_payload_is_plain_data_where_placeholders_are_allowed(payload, sh,
         for name, command in ALLOWED.items()}}
     run = sh("--json", "run", write("allowed.json", doc), "--param", f"v={payload}", cwd=tmp_path)
     assert run.exit_code == 0, run
-    workspace = home / "instances" / run.json()["id"] / "workspace"
+    workspace = tmp_path  # where the commands ran: the run's base directory (SPEC 6.2)
     for name in ALLOWED:
         assert (workspace / f"out-{name}").read_text() == EXPECTED.get(name, lambda p: p)(payload), name
     assert _planted(home, tmp_path) == []
@@ -198,7 +198,7 @@ def test_values_from_outputs_foreach_items_signals_and_approvals_are_quoted(sh, 
     assert sh("signal", iid, "go", "--data", data, "--no-continue", cwd=tmp_path).exit_code == 0
     done = sh("--json", "approve", iid, "gate", "--data", data, cwd=tmp_path)
     assert done.exit_code == 0, done
-    workspace = home / "instances" / iid / "workspace"
+    workspace = tmp_path  # where the commands ran: the run's base directory (SPEC 6.2)
     for name in ("output", "approval", "signal", "item-0"):
         assert (workspace / f"{name}.txt").read_text() == HOSTILE, name
     assert (workspace / "item-1.txt").read_text() == "$(touch PWNED)"
@@ -224,5 +224,5 @@ def test_an_argv_list_shell_script_with_a_placeholder_is_refused(cli, sh, write,
     doc["tasks"]["t"]["parameters"]["command"] = ["sh", "-c", 'printf %s "$1" > out.txt', "sh", "{{ params.v }}"]
     run = sh("--json", "run", write("positional.json", doc), "--param", "v=$(touch PWNED)", cwd=tmp_path)
     assert run.exit_code == 0, run
-    assert (home / "instances" / run.json()["id"] / "workspace" / "out.txt").read_text() == "$(touch PWNED)"
+    assert (tmp_path / "out.txt").read_text() == "$(touch PWNED)"  # the run's base directory (SPEC 6.2)
     assert _planted(home, tmp_path) == []

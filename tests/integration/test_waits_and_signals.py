@@ -6,6 +6,7 @@ move it on. Time is moved with ``WORKFLOW_CLI_TIME_OFFSET`` rather than slept th
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -193,3 +194,20 @@ def test_two_ticks_at_once_are_safe(wf, doc):
         types = wf.event_types(iid)
         assert types.count("workflow.completed") == 1, types
         assert types.count("task.completed") == 3, types
+
+
+def test_a_signal_sent_before_the_wait_starts_is_consumed_when_it_starts(sh, write) -> None:
+    """SPEC 16: create, ``signal ID go --no-continue`` (no data), ``start``: the buffered signal wakes the wait."""
+    doc = {"version": "2.0.0", "name": "early signal", "tasks": {
+        "w": {"action": "wait", "parameters": {"signal": "go"}},
+        "after": {"action": "noop", "dependencies": ["w"]}}}
+    instance = sh("--quiet", "create", write("early.json", doc)).stdout.strip()
+    sent = sh("signal", instance, "go", "--no-continue")
+    assert sent.exit_code == 0, sent
+    started = sh("--json", "start", instance)
+    assert started.exit_code == 0, started
+    final = started.json()
+    assert final["status"] == "completed"
+    assert final["tasks"]["w"]["outputs"] == {"signal": "go", "payload": None}
+    events = [json.loads(line)["type"] for line in (sh.home / "instances" / instance / "events.jsonl").read_text().splitlines()]
+    assert "signal.buffered" in events and "signal.consumed" in events

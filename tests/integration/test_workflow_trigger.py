@@ -114,3 +114,17 @@ def test_cancelling_the_parent_cancels_the_running_child(wf, doc, wait_for):
         if parent.poll() is None:
             parent.kill()
             parent.communicate()
+
+
+def test_status_names_the_parent_of_a_child_and_the_children_of_a_parent(wf, doc):
+    child = doc("child.json", _child_doc())
+    run = wf("--json", "run", doc("parent.json", _parent_doc(child)))
+    assert run.code == 0, run.why
+    parent = run.json()
+    child_id = parent["tasks"]["spawn"]["outputs"]["instance_id"]
+    assert parent["children"] == [child_id] and parent["parent"] is None
+    assert wf.status(parent["id"])["children"] == [child_id]
+    child_status = wf.status(child_id)
+    assert child_status["parent"] == {"id": parent["id"], "task": "spawn"}
+    assert child_status["children"] == []
+    assert child_status["base_dir"] == parent["base_dir"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 BUILTIN_ACTIONS = {
     "command": "workflow_cli.actions.command:CommandAction",
@@ -27,9 +27,17 @@ ENTRY_POINT_GROUP = "workflow_cli.actions"
 class Registry:
     """Action types by name; a duplicate name is an error, entry points are imported lazily."""
 
-    def __init__(self) -> None:
+    def __init__(self, plugins: Callable[[], list[Any]] | None = None) -> None:
         self._specs: dict[str, Any] = {}
         self._loaded: dict[str, Any] = {}
+        self._plugins = plugins  # scanned on the first name not registered (or the first names()), not before
+
+    def _scan_plugins(self) -> None:
+        """Register the entry points once; a name already registered (a built-in) keeps its action."""
+        scan, self._plugins = self._plugins, None
+        for ep in scan() if scan is not None else ():
+            if ep.name not in self._specs:
+                self._specs[ep.name] = ep
 
     def register(self, name: str, spec: Any) -> None:
         """Add an action (an object, a class, or a ``module:Class`` string)."""
@@ -38,14 +46,20 @@ class Registry:
         self._specs[name] = spec
 
     def names(self) -> list[str]:
+        """Every action name, plugins included."""
+        self._scan_plugins()
         return sorted(self._specs)
 
     def __contains__(self, name: str) -> bool:
+        if name not in self._specs:
+            self._scan_plugins()
         return name in self._specs
 
     def get(self, name: str) -> Any:
         """The action object for ``name`` (KeyError when unknown)."""
         if name not in self._loaded:
+            if name not in self._specs:
+                self._scan_plugins()
             spec = self._specs[name]
             try:
                 if isinstance(spec, str):
@@ -70,11 +84,9 @@ def _entry_points() -> list[Any]:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
-    """The process-wide registry: built-in actions, then plugins."""
-    reg = Registry()
+    """The process-wide registry: built-in actions, then plugins (the entry points are scanned on the first
+    name that is not a built-in: a workflow of built-in actions never pays for the scan)."""
+    reg = Registry(plugins=_entry_points)
     for name, spec in BUILTIN_ACTIONS.items():
         reg.register(name, spec)
-    for ep in _entry_points():
-        if ep.name not in reg:
-            reg.register(ep.name, ep)
     return reg

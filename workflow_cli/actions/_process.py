@@ -132,14 +132,17 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def kill_tree(proc: Any, grace: float | None = None) -> None:
-    """Stop ``proc`` (a session leader) and all its descendants: SIGTERM, then SIGKILL after ``grace``."""
+def kill_tree(proc: Any, grace: float | None = None, hurry: threading.Event | None = None) -> None:
+    """Stop ``proc`` (a session leader) and all its descendants: SIGTERM, then SIGKILL after ``grace``.
+
+    ``hurry`` (a second SIGINT/SIGTERM to the runner) cuts the grace short.
+    """
     grace = kill_grace() if grace is None else grace
     # descendants must be collected before anything dies: orphans lose their ppid link
     known = descendants([proc.pid])
     _signal_tree(proc.pid, known, signal.SIGTERM)
     end = time.monotonic() + grace
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (hurry is not None and hurry.is_set()):
         if proc.poll() is not None and not _group_alive(proc.pid) and not any(_alive(p, s) for p, s in known.items()):
             break
         time.sleep(_SLICE)
@@ -365,7 +368,9 @@ def _follow(proc: Any, stdin: bytes | None, log: Callable[[str], None], cancel: 
             outcome.cancelled = cancel.is_set()
             outcome.timed_out = not outcome.cancelled and deadline is not None and time.monotonic() >= deadline
             if outcome.cancelled or outcome.timed_out:
-                kill_tree(proc)
+                # an interrupted run (SPEC 6.6) arms its cancel token with its own grace and a way to cut it short
+                armed = outcome.cancelled and hasattr(cancel, "grace")
+                kill_tree(proc, getattr(cancel, "grace", None) if armed else None, getattr(cancel, "hurry", None))
                 break
             wait = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
             if not pipes.pump(wait) and not pipes.is_open() and pidfd < 0:

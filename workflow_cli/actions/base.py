@@ -79,8 +79,10 @@ class ChildWorkflows(Protocol):
     to actions as ``ctx.services["child_workflows"]``: actions never import ``ops`` themselves.
     """
 
-    def create(self, source: str, *, params: Mapping[str, Any], name: str | None, parent: Mapping[str, Any]) -> str:
-        """Create an instance of a template name or document file; its id (WorkflowError when it cannot)."""
+    def create(self, source: str, *, params: Mapping[str, Any], name: str | None, parent: Mapping[str, Any],
+               workdir: str | None = None) -> str:
+        """Create an instance of a template name or document file (``workdir``: its base directory); its id
+        (WorkflowError when it cannot)."""
         ...
 
     def run(self, instance_id: str) -> None:

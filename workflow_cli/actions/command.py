@@ -1,8 +1,8 @@
 """The ``command`` action: run a program or a shell line (SPEC 6.2, 6.4).
 
-Parameters: ``command`` (string or argv list), ``shell`` (default true for a string), ``cwd`` (inside the
-workspace), ``env``, ``stdin`` and ``success_exit_codes`` (default ``[0]``). A string runs through
-``/bin/sh -c`` unless ``shell: false``, which splits it with :func:`shlex.split`; an argv list never
+Parameters: ``command`` (string or argv list), ``shell`` (default true for a string), ``cwd`` (default
+the document's ``working_dir``, else the instance's base directory: SPEC 6.2), ``env``, ``stdin`` and
+``success_exit_codes`` (default ``[0]``). A string runs through ``/bin/sh -c`` unless ``shell: false``, which splits it with :func:`shlex.split`; an argv list never
 goes through a shell. Outputs come from ``$WORKFLOW_OUTPUT`` (a JSON object or ``key=value`` lines),
 else from stdout when it is JSON, else they are ``{}``.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 from workflow_cli.actions._process import ProcessOutcome, run_process
 from workflow_cli.actions._spawn import ChildEnvironment
+from workflow_cli.actions._workdir import WorkdirError, working_folder
 from workflow_cli.actions.base import (
     MAX_OUTPUT_BYTES,
     ActionContext,
@@ -60,20 +61,6 @@ def _argv(params: Mapping[str, Any]) -> tuple[list[str], str]:
     if not argv:
         raise _ActionError("the command is empty")
     return argv, shlex.join(argv)
-
-
-def _cwd(workspace: Path, cwd: Any, resolved: Path | None = None) -> Path:
-    """The working folder: ``cwd`` resolved against the workspace, refused if it leaves it."""
-    base = resolved or workspace.resolve()
-    if cwd in (None, "") and resolved is not None:
-        return base  # the runner resolved and created the workspace at start
-    target = base if cwd in (None, "") else (base / str(cwd)).resolve()
-    if target != base and base not in target.parents:
-        raise _ActionError(f"cwd '{cwd}' is outside the workspace")
-    if not target.is_dir():
-        what = "workspace" if target == base else f"cwd '{cwd}'"
-        raise _ActionError(f"{what} {target} is not an existing folder")
-    return target
 
 
 def _env_value(value: Any) -> str:
@@ -223,9 +210,11 @@ class CommandAction:
         params = ctx.parameters
         try:
             argv, shown = _argv(params)
-            cwd = _cwd(ctx.workspace, params.get("cwd"), ctx.services.get("workspace_resolved") if ctx.services else None)
+            cwd = working_folder(params.get("cwd"), ctx.services, ctx.workspace)
             env = _environment(ctx, params.get("env"))
             codes = _exit_codes(params.get("success_exit_codes"))
+        except WorkdirError as exc:
+            return ActionResult.failure(str(exc), kind="config")  # never retried: it will not appear by itself
         except _ActionError as exc:
             return ActionResult.failure(str(exc), kind="error")
         note = getattr(ctx.log, "note", ctx.log)
@@ -277,7 +266,7 @@ def _type_issues(parameters: Mapping[str, Any], path: str) -> list[Issue]:
     issues: list[Issue] = []
     checks: tuple[tuple[str, Any, str], ...] = (
         ("shell", bool, "must be true or false"),
-        ("cwd", str, "must be a folder path relative to the workspace"),
+        ("cwd", str, "must be a folder path (relative to the instance's base directory)"),
         ("env", Mapping, "must be a mapping of variable names to values"),
         ("stdin", (str, Mapping, list), "must be a string (a mapping or a list is sent as JSON)"),
         ("success_exit_codes", list, "must be a list of integers"),

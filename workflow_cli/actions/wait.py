@@ -32,9 +32,9 @@ class WaitAction:
         now = ctx_now(ctx)
         if p.get("signal"):
             name = str(p["signal"])
-            buffered = (ctx.services.get("signals") or {}).get(name)
-            if buffered is not None:
-                return outputs_result({"signal": name, "payload": buffered})
+            buffered = ctx.services.get("signals") or {}
+            if name in buffered:  # sent before this wait started (SPEC 16); a signal without data has a null payload
+                return outputs_result({"signal": name, "payload": buffered[name]})
             timeout = p.get("timeout_seconds")
             waiting = {"kind": "signal", "name": name, "timeout_at": now + float(timeout) if timeout else None,
                        "on_timeout": p.get("on_timeout") or "fail"}

@@ -48,8 +48,13 @@ def run_command(agent: AgentSpec, payload: Mapping[str, Any], ctx: ActionContext
         return ActionResult.failure(f"agent {agent.id} has no command", kind="error")
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else [str(c) for c in command]
     env = {**os.environ, **ctx.task_env(), **agent.env}
-    ctx.workspace.mkdir(parents=True, exist_ok=True)
-    outcome = run_process(argv, cwd=ctx.workspace, env=env, log=ctx.log, cancel=ctx.cancel, timeout=timeout,
+    from workflow_cli.actions._workdir import WorkdirError, working_folder
+
+    try:
+        cwd = working_folder(None, ctx.services, ctx.workspace)  # SPEC 6.2: as a command task
+    except WorkdirError as exc:
+        return ActionResult.failure(f"agent {agent.id}: {exc}", kind="config")
+    outcome = run_process(argv, cwd=cwd, env=env, log=ctx.log, cancel=ctx.cancel, timeout=timeout,
                           stdin=payload_bytes(payload), log_stdout=False)
     code = outcome.returncode
     if outcome.start_error is not None:

@@ -1,14 +1,16 @@
-"""The root command: global options (SPEC 8) and the registration of every command module."""
+"""The root command: global options (SPEC 8) and the registration of command modules (``cli/main.py`` picks them)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterable
 from typing import Optional
 
 import typer
 
 from workflow_cli._version import __version__
+from workflow_cli.cli.main import GLOBAL_FLAGS, GLOBAL_VALUED, main, normalize_argv  # noqa: F401 (re-exported)
 from workflow_cli.cli.output import CliContext
 
 COMMAND_MODULES = (
@@ -16,18 +18,7 @@ COMMAND_MODULES = (
     "running", "control", "logs", "decide", "agents", "monitor", "inspect", "health", "report", "cache", "migrate", "prune", "scheduler",
     "tokens", "queue", "serve",
 )
-GLOBAL_FLAGS = ("--json", "--quiet", "-q", "--no-color")
-GLOBAL_VALUED = ("--home",)
-
-app = typer.Typer(
-    name="workflow-cli",
-    help="Run workflows of shell commands, Python callables, agents, approvals and more from JSON/YAML templates.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+HELP = "Run workflows of shell commands, Python callables, agents, approvals and more from JSON/YAML templates."
 
 
 def _version(value: bool) -> None:
@@ -36,7 +27,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     home: Optional[str] = typer.Option(None, "--home", help="Home folder (default: $WORKFLOW_HOME, a parent holding instances/, or the user data folder).", metavar="DIR"),
@@ -49,34 +39,27 @@ def root(
     ctx.obj = CliContext(home_arg=home, json=json_out, quiet=quiet, color=not no_color)
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"workflow_cli.cli.commands.{_name}").register(app)
+def build_app(modules: Iterable[str] = COMMAND_MODULES) -> typer.Typer:
+    """The root app with the global options and the commands of ``modules`` (all by default)."""
+    new = typer.Typer(
+        name="workflow-cli",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    new.callback()(root)
+    for name in modules:
+        importlib.import_module(f"workflow_cli.cli.commands.{name}").register(new)
+    return new
 
 
-def normalize_argv(args: list[str]) -> list[str]:
-    """Move global options written after the command name to the front, where click expects them."""
-    hoisted: list[str] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--":
-            rest.extend(args[i:])
-            break
-        if arg in GLOBAL_FLAGS:
-            hoisted.append(arg)
-        elif arg in GLOBAL_VALUED and i + 1 < len(args):
-            hoisted.extend(args[i : i + 2])
-            i += 1
-        elif any(arg.startswith(f"{opt}=") for opt in GLOBAL_VALUED):
-            hoisted.append(arg)
-        else:
-            rest.append(arg)
-        i += 1
-    return hoisted + rest
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    args = normalize_argv(list(sys.argv[1:] if argv is None else argv))
-    app(args=args, prog_name="workflow-cli")
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: every command registered, built on first use (tests and ``python -c`` callers)."""
+    if name == "app":
+        full = build_app()
+        globals()["app"] = full
+        return full
+    raise AttributeError(name)

@@ -191,6 +191,17 @@ def _trigger_line(trigger: Mapping[str, Any]) -> str:
     return f"{what} at {trigger.get('time')}"
 
 
+def _print_links(console: Any, doc: Mapping[str, Any]) -> None:
+    """Where command tasks run, and the parent and child instances (SPEC 6.2, 6.4)."""
+    if doc.get("base_dir"):
+        console.print(f"workdir:  {doc['base_dir']}", markup=False)
+    parent = doc.get("parent")
+    if parent:
+        console.print(f"parent:   {parent.get('id')} (task {parent.get('task')})", markup=False)
+    if doc.get("children"):
+        console.print(f"children: {', '.join(doc['children'])}", markup=False)
+
+
 def render_status(console: Any, doc: dict[str, Any], *, now: float | None = None) -> None:
     """Print the status view of one instance."""
     if now is None:
@@ -216,6 +227,7 @@ def render_status(console: Any, doc: dict[str, Any], *, now: float | None = None
     if doc.get("queue"):
         q = doc["queue"]
         console.print(f"queue:    priority {q.get('priority', 0)}, queued at {q.get('queued_at')} (see workflow-cli queue)", markup=False)
+    _print_links(console, doc)
     sections = _sections(doc)
     alloc = allocate({name: len(rows) for name, rows in sections.items()})
     for name, rows in sections.items():

@@ -19,6 +19,7 @@ from workflow_cli.clock import SystemClock, parse_iso
 from workflow_cli.engine.attempt import Redactor, allowed_env
 from workflow_cli.engine.journal import Journal
 from workflow_cli.model.document import Task, Workflow, build_workflow
+from workflow_cli.model.states import EventType
 from workflow_cli.store.config import load_config
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
@@ -86,6 +87,8 @@ class RunContext:
     executor: Executor | None = None  # set when the loop starts
     state: dict[str, Any] = field(default_factory=dict)  # the journal's state (one dict for the whole run)
     secret_values: tuple[str, ...] = ()  # what every attempt masks
+    state_lock: Any = None  # the runner's state lock (set by the runner)
+    interrupt_seen: bool = False  # a SIGINT/SIGTERM already stopped this run (engine.interrupt)
     _instance_scope: dict[str, Any] = field(default_factory=dict)
     _env_scope: dict[str, str] = field(default_factory=dict)
 
@@ -140,7 +143,14 @@ class RunContext:
         return {"clock": self.clock, "scope": scope if scope is not None else self.scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.journal.state.get("signals") or {},
                 "children": self.children, "base_env": self.base_env, "workspace_resolved": self.workspace_resolved,
-                "child_workflows": self.options.child_workflows, "task": task}
+                "child_workflows": self.options.child_workflows, "task": task,
+                "base_dir": self.journal.state.get("base_dir"), "link_child": self.link_child,
+                "linked_children": self.journal.state.get("children") or ()}
+
+    def link_child(self, child_id: str, task_id: str) -> None:
+        """(a worker thread) A ``workflow_trigger`` task created a child instance: record the link."""
+        with self.state_lock:
+            self.journal.record(EventType.CHILD_LINKED, {"child": child_id, "task": task_id})
 
     def evaluate_conditions(self, conditions: tuple[str, ...], scope: Mapping[str, Any]) -> tuple[bool, str | None]:
         """(all true, why not): the first condition that is false or cannot be evaluated."""
@@ -186,8 +196,9 @@ class RunContext:
         else:
             scheduler.failing = True  # only failure-accepting tasks (cleanup, notification) still start
 
-    def cancel_attempt(self, live: Live, reason: str) -> None:
-        """Ask an attempt in flight to stop, giving the reason its result will carry."""
+    def cancel_attempt(self, live: Live, reason: str, *, grace: float | None = None, hurry: Any = None) -> None:
+        """Ask an attempt in flight to stop, giving the reason its result will carry (``grace``/``hurry``:
+        how long its process tree gets between SIGTERM and SIGKILL, and what cuts that short)."""
         live.cancel_reason = reason
         if live.key is not None and self.executor is not None:
-            self.executor.cancel((live.key, live.attempt))
+            self.executor.cancel((live.key, live.attempt), grace=grace, hurry=hurry)

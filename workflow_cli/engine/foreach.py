@@ -201,8 +201,9 @@ class Fanouts:
         if live.cancel_reason:
             run.journal.record(EventType.ITEM_FAILED, {**data, "kind": "cancelled"})
             return
-        if live.attempt < retry.max_attempts and retry.allows(result.kind, result.exit_code):
-            delay = retry.delay_before(live.attempt + 1, run.rng.random())
+        tries = live.attempt - int(run.state["tasks"][fan.task.id]["items"][index].get("retry_base") or 0)  # fresh budget after a retry
+        if tries < retry.max_attempts and retry.allows(result.kind, result.exit_code):
+            delay = retry.delay_before(tries + 1, run.rng.random())
             due = run.clock.time() + delay
             run.journal.record(EventType.ITEM_RETRYING, {**data, "due": utc_iso(due) if delay > 0 else None, "delay_seconds": round(delay, 3)})
             if delay > 0:

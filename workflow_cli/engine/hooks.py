@@ -83,7 +83,8 @@ class HookRunner:
 def attach_hooks(run: RunContext) -> HookRunner:
     """Hooks run for each durable event, after any ``--events`` subscriber (SPEC 9)."""
     hooks = HookRunner(run.wf.hooks, run.paths, run.redact, run.scope(),
-                       {"home": run.home, "clock": run.clock, "paths": run.paths, "workflow": run.wf}, run.config)
+                       {"home": run.home, "clock": run.clock, "paths": run.paths, "workflow": run.wf,
+                        "base_dir": run.state.get("base_dir"), "link_child": run.link_child}, run.config)
     user_sink = run.options.sink
 
     def sink(event: dict[str, Any]) -> None:

@@ -22,8 +22,10 @@ from workflow_cli.model.states import EventType
 from workflow_cli.store.atomic import write_bytes_atomic
 from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.store.events import EVENT_FORMAT, EventLog, default_actor
+from workflow_cli.store.index import TERMINAL as TERMINAL_STATUSES
+from workflow_cli.store.index import note_state
 from workflow_cli.store.instances import InstancePaths
-from workflow_cli.store.state import apply_event
+from workflow_cli.store.state import INSTANCE_STATUS_EVENTS, apply_event
 
 EventSink = Callable[[dict[str, Any]], None]
 Mask = Callable[[Any], Any]
@@ -52,6 +54,7 @@ class Journal:
         items = sum(len(ts.get("items") or ()) for ts in state["tasks"].values())
         self.snapshot_every = max(500, 2 * (len(state["tasks"]) + items))
         self.state["last_seq"] = max(self.state["last_seq"], 0)
+        self._index_due = False  # a finished status recorded, to enter in the home's index once durable
 
     def record(self, etype: EventType | str, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
         """Apply an event to the state now; it reaches the disk at the next :meth:`flush`.
@@ -66,6 +69,8 @@ class Journal:
         event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": str(etype),  # plain data from here on
                  "actor": actor or self.actor, "data": body}
         apply_event(self.state, event)
+        if etype in INSTANCE_STATUS_EVENTS:
+            self._status_changed()
         if not self.pending and not self.unsynced:
             self._oldest = self.clock.monotonic()
         self.pending.append(event)
@@ -135,8 +140,20 @@ class Journal:
             events, self.unsynced = self.unsynced[:done], self.unsynced[done:]
             self._durable(events)
 
+    def _status_changed(self) -> None:
+        """The instance's status changed: the home's index learns an unfinished status at once, a finished
+        one once it is durable (so a crash between the two leaves a row that readers check against the files)."""
+        if self.state["status"] in TERMINAL_STATUSES:
+            self._index_due = True
+        else:
+            self._index_due = False
+            note_state(self.paths.root.parent, self.state)
+
     def _durable(self, events: list[dict[str, Any]]) -> None:
         """``events`` are fsynced: index their checkpoints, tell the subscriber, maybe snapshot."""
+        if self._index_due and any(e["type"] in INSTANCE_STATUS_EVENTS for e in events):
+            self._index_due = False
+            note_state(self.paths.root.parent, self.state)
         checkpoints = [{"id": e["data"]["id"], "created_at": e["time"], **e["data"]} for e in events
                        if e["type"] == EventType.CHECKPOINT_CREATED]
         if checkpoints:
@@ -165,7 +182,9 @@ class Journal:
 
     def write_snapshot(self, data: bytes) -> None:
         """Replace ``state.json`` with ``data`` from :meth:`snapshot_data` (no lock needed)."""
-        write_bytes_atomic(self.paths.snapshot, data)
+        # the data is fsynced before the rename; the rename is not waited for: if a crash loses it, the old
+        # snapshot plus the events logged after it give the same state
+        write_bytes_atomic(self.paths.snapshot, data, sync_dir=False)
 
     def snapshot_data(self) -> bytes:
         """(under the runner's state lock) The snapshot's content, after a flush; the file can then be

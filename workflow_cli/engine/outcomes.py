@@ -103,7 +103,8 @@ class Outcomes:
             run.sched.reset(task.id)
             return
         retry = task.retry
-        tries = self.loops.tries(task, attempt) if task.loop else attempt
+        # attempts before a retry/resume reset do not count: it gets its policy's attempts again (SPEC 8)
+        tries = self.loops.tries(task, attempt) if task.loop else attempt - int(run.state["tasks"][task.id].get("retry_base") or 0)
         if not cancel_reason and tries < retry.max_attempts and retry.allows(result.kind, result.exit_code):
             delay = retry.delay_before(tries + 1, run.rng.random())
             due = run.clock.time() + delay

@@ -1,5 +1,9 @@
 """Compensation (SPEC 7.3 and the ``rollback`` saga of 6.2): undo completed tasks in reverse order.
 
+Every task not completed at the checkpoint (completed later, failed, skipped, cancelled) then returns
+to ``pending`` with its outputs, errors and attempts removed (``task.reset`` with ``clear``), and the
+variables return to their value at the checkpoint.
+
 The plan is logged first (``rollback.started`` with the task list); each undone task is logged
 (``rollback.task``) after its compensation ran; ``rollback.completed`` ends it. A rollback cut short
 by a crash is finished by running it again: the tasks already logged are not compensated twice.
@@ -43,6 +47,38 @@ def plan_rollback(state: Mapping[str, Any], record: Mapping[str, Any] | None) ->
     return list(reversed(order))
 
 
+def completed_at(state: Mapping[str, Any], record: Mapping[str, Any] | None) -> set[str]:
+    """Tasks that were completed when the checkpoint ``record`` was written (None: the start, none)."""
+    count = int(record.get("completed") or 0) if record is not None else 0
+    return set(state["completion_order"][:count])
+
+
+def _pristine(ts: Mapping[str, Any]) -> bool:
+    """A task that never ran: pending, no attempt, no outputs, no error."""
+    return ts["status"] == "pending" and not ts.get("attempts") and not ts.get("outputs") and not ts.get("error") \
+        and not ts.get("history")
+
+
+def tasks_to_reset(state: Mapping[str, Any], record: Mapping[str, Any] | None) -> list[str]:
+    """Every task not completed at the checkpoint that has moved since (completed, failed, skipped...): SPEC 7.3."""
+    kept = completed_at(state, record)
+    return [tid for tid, ts in state["tasks"].items() if tid not in kept and not _pristine(ts)]
+
+
+def checkpoint_vars(record: Mapping[str, Any] | None, wf: Workflow) -> dict[str, Any]:
+    """The variables as they were at the checkpoint (None: the document's initial ones)."""
+    return dict(record.get("vars") or {}) if record is not None else dict(wf.variables)
+
+
+def changes_nothing(paths: InstancePaths, state: Mapping[str, Any], wf: Workflow, checkpoint: str | None) -> bool:
+    """True when nothing happened after the checkpoint: a rollback to it would change nothing."""
+    if state.get("rollback"):
+        return False  # an interrupted rollback is finished by running it again
+    record = checkpoint_record(paths, checkpoint) if checkpoint else None
+    return not plan_rollback(state, record) and not tasks_to_reset(state, record) \
+        and dict(state["vars"]) == checkpoint_vars(record, wf)
+
+
 def compensate(home: Home, paths: InstancePaths, journal: Journal, wf: Workflow, task_id: str,
                scope: Mapping[str, Any], redact: Redactor, config: Mapping[str, Any]) -> ActionResult:
     """Run one task's ``compensate`` action (a task without one needs no undoing)."""
@@ -56,8 +92,9 @@ def compensate(home: Home, paths: InstancePaths, journal: Journal, wf: Workflow,
     action = registry().get(spec.action)
     params = {k: render_value(v, scope, shell=k in getattr(action, "shell_fields", ()) and isinstance(v, str))
               for k, v in spec.parameters.items()}
+    services = {"clock": journal.clock, "home": home, "workflow": wf, "base_dir": journal.state.get("base_dir")}
     ctx = build_context(task=spec, attempt=0, parameters=params, paths=paths, home=home.root, redact=redact,
-                        started_at=journal.clock.now_iso(), config=config, services={"clock": journal.clock, "home": home})
+                        started_at=journal.clock.now_iso(), config=config, services=services)
     ctx.log(f"--- compensating {task_id} ---")
     ctx.env = {**ctx.env, "WORKFLOW_COMPENSATING": "1"}
     return run_guarded(action, ctx)
@@ -85,11 +122,14 @@ def run_rollback(home: Home, paths: InstancePaths, journal: Journal, wf: Workflo
             continue
         result = compensate(home, paths, journal, wf, tid, scope, redact, config)
         entry = {"task": tid, "ok": result.ok, "error": result.error}
-        journal.record(EventType.ROLLBACK_TASK, entry)
-        journal.record(EventType.TASK_RESET, {"task": tid, "reason": "rollback"})
+        journal.record("rollback.task", entry)
+        journal.record("task.reset", {"task": tid, "reason": "rollback", "clear": True})
         journal.flush()
         results.append(entry)
-    final_vars = dict(record.get("vars") or {}) if record else dict(wf.variables)
-    journal.record(EventType.ROLLBACK_COMPLETED, {"checkpoint": checkpoint, "vars": final_vars, "tasks": tasks})
+    # the others that moved after the checkpoint (failed, skipped, cancelled...) start afresh too
+    for tid in tasks_to_reset(journal.state, record):
+        journal.record("task.reset", {"task": tid, "reason": "rollback", "clear": True})
+    final_vars = checkpoint_vars(record, wf)
+    journal.record("rollback.completed", {"checkpoint": checkpoint, "vars": final_vars, "tasks": tasks})
     journal.flush()
     return results

@@ -30,6 +30,8 @@ from workflow_cli.engine.dispatch import Dispatch
 from workflow_cli.engine.executors.base import Executor, TaskKey
 from workflow_cli.engine.finish import Finisher
 from workflow_cli.engine.foreach import Fanouts
+from workflow_cli.engine.interrupt import active as interrupt_active
+from workflow_cli.engine.interrupt import stop_runner
 from workflow_cli.engine.launch import AttemptLauncher
 from workflow_cli.engine.loop import Loops
 from workflow_cli.engine.options import RunOptions, RunOutcome
@@ -74,6 +76,7 @@ class Runner:
         from workflow_cli.actions import registry
 
         run = self.ctx = RunContext.load(self.home, self.paths, self.clock, self.options)
+        run.state_lock = self._state_lock  # a workflow_trigger task links its child from a worker thread
         items = ItemConditions()
         self.cache = ResultCache(run)
         self.pools = PoolSlots(run)
@@ -252,7 +255,13 @@ class Runner:
                 lock.release()
 
     def _drain_inbox(self) -> None:
-        """(state lock held) Record the results workers left in the inbox."""
+        """(state lock held) Record the results workers left in the inbox (SIGINT/SIGTERM first: SPEC 6.6).
+
+        A signal is taken in before the results, so an attempt it cut off is recorded as interrupted.
+        """
+        interrupt = interrupt_active()
+        if interrupt is not None:
+            stop_runner(self.ctx, interrupt)  # as 'stop --force'
         inbox = self._inbox
         while inbox:
             key, result = inbox.popleft()

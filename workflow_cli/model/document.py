@@ -134,6 +134,7 @@ class Workflow:
     agents: Mapping[str, Any] = field(default_factory=dict)
     schedule: Mapping[str, Any] | None = None
     env_allow: tuple[str, ...] = ()
+    working_dir: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -239,5 +240,6 @@ def build_workflow(doc: Mapping[str, Any]) -> Workflow:
         agents=doc.get("agents") or {},
         schedule=doc.get("schedule"),
         env_allow=tuple(doc.get("env_allow") or ()),
+        working_dir=doc.get("working_dir"),
         raw=doc,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from workflow_cli.errors import Issue, did_you_mean
@@ -35,13 +35,21 @@ _BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusive
 @lru_cache(maxsize=None)
 def load_schema(name: str = "workflow-2.0.0") -> dict[str, Any]:
     """Return the packaged JSON Schema ``name`` (``workflow-2.0.0``, ``config`` or ``agents``)."""
-    text = (files("workflow_cli.model") / "schema" / f"{name}.json").read_text(encoding="utf-8")
+    local = Path(__file__).with_name("schema") / f"{name}.json"
+    if local.is_file():  # an ordinary install: importlib.resources is not needed
+        text = local.read_text(encoding="utf-8")
+    else:
+        from importlib.resources import files
+
+        text = (files("workflow_cli.model") / "schema" / f"{name}.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 def available_schemas() -> list[str]:
     """Names of the shipped schemas, for ``workflow-cli schema --name``."""
+    from importlib.resources import files
+
     folder = files("workflow_cli.model") / "schema"
     return sorted(entry.name[: -len(".json")] for entry in folder.iterdir() if entry.name.endswith(".json"))
 
@@ -69,31 +77,60 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
-FAST_PATH_MIN_TASKS = 300
+# The generated code imports its exception classes from fastjsonschema; the cached module defines its
+# own instead, so that loading it does not import the fastjsonschema package (only compiling does).
+_FJS_IMPORT = "from fastjsonschema import JsonSchemaValueException, JsonSchemaValuesException"
+_LOCAL_EXCEPTIONS = """class JsonSchemaValueException(ValueError):
+    def __init__(self, message, value=None, name=None, definition=None, rule=None):
+        super().__init__(message)
+
+
+class JsonSchemaValuesException(ValueError):
+    def __init__(self, errors=None):
+        super().__init__(errors)"""
+_CODE_TAG = "local-exceptions-1"
+
+
+def _compiler_version() -> str:
+    """The installed fastjsonschema's version file, read without importing the package."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("fastjsonschema")
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    try:
+        return origin.with_name("version.py").read_text(encoding="utf-8") if origin else ""
+    except OSError:
+        return str(origin)
 
 
 @lru_cache(maxsize=None)
 def _fast_validator(name: str) -> Any:
-    """A fastjsonschema-compiled check (about 10x faster than jsonschema), for big documents.
+    """The compiled yes/no check of schema ``name`` (fastjsonschema), built once per process.
 
-    The generated code is kept in the user's cache folder, keyed by the schema's hash, so only the
-    first big validation pays the ~0.15 s compile.
+    fastjsonschema reads drafts up to 07, our schemas are 2020-12: it is given the schema with every
+    ``$ref`` inlined (:func:`_inline_refs`), which leaves only keywords that mean the same in both
+    drafts (``tests/model/test_schema_agree.py`` checks the two validators agree on generated
+    documents). The generated code is kept in the user's cache folder, keyed by the schema's hash and
+    the fastjsonschema version, so only the first use on a machine pays the ~0.1 s compile.
     """
     import hashlib
     import os
     from pathlib import Path
 
-    import fastjsonschema
-
-    schema = dict(load_schema(name))
+    raw = load_schema(name)
+    schema = _inline_refs(raw, raw.get("$defs", {}))
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
     text = json.dumps(schema, sort_keys=True)
-    digest = hashlib.sha256((text + fastjsonschema.VERSION).encode()).hexdigest()[:16]
+    digest = hashlib.sha256((text + _compiler_version() + _CODE_TAG).encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workflow-cli"
     module_path = cache / f"schema_{name.replace('-', '_').replace('.', '_')}_{digest}.py"
+    options: dict[str, Any] = {"use_default": False, "use_formats": False}
     try:
         if not module_path.exists():
-            code = fastjsonschema.compile_to_code(schema)
+            import fastjsonschema
+
+            code = fastjsonschema.compile_to_code(schema, **options).replace(_FJS_IMPORT, _LOCAL_EXCEPTIONS)
             cache.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = module_path.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(code, encoding="utf-8")
@@ -105,24 +142,35 @@ def _fast_validator(name: str) -> Any:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
         return getattr(module, [n for n in dir(module) if n.startswith("validate")][0])
     except Exception:  # noqa: BLE001 - a cache problem only costs speed
-        return fastjsonschema.compile(schema)
+        import fastjsonschema
+
+        return fastjsonschema.compile(schema, **options)
 
 
-def _quick_valid(doc: object, name: str) -> bool:
-    """True when a big document passes the compiled check (then the slow full report is not needed)."""
-    tasks = doc.get("tasks") if isinstance(doc, dict) else None
-    if name != "workflow-2.0.0" or not isinstance(tasks, dict) or len(tasks) < FAST_PATH_MIN_TASKS:
-        return False
+@lru_cache(maxsize=None)
+def schema_hash(name: str = "workflow-2.0.0") -> str:
+    """A short hash of schema ``name`` (for caches of validated documents)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(load_schema(name), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def is_valid(doc: object, name: str = "workflow-2.0.0") -> bool:
+    """Whether ``doc`` passes schema ``name``: the compiled check; jsonschema is not imported."""
     try:
         _fast_validator(name)(doc)
-    except Exception:  # noqa: BLE001 - any doubt falls back to the full, precise validator
+    except Exception:  # noqa: BLE001 - a JsonSchemaException, or anything the generated code trips on
         return False
     return True
 
 
 def schema_issues(doc: object, name: str = "workflow-2.0.0") -> list[Issue]:
-    """Check ``doc`` against schema ``name``; every problem as an Issue, sorted by path, one per path."""
-    if _quick_valid(doc, name):
+    """Check ``doc`` against schema ``name``; every problem as an Issue, sorted by path, one per path.
+
+    The compiled check answers for a valid document; jsonschema (the reference, which reports every
+    error) is imported only to explain an invalid one.
+    """
+    if is_valid(doc, name):
         return []
     found: list[tuple[JsonPath, Issue]] = []
     for error in _validator(name).iter_errors(doc):

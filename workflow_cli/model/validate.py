@@ -21,6 +21,8 @@ BASE_ROOTS = {"params", "vars", "tasks", "instance", "env"}
 
 def version_issues(doc: Mapping[str, Any]) -> list[Issue]:
     """A version this tool cannot read as 2.0.0 (newer, unknown, or old and not migrated) is refused clearly."""
+    if doc.get("version") == CURRENT_VERSION:
+        return []  # the common case, without loading the migration code
     from workflow_cli.model.migrations import version_issue
 
     issue = version_issue(doc)

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 from typing import Any, Mapping
 
 from workflow_cli.store.home import Home
+from workflow_cli.store.indexed import open_index
 from workflow_cli.store.instances import InstancePaths, instance_dirs, load_state, read_document
 
 HISTORY = 20
+
+
+def _recent_completed(home: Home, template: str | None, exclude: str) -> list[InstancePaths]:
+    """Instances that may be recent completed runs of ``template``, newest first (each checked by the caller)."""
+    conn = open_index(home, write=False)
+    if conn is not None:
+        try:
+            rows = conn.execute("SELECT id FROM instances WHERE template IS ? AND status = 'completed' AND id != ? "
+                                "ORDER BY id DESC LIMIT ?", (template, exclude, HISTORY))
+            return [InstancePaths(home.instances / r[0]) for r in rows]
+        except sqlite3.Error:
+            pass
+    return list(reversed(instance_dirs(home.instances)))
 
 
 def past_durations(home: Home, template: str | None, exclude: str) -> dict[str, float]:
     """Median duration per task over the last completed runs of the same template."""
     samples: dict[str, list[float]] = {}
     seen = 0
-    for paths in reversed(instance_dirs(home.instances)):
+    for paths in _recent_completed(home, template, exclude):
         if seen >= HISTORY:
             break
         if paths.id == exclude:

@@ -23,9 +23,10 @@ healthy from 70. Alerts are the problems of current instances, each with the com
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,9 @@ from typing import Any
 from workflow_cli.clock import parse_iso, utc_iso
 from workflow_cli.errors import WorkflowError
 from workflow_cli.store.atomic import write_json_atomic
+from workflow_cli.store import index
 from workflow_cli.store.home import Home, make_private_dir
+from workflow_cli.store.indexed import open_index, verified
 from workflow_cli.store.instances import InstancePaths, instance_dirs, load_state, read_document
 from workflow_cli.store.locks import is_locked
 
@@ -237,9 +240,15 @@ def _load(paths: InstancePaths) -> Record:
     try:
         state = load_state(paths)
     except (WorkflowError, OSError, ValueError) as exc:
+        return _record(paths, None, exc)
+    return _record(paths, state, None)
+
+
+def _record(paths: InstancePaths, state: dict[str, Any] | None, error: Exception | None) -> Record:
+    if state is None:
         state = {"id": paths.id, "status": "unknown", "tasks": {}, "template": None}
-        problem = Problem("corrupt", f"cannot read the instance: {exc}", f"workflow-cli status {paths.id}")
-        return Record(state, error=str(exc), problems=[problem], score=0.0)
+        problem = Problem("corrupt", f"cannot read the instance: {error}", f"workflow-cli status {paths.id}")
+        return Record(state, error=str(error), problems=[problem], score=0.0)
     return Record(state, runner_alive=state.get("status") == "running" and is_locked(paths.lock))
 
 
@@ -251,12 +260,44 @@ def _declared_expected(paths: InstancePaths) -> float | None:
     return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
 
+def _candidates(home: Home) -> Iterator[tuple[InstancePaths, Record, bool]]:
+    """(paths, record, expected known) newest first: with the index, every unfinished instance and the
+    newest RECENT_PER_TEMPLATE finished ones of each template (the rows choose, the files are read: a
+    damaged one is reported), with the expected durations the rows hold; else every instance."""
+    conn = open_index(home, write=False)
+    rows = None
+    if conn is not None:
+        try:
+            rows = index.recent_by_group(conn, RECENT_PER_TEMPLATE)
+        except sqlite3.Error:
+            rows = None
+    if rows is None:
+        for paths in reversed(instance_dirs(home.instances)):
+            yield paths, _load(paths), False
+        return
+    stored = {r["id"]: r for r in rows if r["status"] not in TERMINAL}
+    live = {c.paths.id: c for c in verified(home, conn, stored, stored)}
+    for row in rows:
+        paths = InstancePaths(home.instances / row["id"])
+        if row["id"] in stored:
+            checked = live.get(row["id"])
+            if checked is not None:
+                yield paths, _record(checked.paths, checked.state, checked.error), False
+        else:
+            rec = _load(paths)
+            if row["expected_known"]:
+                rec.expected_seconds = row["expected_seconds"]
+            yield paths, rec, bool(row["expected_known"])
+
+
 def collect(home: Home) -> list[Record]:
     """Recent instances, newest first: the last RECENT_PER_TEMPLATE per template plus every unfinished one."""
     chosen: list[tuple[InstancePaths, Record]] = []
     counts: dict[str, int] = {}
-    for paths in reversed(instance_dirs(home.instances)):
-        rec = _load(paths)
+    known: set[str] = set()
+    for paths, rec, expected_known in _candidates(home):
+        if expected_known:
+            known.add(paths.id)
         template = _template_of(rec.state)
         if counts.get(template, 0) >= RECENT_PER_TEMPLATE and rec.state.get("status") in TERMINAL:
             continue
@@ -265,7 +306,8 @@ def collect(home: Home) -> list[Record]:
     earlier: dict[str, list[float]] = {}
     for paths, rec in reversed(chosen):  # oldest first: "expected" is the median of the earlier runs
         template = _template_of(rec.state)
-        rec.expected_seconds = _declared_expected(paths) if rec.error is None else None
+        if paths.id not in known:
+            rec.expected_seconds = _declared_expected(paths) if rec.error is None else None
         if rec.expected_seconds is None and earlier.get(template):
             rec.expected_seconds = statistics.median(earlier[template])
         if rec.state.get("status") == "completed" and (d := run_seconds(rec.state, 0.0)) is not None:

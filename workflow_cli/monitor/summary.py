@@ -45,7 +45,17 @@ def status_document(state: Mapping[str, Any], *, runner_alive: bool = False, eta
         "eta_seconds": eta_seconds,
         "trigger": state.get("trigger"),
         "queue": state.get("queue") if state["status"] == "queued" else None,
+        "parent": parent_link(state.get("parent")),
+        "children": [c for c in dict.fromkeys(state.get("children") or []) if c],
+        "base_dir": state.get("base_dir"),
     }
+
+
+def parent_link(parent: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``{"id", "task"}`` of the instance whose ``workflow_trigger`` task made this one (SPEC 8), or None."""
+    if not parent:
+        return None
+    return {"id": parent.get("instance"), "task": parent.get("task")}
 
 
 def list_row(state: Mapping[str, Any], *, runner_alive: bool = False) -> dict[str, Any]:

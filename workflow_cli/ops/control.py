@@ -11,7 +11,7 @@ from workflow_cli.model.states import EventType
 from workflow_cli.ops.query import instance_paths
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state
-from workflow_cli.store.locks import InstanceLock
+from workflow_cli.store.locks import InstanceLock, is_locked
 
 TERMINAL = ("completed", "failed", "cancelled")
 HANDOVER_WAIT = 5.0  # seconds a command waits for a live runner to take its request
@@ -126,7 +126,10 @@ def list_checkpoints(home: Home, instance: str) -> list[dict[str, Any]]:
 
 
 def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dict[str, Any]:
-    """Undo the tasks completed after a checkpoint (default: the latest); the instance ends ``paused``."""
+    """Return to a checkpoint (default: the latest): compensate, reset what moved since; the instance ends ``paused``.
+
+    A rollback that would change nothing says so (``changed: false``) and writes nothing.
+    """
     from workflow_cli.engine.attempt import Redactor
     from workflow_cli.engine.rollback import run_rollback
     from workflow_cli.model.document import build_workflow
@@ -134,6 +137,11 @@ def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dic
     from workflow_cli.store.instances import read_document, read_secrets
 
     paths = instance_paths(home, instance)
+    if is_locked(paths.lock):
+        raise ConflictError(f"instance {paths.id} is running; stop it first ('workflow-cli stop {paths.id}')")
+    unchanged = _unchanged_rollback(paths, checkpoint)
+    if unchanged is not None:
+        return unchanged  # nothing happened after the checkpoint: nothing is written (SPEC 7.3)
     lock = InstanceLock(paths.lock)
     if not lock.acquire():
         raise ConflictError(f"instance {paths.id} is running; stop it first ('workflow-cli stop {paths.id}')")
@@ -149,8 +157,21 @@ def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dic
                  "instance": {"id": paths.id, "name": state.get("name"), "template": state.get("template")}, "env": {}}
         results = run_rollback(home, paths, journal, wf, checkpoint=checkpoint, scope=scope, redact=redact,
                                config=load_config(home), reason="rollback requested")
-        journal.record(EventType.WORKFLOW_PAUSED, {"reason": f"rolled back to {checkpoint or 'the start'}"})
-    return {"id": paths.id, "checkpoint": checkpoint, "compensated": results, "status": journal.state["status"]}
+        journal.record("workflow.paused", {"reason": f"rolled back to {checkpoint or 'the start'}"})
+    return {"id": paths.id, "checkpoint": checkpoint, "compensated": results, "status": journal.state["status"], "changed": True}
+
+
+def _unchanged_rollback(paths: InstancePaths, checkpoint: str | None) -> dict[str, Any] | None:
+    """The result of a rollback that would change nothing (read without writing anything), else None."""
+    from workflow_cli.engine.rollback import changes_nothing
+
+    state = load_state(paths)
+    chosen = _pick_checkpoint(paths, state, checkpoint)
+    if not changes_nothing(paths, state, _workflow(paths), chosen):
+        return None
+    where = chosen or "the start"
+    return {"id": paths.id, "checkpoint": chosen, "compensated": [], "status": state["status"], "changed": False,
+            "message": f"nothing happened after {where}: nothing to roll back; instance {paths.id} stays {state['status']}"}
 
 
 def _pick_checkpoint(paths: InstancePaths, state: dict[str, Any], checkpoint: str | None) -> str | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.model.document import Workflow
@@ -22,6 +23,7 @@ class Prepared:
     workflow: Workflow
     params: ResolvedParams
     document: dict[str, Any]
+    schema_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,11 @@ def prepare(
         source = LoadedSource(copy.deepcopy(dict(document)), str(document.get("id") or source_arg), "api")
     else:
         source = load_source(home, source_arg)
-    workflow = check_document(source.document, known_actions=_known_actions())
+    from workflow_cli.ops.schema_cache import document_key, passed_before
+
+    known = _known_actions(source.document)
+    key = document_key(source.document)
+    workflow = check_document(source.document, known_actions=known, schema_checked=passed_before(home, key))
     _check_agents(home, source.document)
     params = resolve_params(
         workflow.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs, overrides=overrides
@@ -79,13 +85,15 @@ def prepare(
     document = resolve_document(source.document, params)
     if document != source.document:
         # checks skipped while a value was still a {{ }} placeholder apply to what the instance will run
-        check_document(document, known_actions=_known_actions())
+        check_document(document, known_actions=known)
         _check_agents(home, document, source.document)
-    return Prepared(source, workflow, params, document)
+    return Prepared(source, workflow, params, document, key)
 
 
 def _check_agents(home: Home, document: Mapping[str, Any], template: Mapping[str, Any] | None = None) -> None:
     """An unknown agent id, also one given through a parameter, is a validation error listing the known agents (SPEC 6.3)."""
+    if not _names_agents(document) and "agents" not in document and not home.agents_file.exists():
+        return  # nothing to check (and the agent registry need not be loaded)
     from workflow_cli.agents.registry import agent_issues
 
     issues = agent_issues(home, document, template)
@@ -93,12 +101,50 @@ def _check_agents(home: Home, document: Mapping[str, Any], template: Mapping[str
         raise InvalidInputError(None, issues)
 
 
-def _known_actions() -> list[str]:
-    """Action names a document may use: the SPEC's, plus any installed plugin."""
+def _names_agents(document: Mapping[str, Any]) -> bool:
+    """Whether the document names an agent anywhere an agent id can be given (defaults or a task)."""
+    tasks = document.get("tasks")
+    parts = [document.get("defaults"), *(tasks.values() if isinstance(tasks, Mapping) else ())]
+    return any(isinstance(p, Mapping) and (p.get("agent_id") or p.get("fallback_agent")) for p in parts)
+
+
+def _known_actions(document: Mapping[str, Any] | None = None) -> list[str]:
+    """Action names a document may use: the SPEC's, plus any installed plugin (looked for only when the
+    document names an action that is not a built-in one)."""
     from workflow_cli.actions import registry
     from workflow_cli.model.document import ACTION_NAMES
 
+    if document is not None and _used_actions(document) <= set(ACTION_NAMES):
+        return list(ACTION_NAMES)
     return sorted(set(ACTION_NAMES) | set(registry().names()))
+
+
+def base_directory(workdir: str | Path | None) -> str:
+    """The absolute base directory of a new instance: ``--workdir`` (exit 2 unless a readable folder), else the cwd."""
+    import os
+
+    if workdir is None:
+        try:
+            return os.getcwd()
+        except FileNotFoundError as exc:
+            raise InvalidInputError.at("--workdir", "the current directory no longer exists; give one with --workdir") from exc
+    path = Path(os.path.abspath(os.path.expanduser(str(workdir))))
+    if not path.is_dir():
+        raise InvalidInputError.at("--workdir", f"{path} is not an existing directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise InvalidInputError.at("--workdir", f"{path} is not readable")
+    return str(path)
+
+
+def _used_actions(document: Mapping[str, Any]) -> set[object]:
+    """The ``action`` values written in a document's tasks and their ``compensate`` blocks (unchecked)."""
+    tasks = document.get("tasks")
+    used: set[object] = set()
+    for task in tasks.values() if isinstance(tasks, Mapping) else ():
+        for part in (task, task.get("compensate")) if isinstance(task, Mapping) else ():
+            if isinstance(part, Mapping) and "action" in part:
+                used.add(part["action"])
+    return used
 
 
 def current_user() -> str:
@@ -121,12 +167,17 @@ def create_instance(
     clock: Any = None,
     document: Mapping[str, Any] | None = None,
     trigger: Mapping[str, Any] | None = None,
+    workdir: str | Path | None = None,
 ) -> CreateResult:
-    """Make an instance in ``created``; nothing is written unless everything is valid."""
+    """Make an instance in ``created``; nothing is written unless everything is valid.
+
+    ``workdir``: the instance's base directory (SPEC 6.2; default the current directory).
+    """
     from workflow_cli.clock import SystemClock
     from workflow_cli.store.ids import new_instance_id
     from workflow_cli.store.instances import create_instance_dir
 
+    base_dir = base_directory(workdir)
     prepared = prepare(home, source_arg, cli_pairs=cli_pairs, params_file=params_file, overrides=overrides, document=document)
     clock = clock or SystemClock()
     home.ensure()
@@ -146,6 +197,7 @@ def create_instance(
         "vars": dict(prepared.workflow.variables),
         "parent": dict(parent) if parent else None,
         "trigger": dict(trigger) if trigger else None,  # SPEC 18.3: what started a triggered run
+        "base_dir": base_dir,
     }
     paths = create_instance_dir(
         home.instances,
@@ -156,4 +208,7 @@ def create_instance(
         created_event={"template": header["template"], "name": header["name"], "params": public},
         checkpoints=home.checkpoints / instance_id,
     )
+    from workflow_cli.ops.schema_cache import remember
+
+    remember(home, prepared.schema_key)
     return CreateResult(instance_id, "created", header["template"], public, header["name"], str(paths.root))

@@ -201,8 +201,10 @@ def document_issues(doc: Any, *, known_actions: Iterable[str] | None = None) -> 
     return analyse_document(doc, known_actions=known_actions)[0]
 
 
-def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) -> tuple[list[Issue], Workflow | None]:
-    """The problems of a document, and its typed workflow when the schema passed."""
+def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None,
+                     schema_checked: bool = False) -> tuple[list[Issue], Workflow | None]:
+    """The problems of a document, and its typed workflow when the schema passed (``schema_checked``: these
+    exact contents passed the schema check before, see ops/schema_cache.py)."""
     from workflow_cli.model.schema import schema_issues
 
     if not isinstance(doc, Mapping):
@@ -210,7 +212,7 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
     issues = version_issues(doc)
     if issues:
         return issues, None
-    issues = schema_issues(doc)
+    issues = [] if schema_checked else schema_issues(doc)
     if issues:
         return issues, None
     from workflow_cli.graph.checks import graph_issues
@@ -230,9 +232,9 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None) ->
     return sorted(issues, key=lambda i: i.path), wf
 
 
-def check_document(doc: Any, *, known_actions: Iterable[str] | None = None) -> Workflow:
+def check_document(doc: Any, *, known_actions: Iterable[str] | None = None, schema_checked: bool = False) -> Workflow:
     """Validate ``doc`` and return the typed workflow; raise every problem at once."""
-    issues, wf = analyse_document(doc, known_actions=known_actions)
+    issues, wf = analyse_document(doc, known_actions=known_actions, schema_checked=schema_checked)
     if issues or wf is None:
         raise InvalidInputError(None, issues)
     return wf

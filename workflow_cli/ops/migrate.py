@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,22 +18,13 @@ from typing import Any
 from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError, WorkflowError, did_you_mean
 from workflow_cli.model.migrations import KNOWN_VERSIONS, migrate_document, needs_migration
 from workflow_cli.model.validate import CURRENT_VERSION
+from workflow_cli.ops.notes import NOTE_SINK, source_notes  # noqa: F401 (source_notes re-exported)
 from workflow_cli.ops.migrate_files import Backups, FilePlan, apply_plan, inspect_template, instance_version, plan_instance
 from workflow_cli.ops.sources import TEMPLATE_SUFFIXES, LoadedSource, builtin_templates_dir, discover_templates, looks_like_path
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, instance_dirs
 
-_NOTE_SINK: ContextVar[Callable[[str], None] | None] = ContextVar("migration_note_sink", default=None)
-
-
-@contextmanager
-def source_notes(sink: Callable[[str], None]) -> Iterator[None]:
-    """Send the note of every in-memory migration made inside the block to ``sink`` (one line each)."""
-    token = _NOTE_SINK.set(sink)
-    try:
-        yield
-    finally:
-        _NOTE_SINK.reset(token)
+_NOTE_SINK = NOTE_SINK
 
 
 def upgrade_in_memory(source: LoadedSource, *, shown: str, target: str) -> LoadedSource:

@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from typing import Any, Sequence
 
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.store.home import Home
-from workflow_cli.store.instances import instance_dirs, load_state
+from workflow_cli.store import index
+from workflow_cli.store import indexed
+from workflow_cli.store.indexed import open_index, unfinished_rows, verified
+from workflow_cli.store.instances import InstancePaths, instance_dirs, load_state
 from workflow_cli.store.locks import is_locked
 
 FINISHED = ("completed", "failed", "cancelled")
+
+
+def _candidates(home: Home, conn: Any, statuses: list[str], cutoff: float) -> list[InstancePaths]:
+    """Instances that may be prunable (each is checked against its files by the caller): with the index,
+    the rows finished in ``statuses`` by ``cutoff``, after the unfinished rows are checked and healed."""
+    if conn is None:
+        return instance_dirs(home.instances)
+    try:
+        stored = unfinished_rows(conn)
+        for _ in verified(home, conn, stored, stored):
+            pass  # heals rows whose instance finished without the index hearing of it
+        ids = index.finished_before(conn, statuses, cutoff)
+    except sqlite3.Error:
+        return instance_dirs(home.instances)
+    return [InstancePaths(home.instances / i) for i in ids]
+
+
+def _forget(conn: Any, home: Home, instance_id: str, before: str | None) -> None:
+    """Drop a pruned instance's row and move the index's fingerprint on past the removal."""
+    if conn is None:
+        return
+    try:
+        index.remove(conn, [instance_id])
+        indexed.moved_on(conn, home.instances, before)
+    except (sqlite3.Error, OSError):
+        pass  # the fingerprint no longer matches: the next reader drops the row
 
 
 def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive: bool = False,
@@ -27,7 +57,8 @@ def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive:
     cutoff = (now if now is not None else SystemClock().time()) - seconds
     wanted = set(statuses or FINISHED)
     done: list[dict[str, Any]] = []
-    for paths in instance_dirs(home.instances):
+    conn = open_index(home, write=not dry_run)
+    for paths in _candidates(home, conn, sorted(wanted), cutoff):
         state = load_state(paths)
         finished = state.get("finished_at")
         if state["status"] not in wanted or not finished or parse_iso(finished) > cutoff or is_locked(paths.lock):
@@ -36,6 +67,7 @@ def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive:
         if dry_run:
             continue
         checkpoints = home.checkpoints / paths.id
+        before = indexed.fingerprint_before(home.instances)
         if archive:
             target = home.root / "archive"
             (target / "instances").mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -49,4 +81,5 @@ def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive:
             paths.root.rename(doomed)
             shutil.rmtree(doomed, ignore_errors=True)
             shutil.rmtree(checkpoints, ignore_errors=True)
+        _forget(conn, home, paths.id, before)
     return {"pruned": done, "archived": archive, "dry_run": dry_run}

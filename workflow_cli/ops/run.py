@@ -52,11 +52,12 @@ class HomeChildWorkflows:
     def __init__(self, home: Home) -> None:
         self.home = home
 
-    def create(self, source: str, *, params: Mapping[str, Any], name: str | None, parent: Mapping[str, Any]) -> str:
+    def create(self, source: str, *, params: Mapping[str, Any], name: str | None, parent: Mapping[str, Any],
+               workdir: str | None = None) -> str:
         """Create the child instance; its id."""
         from workflow_cli.ops.create import create_instance
 
-        return create_instance(self.home, source, overrides=dict(params), name=name, parent=parent).id
+        return create_instance(self.home, source, overrides=dict(params), name=name, parent=parent, workdir=workdir).id
 
     def run(self, instance_id: str) -> None:
         """Run the child in this thread until it stops moving."""
@@ -111,6 +112,8 @@ def _detach_flags(kw: Mapping[str, Any]) -> list[str]:
         flags += ["--max-parallel", str(kw["max_parallel"])]
     if kw.get("wait_threshold") is not None:
         flags += ["--wait-threshold", str(kw["wait_threshold"])]
+    if kw.get("grace") is not None:
+        flags += ["--grace", str(kw["grace"])]
     return flags
 
 
@@ -124,9 +127,10 @@ def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> 
     paths = instance_paths(home, instance)
     _refuse_if_live(paths, "start")
     state = load_state(paths)
+    if state["status"] in ("running", "waiting"):
+        raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli resume {paths.id}'")
     if state["status"] not in ("created", "paused", "queued"):  # a queued one starts now, ahead of the queue
-        hint = "resume" if state["status"] in ("running", "waiting") else "retry"
-        raise ConflictError(f"instance {paths.id} is {state['status']}; use 'workflow-cli {hint} {paths.id}'")
+        raise ConflictError(f"instance {paths.id} is {state['status']}: there is nothing to start; {_rerun_hint(paths, state)}")
     if detach_run:
         return detach(home, paths, "start", _detach_flags(kw), no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
@@ -138,11 +142,32 @@ def resume(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) ->
     _refuse_if_live(paths, "resume")
     state = load_state(paths)
     if state["status"] in ("completed", "failed", "cancelled"):
-        hint = f"; use 'workflow-cli retry {paths.id}'" if state["status"] == "failed" else ""
-        raise ConflictError(f"instance {paths.id} is {state['status']}: nothing to resume{hint}")
+        raise ConflictError(f"instance {paths.id} is {state['status']}: nothing to resume; {_rerun_hint(paths, state)}")
     if detach_run:
         return detach(home, paths, "resume", _detach_flags(kw), no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
+
+
+def _retry_roots(state: Mapping[str, Any]) -> list[str]:
+    """The tasks a plain ``retry`` runs again: the failed and cancelled ones."""
+    return [t for t, ts in state["tasks"].items() if ts["status"] in ("failed", "cancelled")]
+
+
+def _task_choices(state: Mapping[str, Any]) -> str:
+    """The tasks one could name with ``retry --task`` (those that ran), for a message."""
+    ran = [t for t, ts in state["tasks"].items() if ts["status"] != "pending"] or list(state["tasks"])
+    shown = ", ".join(ran[:10]) + (f" (and {len(ran) - 10} more)" if len(ran) > 10 else "")
+    return shown
+
+
+def _rerun_hint(paths: InstancePaths, state: Mapping[str, Any]) -> str:
+    """What to use instead of start/resume on a finished instance (never a command that refuses it too)."""
+    if _retry_roots(state):
+        return f"'workflow-cli retry {paths.id}' runs its failed tasks again"
+    cps = " --checkpoint CP" if state.get("checkpoints") else " --checkpoint start"
+    return (f"to run tasks again use 'workflow-cli retry {paths.id} --task TASK' (tasks: {_task_choices(state)}), "
+            f"'workflow-cli rollback {paths.id}{cps}' to return to a checkpoint, "
+            f"or 'workflow-cli run {state.get('template') or 'TEMPLATE'}' for a new instance")
 
 
 def retry_targets(home: Home, paths: InstancePaths, state: Mapping[str, Any], tasks: Sequence[str], downstream: bool) -> list[str]:
@@ -156,9 +181,10 @@ def retry_targets(home: Home, paths: InstancePaths, state: Mapping[str, Any], ta
         if t not in wf.tasks:
             raise NotFoundError(f"unknown task '{t}' in instance {paths.id} ({did_you_mean(t, list(wf.tasks)) or 'see workflow-cli status'})")
     statuses = {tid: ts for tid, ts in state["tasks"].items()}
-    roots = list(tasks) or [t for t, ts in statuses.items() if ts["status"] in ("failed", "cancelled")]
+    roots = list(tasks) or _retry_roots(state)
     if not roots:
-        raise ConflictError(f"instance {paths.id} has no failed task to retry; name one with --task")
+        raise ConflictError(f"instance {paths.id} has no failed task to retry; name one with --task "
+                            f"(tasks: {_task_choices(state)})")
     g = build_graph({tid: t.dependencies for tid, t in wf.tasks.items()})
     below = descendants(g, roots) - set(roots)
     chosen = set(roots)

@@ -8,6 +8,7 @@ from typing import Any
 
 from workflow_cli.errors import InvalidInputError, NotFoundError, did_you_mean
 from workflow_cli.model.loader import load_document
+from workflow_cli.model.validate import CURRENT_VERSION as CURRENT_DOCUMENT_VERSION
 from workflow_cli.store.home import Home
 
 TEMPLATE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -92,6 +93,8 @@ def load_source(home: Home, arg: str) -> LoadedSource:
 
 def _upgraded(source: LoadedSource, *, shown: str, target: str) -> LoadedSource:
     """``source`` with an old-version document migrated in memory (SPEC 11); see ops.migrate."""
+    if source.document.get("version") == CURRENT_DOCUMENT_VERSION:
+        return source  # the common case: no need to load the migration code
     from workflow_cli.ops.migrate import upgrade_in_memory
 
     return upgrade_in_memory(source, shown=shown, target=target)

@@ -26,4 +26,7 @@ def build_app(ctx: ServerContext) -> Any:
     for module in (service, events, instances, hooks):
         app.include_router(module.router)
     errors.install(app)
+    from workflow_cli.server import ui
+
+    ui.install(app)  # the web UI (SPEC 19): pages, login, static files, security headers
     return ServiceMiddleware(app, ctx)

@@ -26,6 +26,7 @@ class Identity:
 
     name: str
     role: str
+    via: str = "bearer"  # or "cookie": the web UI's session (SPEC 19)
 
     def at_least(self, role: str) -> bool:
         """Whether this identity's role includes ``role``."""
@@ -52,13 +53,18 @@ class TokenCache:
         return self._tokens
 
     def identify(self, request: Request) -> Identity | None:
-        """The identity of the request's bearer token, or None when it has none (or an unknown one)."""
+        """The identity of the request's bearer token (else the UI's session cookie), or None when it has none."""
+        from workflow_cli.server.ui.session import COOKIE
+
         header = request.headers.get("authorization") or ""
         scheme, _, token = header.partition(" ")
+        via = "bearer"
+        if not header and request.cookies.get(COOKIE):
+            token, scheme, via = request.cookies[COOKIE], "bearer", "cookie"
         if scheme.lower() != "bearer" or not token.strip():
             return None
         record = find_token(self.tokens(), token.strip())
-        return Identity(str(record["name"]), str(record["role"])) if record else None
+        return Identity(str(record["name"]), str(record["role"]), via) if record else None
 
 
 def require(role: str) -> Callable[[Request], Identity]:
@@ -68,6 +74,10 @@ def require(role: str) -> Callable[[Request], Identity]:
         identity = request.app.state.tokens.identify(request)
         if identity is None:
             raise HttpError(401, "unauthorized", "a valid token is needed: 'Authorization: Bearer TOKEN' (workflow-cli token create)")
+        if identity.via == "cookie":
+            from workflow_cli.server.ui.session import check_cookie_request
+
+            check_cookie_request(request)  # CSRF: same origin and a JSON body for anything that changes state
         if not identity.at_least(role):
             raise HttpError(403, "forbidden", f"token '{identity.name}' has role {identity.role}; this needs {role}")
         return identity

@@ -35,8 +35,12 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix."""
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600, sync_dir: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix.
+
+    ``sync_dir=False`` leaves the rename itself to the file system's next commit: for a file whose old
+    content is still right if the replacement is lost in a crash (a snapshot that the event log completes).
+    """
     path = Path(path)
     folder = path.parent
     tmp = folder / f".{path.name}.{os.urandom(4).hex()}.tmp"
@@ -52,7 +56,8 @@ def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(folder)
+    if sync_dir:
+        fsync_dir(folder)
 
 
 def dumps_json(obj: Any) -> str:

@@ -102,11 +102,17 @@ def resolve_instance_id(instances_dir: Path, prefix: str) -> str:
             )
     except FileNotFoundError:
         matches = []
+    return pick_match(prefix, matches)
+
+
+def pick_match(prefix: str, matches: list[str], count: int | None = None) -> str:
+    """The one id among ``matches`` (sorted; ``count`` of them in all), else NotFoundError or InvalidInputError."""
+    count = len(matches) if count is None else count
     if not matches:
         raise NotFoundError(f"no instance matches '{prefix}' (see 'workflow-cli list')")
-    if len(matches) > 1:
-        shown = ", ".join(matches[:_MAX_CANDIDATES]) + (", ..." if len(matches) > _MAX_CANDIDATES else "")
+    if count > 1:
+        shown = ", ".join(matches[:_MAX_CANDIDATES]) + (", ..." if count > _MAX_CANDIDATES else "")
         raise InvalidInputError(
-            f"'{prefix}' matches {len(matches)} instances: {shown} (give more characters of the id)"
+            f"'{prefix}' matches {count} instances: {shown} (give more characters of the id)"
         )
     return matches[0]

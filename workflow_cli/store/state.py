@@ -55,6 +55,7 @@ class TaskRecord(TypedDict, total=False):
     cached: bool
     cache_key: str
     waiting_for_pool: str
+    retry_base: int  # attempts made before a retry/resume reset (a fresh retry budget)
 
 
 class ItemRecord(TypedDict, total=False):
@@ -70,6 +71,7 @@ class ItemRecord(TypedDict, total=False):
     outputs: Any
     next_attempt_at: str | None
     cached: bool
+    retry_base: int
 
 
 def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
@@ -94,6 +96,7 @@ def new_state(header: Mapping[str, Any], task_ids: list[str]) -> dict[str, Any]:
         "error": None,
         "parent": header.get("parent"),
         "trigger": header.get("trigger"),
+        "base_dir": header.get("base_dir"),
         "rollback": None,
         "children": [],
         "last_seq": 0,
@@ -192,13 +195,18 @@ def _task_reset(state: dict[str, Any], data: Mapping[str, Any], time: str | None
     """Back to pending; the attempt count and the history of past attempts stay (the next one is N+1)."""
     task = _task(state, data, etype, _PENDING)
     keep_attempts, keep_history = task["attempts"], task["history"]
+    if data.get("clear"):  # a rollback: the attempts made after the checkpoint are gone too (SPEC 7.3)
+        keep_attempts, keep_history = 0, []
     items = task.get("items")
     task.clear()
     task.update(new_task_state())
     task.update(attempts=keep_attempts, history=keep_history)
+    if data.get("reason") in ("retry", "resume") and keep_attempts:
+        task["retry_base"] = keep_attempts  # a fresh retry budget; attempt numbers keep counting (SPEC 8)
     if items and data.get("reason") in ("retry", "resume") and not data.get("full"):
         # a foreach task run again keeps its completed items; the others run again
-        task["items"] = [it if it["status"] == _COMPLETED else _reset_item(it) for it in items]
+        task["items"] = [it if it["status"] == _COMPLETED else {**_reset_item(it), "retry_base": it.get("attempts", 0)}
+                         for it in items]
     if data["task"] in state["completion_order"]:
         state["completion_order"].remove(data["task"])
 
@@ -214,9 +222,11 @@ def new_item_state(value: Any) -> ItemRecord:
 
 
 def _reset_item(item: Mapping[str, Any]) -> ItemRecord:
-    """An item back to pending, keeping its attempt count."""
+    """An item back to pending, keeping its attempt count (and the fresh retry budget a retry gave it)."""
     fresh = new_item_state(item.get("item"))
     fresh["attempts"] = item.get("attempts", 0)
+    if item.get("retry_base"):
+        fresh["retry_base"] = item["retry_base"]
     return fresh
 
 
@@ -434,6 +444,9 @@ _INSTANCE_STATUS: dict[str, str] = {
 def status_after(etype: str, status: str) -> str:
     """The instance status after an event of type ``etype`` (what :func:`apply_event` sets)."""
     return _INSTANCE_STATUS.get(etype, status)
+
+
+INSTANCE_STATUS_EVENTS = frozenset(_INSTANCE_STATUS)
 
 Handler = Callable[[dict[str, Any], Mapping[str, Any], "str | None", str], None]
 # How each event changes the state; an event not listed (request.*, approval.*, task.warning...) changes none.

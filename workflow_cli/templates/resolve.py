@@ -31,10 +31,12 @@ def _has_delims(value: Any) -> bool:
 
 def _resolve(value: Any, scope: Mapping[str, Any], secret: frozenset[str], *, shell: bool, path: str) -> Any:
     if isinstance(value, str):
+        if not _has_delims(value):
+            return value  # no placeholder: jinja2 is not even imported
         from workflow_cli.templates.render import ExpressionError, render_value
 
         try:
-            if not _has_delims(value) or not _param_only(value, secret):
+            if not _param_only(value, secret):
                 return value
             rendered = render_value(value, scope, shell=shell)
         except ExpressionError as exc:  # e.g. a division by zero with these values: say where
@@ -61,7 +63,10 @@ def _resolve_action(spec: dict[str, Any], scope: Mapping[str, Any], secret: froz
 
 
 def resolve_document(doc: Mapping[str, Any], params: ResolvedParams) -> dict[str, Any]:
-    """A copy of ``doc`` with every parameter-only, non-secret placeholder rendered."""
+    """A copy of ``doc`` with every parameter-only, non-secret placeholder rendered (``doc`` itself when
+    it holds no placeholder at all: nothing to render, nothing to copy)."""
+    if not _has_delims(doc):
+        return dict(doc)
     out = copy.deepcopy(dict(doc))
     scope = {"params": params.values}
     secret = params.secret_names

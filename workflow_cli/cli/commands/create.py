@@ -11,6 +11,7 @@ from workflow_cli.cli.failure import guarded
 
 PARAM_HELP = "A parameter value, key=value (repeatable; converted to the declared type)."
 PARAMS_FILE_HELP = "JSON or YAML file of parameter values (--param wins over it)."
+WORKDIR_HELP = "The instance's base directory: where command tasks run by default (default: the current directory)."
 
 
 def register(app: typer.Typer) -> None:
@@ -22,17 +23,19 @@ def register(app: typer.Typer) -> None:
         param: List[str] = typer.Option([], "--param", "-p", help=PARAM_HELP, metavar="KEY=VALUE"),
         params_file: Optional[str] = typer.Option(None, "--params-file", help=PARAMS_FILE_HELP, metavar="FILE"),
         name: Optional[str] = typer.Option(None, "--name", help="A name for this instance (default: the document's name)."),
+        workdir: Optional[str] = typer.Option(None, "--workdir", help=WORKDIR_HELP, metavar="DIR"),
     ) -> None:
         """Create an instance from a template or file without running it.
 
         Example: ID=$(workflow-cli create approval_chain -q --param level1_approver=ann --param level2_approver=bob --param request_title="New laptop")
         """
         from workflow_cli.ops.create import create_instance
-        from workflow_cli.ops.migrate import source_notes
+        from workflow_cli.ops.notes import source_notes
 
         obj = ctx.obj
         with source_notes(lambda note: obj.info(f"note: {note}")):  # an old document migrated in memory (SPEC 11)
-            result = create_instance(obj.readable_home(), source, cli_pairs=param, params_file=params_file, name=name)
+            result = create_instance(obj.readable_home(), source, cli_pairs=param, params_file=params_file, name=name,
+                                     workdir=workdir)
         if obj.json:
             obj.emit_json(result.to_json())
         elif obj.quiet:

@@ -24,6 +24,20 @@ def _report(obj: Any, result: dict[str, Any]) -> None:
     raise typer.Exit(result.get("exit_code", 0))
 
 
+def _interruptible(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Call ``fn`` (which may continue the run here) with SIGINT/SIGTERM stopping the run as in ``resume``."""
+    import sys
+
+    from workflow_cli.ops.interrupt import handling_signals, interrupted_line
+
+    with handling_signals() as interrupt:
+        result: dict[str, Any] = fn(*args, **kwargs)
+    if interrupt.signum is not None:
+        sys.stderr.write(interrupted_line(interrupt, result.get("status") or {"id": result.get("id")}) + "\n")
+        result["exit_code"] = interrupt.exit_code
+    return result
+
+
 def _sink(obj: Any) -> Any:
     from workflow_cli.cli.progress import make_sink
 
@@ -36,8 +50,8 @@ def _decide(ctx: typer.Context, kind: str, instance: str, task: str, by: Optiona
     from workflow_cli.ops.decide import decide
 
     obj = ctx.obj
-    result = decide(obj.writable_home(), instance, task, kind, by=by or current_user(), comment=comment, data=data,
-                    continue_run=not no_continue, sink=_sink(obj))
+    result = _interruptible(decide, obj.writable_home(), instance, task, kind, by=by or current_user(), comment=comment,
+                            data=data, continue_run=not no_continue, sink=_sink(obj))
     _report(obj, result)
 
 
@@ -91,7 +105,8 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.decide import send_signal
 
         obj = ctx.obj
-        _report(obj, send_signal(obj.writable_home(), instance, name, data=data, continue_run=not no_continue, sink=_sink(obj)))
+        _report(obj, _interruptible(send_signal, obj.writable_home(), instance, name, data=data, continue_run=not no_continue,
+                                    sink=_sink(obj)))
 
     @app.command("tick")
     @guarded

@@ -24,6 +24,8 @@ EVENTS_OPT = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE")
 JUNIT_OPT = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE")
 WAIT_OPT = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S")
 NO_CACHE_OPT = typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
+GRACE_OPT = typer.Option(None, "--grace", min=0, metavar="S",
+                         help="On SIGINT/SIGTERM: seconds running tasks get between SIGTERM and SIGKILL (default 5).")
 QUEUE_OPT = typer.Option(False, "--queue", help="Put the instance in the run queue (state queued); serve or tick starts it when a slot is free.")
 
 
@@ -82,9 +84,14 @@ def _write_junit(obj: Any, instance_id: str, target: str) -> None:
 
 
 def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, junit: Optional[str] = None,
-           replay: Optional[str] = None, **kwargs: Any) -> None:
-    """Run ``fn`` with progress lines and the ``--events`` stream; ``replay``: stream that instance's first events too."""
+           replay: Optional[str] = None, grace: Optional[float] = None, **kwargs: Any) -> None:
+    """Run ``fn`` with progress lines and the ``--events`` stream; ``replay``: stream that instance's first events too.
+
+    SIGINT/SIGTERM meanwhile stop the run as ``stop --force`` would (``grace``: seconds before SIGKILL);
+    the command then says so on one stderr line and exits 130/143 (SPEC 6.6).
+    """
     from workflow_cli.cli.progress import make_sink
+    from workflow_cli.ops.interrupt import handling_signals, interrupted_line
 
     sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
     try:
@@ -94,10 +101,14 @@ def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, 
 
             for event in read_events(instance_paths(obj.home, replay).events):
                 sink(event)
-        result = fn(obj.writable_home(), *args, sink=sink, **kwargs)
+        with handling_signals(grace) as interrupt:
+            result = fn(obj.writable_home(), *args, sink=sink, **kwargs)
     finally:
         for f in files:
             f.close()
+    if interrupt.signum is not None:
+        sys.stderr.write(interrupted_line(interrupt, result.status) + "\n")
+        result.exit_code = interrupt.exit_code
     _finish(obj, result, events=events, junit=junit)
 
 
@@ -114,6 +125,7 @@ def register(app: typer.Typer) -> None:
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
         queue: bool = QUEUE_OPT,
+        grace: Optional[float] = GRACE_OPT,
     ) -> None:
         """Run a created (or paused) instance in the foreground until it stops moving.
 
@@ -127,9 +139,9 @@ def register(app: typer.Typer) -> None:
             _enqueue(obj, instance)
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold), events=events)
+                            wait_threshold=wait_threshold, grace=grace), events=events)
         _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold)
+               wait_threshold=wait_threshold, grace=grace)
 
     @app.command("run")
     @guarded
@@ -139,6 +151,8 @@ def register(app: typer.Typer) -> None:
         param: List[str] = typer.Option([], "--param", "-p", help="A parameter value, key=value (repeatable).", metavar="KEY=VALUE"),
         params_file: Optional[str] = typer.Option(None, "--params-file", help="JSON or YAML file of parameter values.", metavar="FILE"),
         name: Optional[str] = typer.Option(None, "--name", help="A name for the instance."),
+        workdir: Optional[str] = typer.Option(None, "--workdir", metavar="DIR",
+                                              help="The instance's base directory: where command tasks run by default (default: here)."),
         detach: bool = DETACH_OPT,
         dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (order, rendered parameters, conditions); run nothing."),
         max_parallel: Optional[int] = MAX_PARALLEL_OPT,
@@ -147,12 +161,13 @@ def register(app: typer.Typer) -> None:
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
         queue: bool = QUEUE_OPT,
+        grace: Optional[float] = GRACE_OPT,
     ) -> None:
         """Create an instance and run it (create + start).
 
         Example: workflow-cli run sequential_pipeline --param source=in.csv --param destination=out.json
         """
-        from workflow_cli.ops.migrate import source_notes
+        from workflow_cli.ops.notes import source_notes
 
         obj = ctx.obj
         if dry_run:
@@ -171,16 +186,17 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.run import start as op
 
         with source_notes(lambda note: obj.info(f"note: {note}")):
-            created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
+            created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name,
+                                      workdir=workdir)
         sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
         sys.stderr.flush()
         if queue:
             _enqueue(obj, created.id)
         if detach:
             _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold), events=events)
+                            wait_threshold=wait_threshold, grace=grace), events=events)
         _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold, replay=created.id)
+               wait_threshold=wait_threshold, replay=created.id, grace=grace)
 
     @app.command("resume")
     @guarded
@@ -193,6 +209,7 @@ def register(app: typer.Typer) -> None:
         junit: Optional[str] = JUNIT_OPT,
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
+        grace: Optional[float] = GRACE_OPT,
     ) -> None:
         """Continue a paused, waiting or crashed instance (tasks cut off by a crash run again).
 
@@ -203,9 +220,9 @@ def register(app: typer.Typer) -> None:
         obj = ctx.obj
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold), events=events)
+                            wait_threshold=wait_threshold, grace=grace), events=events)
         _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold)
+               wait_threshold=wait_threshold, grace=grace)
 
     @app.command("retry")
     @guarded
@@ -218,6 +235,7 @@ def register(app: typer.Typer) -> None:
         events: Optional[str] = EVENTS_OPT,
         junit: Optional[str] = JUNIT_OPT,
         wait_threshold: Optional[float] = WAIT_OPT,
+        grace: Optional[float] = GRACE_OPT,
     ) -> None:
         """Reset failed (or named) tasks to pending and continue; finished tasks keep their outputs.
 
@@ -227,4 +245,4 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         _drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel, junit=junit,
-               wait_threshold=wait_threshold)
+               wait_threshold=wait_threshold, grace=grace)

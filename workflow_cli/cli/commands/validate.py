@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli validate flows/etl.yaml --param region=eu
         """
-        from workflow_cli.ops.migrate import source_notes
+        from workflow_cli.ops.notes import source_notes
         from workflow_cli.ops.validation import validate_source
 
         obj = ctx.obj

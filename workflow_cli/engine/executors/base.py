@@ -27,8 +27,11 @@ class Executor(Protocol):
         """Start ``spec`` as soon as a slot is free; its result comes back through the handler or :meth:`poll`."""
         ...
 
-    def cancel(self, key: TaskKey) -> None:
-        """Ask a submitted attempt to stop (it ends with a result as usual); unknown keys are ignored."""
+    def cancel(self, key: TaskKey, *, grace: float | None = None, hurry: Any = None) -> None:
+        """Ask a submitted attempt to stop (it ends with a result as usual); unknown keys are ignored.
+
+        ``grace``: seconds its process tree gets between SIGTERM and SIGKILL; ``hurry``: an event that
+        cuts the grace short (a second SIGINT). A remote executor may ignore both."""
         ...
 
     def set_result_handler(self, handler: Callable[[TaskKey, ActionResult], None] | None) -> None:

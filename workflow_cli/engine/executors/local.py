@@ -117,10 +117,15 @@ class LocalExecutor:
                 thread.start()
         self._work.put(item)
 
-    def cancel(self, key: TaskKey) -> None:
-        """Set the cancel flag the attempt's action watches (no effect once it has ended)."""
+    def cancel(self, key: TaskKey, *, grace: float | None = None, hurry: Any = None) -> None:
+        """Set the cancel flag the attempt's action watches (no effect once it has ended); ``grace`` and
+        ``hurry`` ride on the flag to the process killer (:func:`workflow_cli.actions._process.kill_tree`)."""
         event = self._cancels.get(key)
         if event is not None:
+            if grace is not None:
+                event.grace = grace  # type: ignore[attr-defined]
+            if hurry is not None:
+                event.hurry = hurry  # type: ignore[attr-defined]
             event.set()
 
     def run_inline(self, spec: AttemptSpec, key: TaskKey, services: Mapping[str, Any] | None = None) -> None:

@@ -1,0 +1,84 @@
+"""The console-script entry point: hoist global options, answer ``--version``, import one command module.
+
+Nothing here imports typer: ``workflow-cli --version`` answers before any of it loads, and a command
+builds a root app holding only the module that defines it (``COMMANDS``), so ``run`` does not import
+the modules (and their dependencies) of ``report``, ``migrate`` or ``health``. Help, an unknown
+command, no command at all and shell completion build the full app.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+GLOBAL_FLAGS = ("--json", "--quiet", "-q", "--no-color")
+GLOBAL_VALUED = ("--home",)
+
+# command name -> the module of workflow_cli.cli.commands that registers it (tests check it is complete)
+COMMANDS = {
+    "init": "init", "templates": "templates", "validate": "validate", "schema": "schema", "create": "create",
+    "list": "listing", "status": "status", "graph": "graph",
+    "start": "running", "run": "running", "resume": "running", "retry": "running",
+    "stop": "control", "cancel": "control", "rollback": "control", "checkpoints": "control",
+    "logs": "logs", "approve": "decide", "reject": "decide", "signal": "decide", "tick": "decide",
+    "agents": "agents", "monitor": "monitor", "debug": "inspect", "audit": "inspect",
+    "health": "health", "alerts": "health", "report": "report", "cache": "cache", "migrate": "migrate",
+    "prune": "prune", "scheduler": "scheduler", "schedules": "scheduler",
+    "token": "tokens", "queue": "queue", "serve": "serve",
+}
+
+
+def normalize_argv(args: list[str]) -> list[str]:
+    """Move global options written after the command name to the front, where click expects them."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        if arg in GLOBAL_FLAGS:
+            hoisted.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(args):
+            hoisted.extend(args[i : i + 2])
+            i += 1
+        elif any(arg.startswith(f"{opt}=") for opt in GLOBAL_VALUED):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return hoisted + rest
+
+
+def first_word(args: list[str]) -> str | None:
+    """The first argument of normalized ``args`` that is not a global option (the command, or ``--version``)."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in GLOBAL_VALUED:
+            i += 2
+            continue
+        if arg in GLOBAL_FLAGS or any(arg.startswith(f"{opt}=") for opt in GLOBAL_VALUED):
+            i += 1
+            continue
+        return arg
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    word = first_word(args)
+    if word == "--version":
+        from workflow_cli._version import __version__
+
+        sys.stdout.write(f"workflow-cli {__version__}\n")
+        return
+    from workflow_cli.cli.app import build_app
+
+    module = COMMANDS.get(word or "")
+    if any(key.endswith("_COMPLETE") and key.startswith("_WORKFLOW_CLI") for key in os.environ):
+        module = None  # shell completion: every command
+    app = build_app((module,)) if module else build_app()
+    app(args=args, prog_name="workflow-cli")
