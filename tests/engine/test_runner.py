@@ -323,7 +323,7 @@ def test_workflow_deadline_fails_the_instance_with_exit_8(engine: Engine) -> Non
 def test_default_fail_skips_dependents_aborts_others_and_fails_the_instance(engine: Engine) -> None:
     iid, result = engine.run({
         "bad": sh("touch bad.ran; exit 2"),
-        "slow": sh("until grep '\"type\":\"task.failed\"' ../events.jsonl 2>/dev/null | grep -q '\"task\":\"bad\"'; do sleep 0.01; done"),  # runs until bad's failure is recorded
+        "slow": sh("until grep '\"type\":\"task.failed\"' \"$WORKFLOW_WORKSPACE/../events.jsonl\" 2>/dev/null | grep -q '\"task\":\"bad\"'; do sleep 0.01; done"),  # runs until bad's failure is recorded
         "child": sh("true", dependencies=["bad"]),
         "later": sh("true", dependencies=["slow"]),
         "cleanup": sh("echo cleaned > cleanup.txt", dependencies=["bad", "slow"], trigger_rule="all_done"),

@@ -266,7 +266,7 @@ def test_retry_resets_failed_tasks_and_blocked_downstream(engine: Engine) -> Non
         "bad": sh(f"touch bad.ran; test -f {flag}", dependencies=["ok"]),
         "child": sh("true", dependencies=["bad"]),
         "grandchild": sh("true", dependencies=["child"]),
-        "independent": sh("until grep '\"type\":\"task.failed\"' ../events.jsonl 2>/dev/null | grep -q '\"task\":\"bad\"'; do sleep 0.01; done"),  # runs until bad's failure is recorded
+        "independent": sh("until grep '\"type\":\"task.failed\"' \"$WORKFLOW_WORKSPACE/../events.jsonl\" 2>/dev/null | grep -q '\"task\":\"bad\"'; do sleep 0.01; done"),  # runs until bad's failure is recorded
         "after_independent": sh("true", dependencies=["independent"]),
     })
     assert result.exit_code == 1
