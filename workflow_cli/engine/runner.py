@@ -1,17 +1,11 @@
 """The runner: drives one instance under its lock, composed of collaborators that each own one concern.
 
-:class:`Runner` builds the run's shared :class:`~.context.RunContext` and its collaborators, each in
-its own module with its dependencies passed to its constructor and none of them knowing the runner:
-:class:`~.recovery.Recovery` (start or resume), :class:`~.launch.AttemptLauncher` (one attempt, to the
-executor), :class:`~.outcomes.Outcomes` (how a task's attempt ends), :class:`~.foreach.Fanouts`
-(foreach items), :class:`~.loop.Loops`, :class:`~.runner_waits.Waits`, :class:`~.requests.RequestInbox`,
-:class:`~.cache.ResultCache`, :class:`~.pools.PoolSlots`, :class:`~.dispatch.Dispatch` (a scheduling
-pass) and :class:`~.finish.Finisher`. What stays here is the loop and its threading.
-
-A pass is: requests -> deadline -> waiting tasks -> decide (skip / start) -> group commit. The runner
-thread makes a pass, then sleeps until a timer, the group commit or a worker wakes it; a worker whose
-attempt ended records the result and makes a pass itself (:meth:`Runner._result_on_worker`). The
-periodic group commit (the fsync) is the runner thread's alone, so no start waits behind one.
+:class:`Runner` builds the run's :class:`~.context.RunContext` and its collaborators (each in its own
+module, dependencies through its constructor, none knowing the runner; see docs/architecture.md) and
+keeps the loop and its threading. A pass is: requests -> deadline -> waiting tasks -> decide -> group
+commit. The runner thread makes a pass, then sleeps until a timer, the group commit or a worker wakes
+it; a worker whose attempt ended records the result and makes a pass itself (:meth:`Runner._result_on_worker`).
+The periodic group commit (the fsync) is the runner thread's alone, so no start waits behind one.
 """
 
 from __future__ import annotations
