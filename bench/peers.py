@@ -162,7 +162,7 @@ def main() -> None:
     base_env = {**os.environ, "NO_COLOR": "1"}
     times: dict[tuple[str, str], list[float]] = {}
     try:
-        for wl, tools in plans.items():  # one warm-up round: caches, compiled schema, .pyc files
+        for _wl, tools in plans.items():  # one warm-up round: caches, compiled schema, .pyc files
             for argv, env in tools.values():
                 timed(argv, {**base_env, **env}, folder)
         for _ in range(args.repeat):

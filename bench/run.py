@@ -436,7 +436,7 @@ def bench_validate(folder: Path, only: list[str], runs: int) -> None:
         print_row(Row("validate", "cli", f"{len(graph)}", engine=f"{t:.3f}", target=f"<= {TARGET_VALIDATE_S:.2f} s",
                       verdict=verdict(t <= TARGET_VALIDATE_S)))
     if selected("validate/in-process", only):
-        from workflow_cli.model.validate import document_issues
+        from workflow_cli.ops.document_checks import document_issues
 
         doc = json.loads(doc_path.read_text(encoding="utf-8"))
         times = []

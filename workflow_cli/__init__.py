@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from workflow_cli.api import WorkflowOrchestrator
     from workflow_cli.builder import Workflow
 
-__version__ = "0.1.0"
+from workflow_cli._version import __version__
+
 __all__ = ["Workflow", "WorkflowOrchestrator", "__version__"]
 
 

@@ -91,7 +91,7 @@ class WorkflowOrchestrator:
 
         path = self._result_path(workflow_id)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        from workflow_cli.engine.clock import SystemClock
+        from workflow_cli.clock import SystemClock
 
         write_json_atomic(path, {"id": path.stem, "created_at": SystemClock().now_iso(), "result": result})
 

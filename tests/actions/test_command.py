@@ -1,7 +1,7 @@
 """The command and noop actions, against real child processes.
 
-Every command test runs twice: with the posix_spawn path (glibc) and a pidfd watching the exit, and
-with the fallbacks (subprocess.Popen, waitpid).
+Every command test runs twice: with a pidfd watching the child's exit, and with the waitpid fallback
+(systems without pidfds).
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ from typing import Any
 
 import pytest
 
-from workflow_cli.actions import _process, _spawn
+from workflow_cli.actions import _process
 from workflow_cli.actions.base import ActionContext
 from workflow_cli.actions.command import CommandAction
 from workflow_cli.actions.noop import NoopAction
 
 
-@pytest.fixture(autouse=True, params=["posix_spawn", "popen-no-pidfd"])
-def spawner(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test with each way of starting a child (posix_spawn is skipped where the C library lacks
-    it) and of waiting for it (a pidfd in the poll, or waitpid where a system has no pidfds)."""
-    if request.param == "popen-no-pidfd":
-        monkeypatch.setattr(_spawn, "_FAST", False)
+@pytest.fixture(autouse=True, params=["pidfd", "no-pidfd"])
+def waiter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with each way of waiting for a child: a pidfd in the poll, or waitpid where a
+    system has no pidfds."""
+    if request.param == "no-pidfd":
         monkeypatch.setattr(_process, "_pidfd", lambda pid: -1)
-    elif _spawn._fast() is None:
-        pytest.skip("posix_spawn with addchdir_np/addclosefrom_np is not available here (glibc 2.34+)")
+        return request.param
+    probe = _process._pidfd(os.getpid())
+    if probe < 0:
+        pytest.skip("pidfds are not available here (Linux 5.3+)")
+    os.close(probe)
     return request.param
 
 

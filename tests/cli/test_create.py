@@ -6,7 +6,6 @@ import json
 import stat
 from pathlib import Path
 
-import pytest
 import yaml
 
 SECRET = "s3cr3t-V4lue-xyz"

@@ -70,7 +70,7 @@ def test_no_cache_bypasses_reading_but_still_writes(engine: Engine) -> None:
 
 
 def test_an_expired_entry_is_not_used(engine: Engine) -> None:
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.engine.runner import Runner
 
     ledger = engine.tmp / "ledger.txt"

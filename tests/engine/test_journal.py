@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workflow_cli.engine.clock import FakeClock
+from workflow_cli.clock import FakeClock
 from workflow_cli.engine.journal import Journal
 from workflow_cli.store.events import read_events
 
@@ -61,6 +61,7 @@ def test_checkpoints_are_indexed_only_once_durable(engine: Engine) -> None:
     seen: list[dict[str, Any]] = []
     journal, iid, clock = journal_for(engine, seen)
     index = engine.home.checkpoints / iid / "checkpoints.jsonl"
+    journal.record("task.started", {"task": "a", "attempt": 1})
     journal.record("task.completed", {"task": "a", "attempt": 1, "outputs": {}})
     clock.advance(1)
     upto = journal.begin_commit(0.02)

@@ -62,7 +62,7 @@ def test_retry_applies_per_iteration(engine: Engine) -> None:
 
 
 def test_delay_between_iterations_is_a_timer_not_a_busy_wait(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import RunOptions, Runner
 
     iid = engine.create({"t": {"action": "noop", "loop": {"until": "loop.iteration >= 3", "delay_seconds": 100}}})
@@ -78,16 +78,24 @@ def test_delay_between_iterations_is_a_timer_not_a_busy_wait(engine: Engine) -> 
 
 
 def test_a_long_delay_ends_the_run_waiting_and_resume_goes_on(engine: Engine) -> None:
-    from workflow_cli.ops.run import drive
+    from workflow_cli.clock import FakeClock
+    from workflow_cli.engine.runner import RunOptions, Runner
+    from workflow_cli.ops.run import exit_code_for
 
     iid = engine.create({"t": sh(COUNT + 'echo "n=$n" > "$WORKFLOW_OUTPUT"',
-                                 loop={"until": "tasks.t.outputs.n | int >= 2", "delay_seconds": 0.6})})
-    result = drive(engine.home, engine.paths(iid), wait_threshold=0.2)
-    assert result.exit_code == 3
+                                 loop={"until": "tasks.t.outputs.n | int >= 2", "delay_seconds": 600})})
+    clock = FakeClock()
+    outcome = Runner(engine.home, engine.paths(iid), clock=clock, options=RunOptions(wait_threshold=200)).run()
+    assert exit_code_for(outcome.state) == 3
     state = engine.state(iid)
     assert state["status"] == "waiting" and state["waiting_for"][0]["kind"] == "timer"
     assert state["tasks"]["t"]["status"] == "pending" and state["tasks"]["t"]["outputs"] == {"n": "1"}
-    time.sleep(0.7)
-    result = engine.resume(iid)
-    assert result.exit_code == 0
-    assert result.status["tasks"]["t"]["outputs"] == {"n": "2"} and result.status["tasks"]["t"]["iteration"] == 2
+    clock.advance(300)
+    outcome = Runner(engine.home, engine.paths(iid), clock=clock, options=RunOptions(wait_threshold=200)).run()
+    assert engine.state(iid)["status"] == "waiting"  # resumed before the delay is over: still waiting, nothing ran
+    assert engine.state(iid)["tasks"]["t"]["outputs"] == {"n": "1"} and len(engine.events(iid, "task.started")) == 1
+    clock.advance(301)
+    outcome = Runner(engine.home, engine.paths(iid), clock=clock).run()
+    assert exit_code_for(outcome.state) == 0
+    task = outcome.state["tasks"]["t"]
+    assert task["outputs"] == {"n": "2"} and task["loop"]["iteration"] == 2

@@ -235,7 +235,7 @@ def test_retry_on_timeout_only_does_not_retry_errors(engine: Engine) -> None:
 
 
 def test_retry_delays_follow_the_backoff_on_a_fake_clock(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock, parse_iso
+    from workflow_cli.clock import FakeClock, parse_iso
     from workflow_cli.engine.runner import RunOptions, Runner
 
     iid = engine.create({"t": sh(fails_first(3), retry={"max_attempts": 4, "delay_seconds": 10, "backoff_factor": 3})})
@@ -250,7 +250,7 @@ def test_retry_delays_follow_the_backoff_on_a_fake_clock(engine: Engine) -> None
 
 
 def test_retry_delay_capped_by_max_delay_on_a_fake_clock(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import Runner
 
     iid = engine.create({"t": sh(fails_first(3), retry={"max_attempts": 4, "delay_seconds": 10, "max_delay_seconds": 15})})
@@ -259,7 +259,7 @@ def test_retry_delay_capped_by_max_delay_on_a_fake_clock(engine: Engine) -> None
 
 
 def test_a_long_retry_delay_ends_the_run_waiting_and_resume_continues(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import RunOptions, Runner
     from workflow_cli.ops.run import exit_code_for
 
@@ -276,7 +276,7 @@ def test_a_long_retry_delay_ends_the_run_waiting_and_resume_continues(engine: En
 
 
 def test_other_tasks_run_while_one_waits_for_its_retry(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import Runner
 
     iid = engine.create({
@@ -323,7 +323,7 @@ def test_workflow_deadline_fails_the_instance_with_exit_8(engine: Engine) -> Non
 def test_default_fail_skips_dependents_aborts_others_and_fails_the_instance(engine: Engine) -> None:
     iid, result = engine.run({
         "bad": sh("touch bad.ran; exit 2"),
-        "slow": sh("while [ ! -f bad.ran ]; do sleep 0.01; done; sleep 0.3"),  # still running when bad fails
+        "slow": sh("until grep '\"type\":\"task.failed\"' \"$WORKFLOW_WORKSPACE/../events.jsonl\" 2>/dev/null | grep -q '\"task\":\"bad\"'; do sleep 0.01; done"),  # runs until bad's failure is recorded
         "child": sh("true", dependencies=["bad"]),
         "later": sh("true", dependencies=["slow"]),
         "cleanup": sh("echo cleaned > cleanup.txt", dependencies=["bad", "slow"], trigger_rule="all_done"),
@@ -586,7 +586,7 @@ def test_a_render_error_fails_the_task_with_a_clear_message(engine: Engine) -> N
 
 
 def test_deadline_on_a_fake_clock_while_a_retry_waits(engine: Engine) -> None:
-    from workflow_cli.engine.clock import FakeClock
+    from workflow_cli.clock import FakeClock
     from workflow_cli.engine.runner import RunOptions, Runner
     from workflow_cli.ops.run import exit_code_for
 
@@ -604,3 +604,26 @@ def test_a_chatty_task_logs_every_line(engine: Engine) -> None:
     assert result.exit_code == 0
     lines = engine.log(iid, "t").splitlines()
     assert "20000" in lines and "1" in lines and lines[-1].endswith("done")
+
+
+def test_a_runner_given_no_child_workflows_fails_a_trigger_task_clearly(engine: Engine) -> None:
+    """Actions reach other instances only through the interface ops hands the runner (never by importing ops)."""
+    from workflow_cli.engine.runner import Runner
+
+    iid = engine.create({"child": {"action": "workflow_trigger", "parameters": {"template": "anything"}}})
+    outcome = Runner(engine.home, engine.paths(iid)).run()
+    task = outcome.state["tasks"]["child"]
+    assert outcome.state["status"] == "failed" and task["status"] == "failed"
+    assert task["error"] == "this runner cannot start child workflows (run it through workflow-cli)"
+    assert engine.state(iid)["children"] == []
+
+
+def test_reset_tasks_is_data_the_runner_records_before_it_goes_on(engine: Engine) -> None:
+    from workflow_cli.engine.runner import RunOptions, Runner
+
+    iid, result = engine.run({"a": sh('echo "n=$WORKFLOW_ATTEMPT" > "$WORKFLOW_OUTPUT"'), "b": sh("true", dependencies=["a"])})
+    assert result.exit_code == 0
+    outcome = Runner(engine.home, engine.paths(iid), options=RunOptions(reopen=True, reset_tasks=(("a", False),))).run()
+    assert outcome.reason == "completed" and outcome.state["tasks"]["a"]["outputs"] == {"n": "2"}
+    assert [e["data"] for e in engine.events(iid, "task.reset")] == [{"task": "a", "reason": "retry"}]
+    assert outcome.state["tasks"]["b"]["attempts"] == 1  # not reset: only what was asked

@@ -12,7 +12,8 @@ import pytest
 from workflow_cli.engine.scheduler import Decision, Scheduler, effective_status, rule_verdict
 from workflow_cli.model.document import MinSuccess, Task, Workflow, build_workflow
 
-ALWAYS: Callable[[Task], tuple[bool, str | None]] = lambda task: (True, None)
+def ALWAYS(task: Task) -> tuple[bool, str | None]:  # noqa: N802 - a constant-like predicate
+    return True, None
 
 
 def wf(tasks: Mapping[str, Mapping[str, Any]], **top: Any) -> Workflow:

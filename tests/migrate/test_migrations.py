@@ -10,7 +10,8 @@ import pytest
 from workflow_cli.errors import InvalidInputError, StateError
 from workflow_cli.model import migrations as m
 from workflow_cli.model.schema import schema_issues
-from workflow_cli.model.validate import analyse_document, version_issues
+from workflow_cli.model.validate import version_issues
+from workflow_cli.ops.document_checks import analyse_document
 
 
 def _issues(exc: pytest.ExceptionInfo[InvalidInputError]) -> dict[str, str]:

@@ -56,7 +56,7 @@ def run_doc(mcli: Any, write: Callable[..., Path]) -> Callable[..., str]:
 
 def iso(offset: float) -> str:
     """The ISO time ``offset`` seconds after T0."""
-    from workflow_cli.engine.clock import utc_iso
+    from workflow_cli.clock import utc_iso
 
     return utc_iso(T0 + offset)
 

@@ -247,7 +247,7 @@ def test_declared_expected_duration_wins(run_doc, ok_doc, home):
 
 
 def test_a_run_queued_too_long_is_a_warning(states):
-    from workflow_cli.engine.clock import utc_iso
+    from workflow_cli.clock import utc_iso
 
     queued = {"id": "q1", "status": "queued", "tasks": {}, "created_at": utc_iso(states.T0), "started_at": None,
               "finished_at": None, "queue": {"priority": 0, "queued_at": utc_iso(states.T0)}}

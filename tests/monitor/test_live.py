@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from workflow_cli.engine.clock import FakeClock
+from workflow_cli.clock import FakeClock
 from workflow_cli.store.events import EventLog
 from workflow_cli.store.instances import InstancePaths, load_state
 
@@ -161,7 +161,8 @@ def test_json_lines_and_exit_codes_on_real_instances(cli: Any, write: Any) -> No
 def test_live_view_lists_hot_tasks_first_within_its_rows(two_tasks: InstancePaths) -> None:
     from rich.console import Console
 
-    from workflow_cli.monitor.live import Frame, LiveView
+    from workflow_cli.cli.live_view import LiveView
+    from workflow_cli.monitor.live import Frame
 
     state = load_state(two_tasks)
     state["status"] = "running"

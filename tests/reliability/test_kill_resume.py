@@ -114,7 +114,7 @@ def test_sigkill_at_30_moments_then_resume_completes_every_task_once(cli: Any, t
             delay *= 0.5  # ahead of schedule: cut the next run short, often while it starts up
         runner = cli.spawn(verb, instance)
         if anchor == "live":
-            cli.wait_until(lambda: _size(events_path) > before or runner.proc.poll() is not None,
+            cli.wait_until(lambda: _size(events_path) > before or runner.proc.poll() is not None,  # noqa: B023 - called at once
                            timeout=20, what="the runner's first event")
         time.sleep(delay)
         assert runner.proc.poll() is None, (

@@ -176,7 +176,7 @@ def test_concurrent_readers_never_see_a_torn_line_before_the_last(log_path: Path
                 events = read_events(log_path)
                 assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
                 counts.append(len(events))
-        except BaseException as exc:  # surfaced in the main thread below
+        except BaseException as exc:  # noqa: BLE001 - surfaced in the main thread below
             errors.append(exc)
 
     threads = [threading.Thread(target=reader) for _ in range(3)]

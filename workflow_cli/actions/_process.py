@@ -296,7 +296,7 @@ def _pidfd(pid: int) -> int:
     if pidfd_open is None:
         return -1
     try:
-        return pidfd_open(pid)
+        return int(pidfd_open(pid))
     except OSError:
         return -1
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from typing import Any, Callable
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from workflow_cli import __version__
+from workflow_cli._version import __version__
 from workflow_cli.actions import _net as net
 from workflow_cli.actions.base import MAX_OUTPUT_BYTES, ActionContext, ActionResult, outputs_result, unknown_key_issues
 from workflow_cli.errors import Issue
@@ -236,7 +236,10 @@ class ApiCallAction:
         if ctx.timeout:
             timeout = min(timeout, ctx.timeout)
         secrets = [v for k, v in req.headers.items() if net.is_secret_header(k) and len(v) >= 4]
-        scrub: Callable[[str], str] = lambda text: functools.reduce(lambda t, v: t.replace(v, net.REDACTED), secrets, text)
+
+        def scrub(text: str) -> str:
+            return functools.reduce(lambda t, v: t.replace(v, net.REDACTED), secrets, text)
+
         follow = (lambda status: True) if expected is None else (lambda status: status not in expected)
         shown = f"{req.method} {net.redact_url(req.url)}"
         try:

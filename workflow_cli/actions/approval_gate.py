@@ -43,9 +43,10 @@ class ApprovalGateAction:
         """Open the gate: a waiting result the runner records (``approval.required``)."""
         p = ctx.parameters
         now = ctx_now(ctx)
+        approvers = _names(p.get("approvers"))
         waiting = {
             "kind": "approval",
-            "approvers": _names(p.get("approvers")),
+            "approvers": approvers,
             "required": int(p.get("required_approvals") or 1),
             "message": str(p.get("message") or f"approve task {ctx.task_id}"),
             "timeout_at": _deadline(now, p.get("timeout_seconds")),
@@ -56,7 +57,7 @@ class ApprovalGateAction:
             "approvals": [],
             "input_schema": p.get("input_schema"),
         }
-        ctx.log(f"approval required from {', '.join(waiting['approvers']) or 'anyone'}: {waiting['message']}")
+        ctx.log(f"approval required from {', '.join(approvers) or 'anyone'}: {waiting['message']}")
         return ActionResult(True, None, waiting=waiting)
 
     def deliver(self, waiting: Mapping[str, Any], request: Mapping[str, Any], now: float) -> ActionResult | dict[str, Any] | None:

@@ -72,6 +72,28 @@ class ActionResult:
         return cls(False, outputs, error, kind, exit_code)
 
 
+class ChildWorkflows(Protocol):
+    """What an action may do with other instances of the home (``workflow_trigger``).
+
+    The operations layer provides it to the runner (``RunOptions.child_workflows``), which hands it
+    to actions as ``ctx.services["child_workflows"]``: actions never import ``ops`` themselves.
+    """
+
+    def create(self, source: str, *, params: Mapping[str, Any], name: str | None, parent: Mapping[str, Any],
+               workdir: str | None = None) -> str:
+        """Create an instance of a template name or document file (``workdir``: its base directory); its id
+        (WorkflowError when it cannot)."""
+        ...
+
+    def run(self, instance_id: str) -> None:
+        """Run the instance in this thread until it stops moving (WorkflowError when it cannot run)."""
+        ...
+
+    def start_background(self, instance_id: str) -> None:
+        """Start the instance's runner in a background process and return at once."""
+        ...
+
+
 class Action(Protocol):
     """A task action: ``run`` one attempt; ``validate`` its parameters before anything runs."""
 

@@ -26,7 +26,7 @@ class WaitAction:
 
     def run(self, ctx: ActionContext) -> ActionResult:
         """Start waiting (or finish at once when the moment has passed or the signal already came)."""
-        from workflow_cli.engine.clock import parse_iso, utc_iso
+        from workflow_cli.clock import parse_iso, utc_iso
 
         p = ctx.parameters
         now = ctx_now(ctx)
@@ -63,7 +63,7 @@ class WaitAction:
 
     def poll(self, waiting: Mapping[str, Any], now: float, services: Mapping[str, Any] | None = None) -> ActionResult | dict[str, Any] | None:
         """A due timer completes; a signal wait past its timeout fails or continues."""
-        from workflow_cli.engine.clock import utc_iso
+        from workflow_cli.clock import utc_iso
 
         if waiting.get("kind") == "timer":
             return outputs_result({"waited_until": utc_iso(float(waiting["until"]))}) if now >= float(waiting["until"]) else None

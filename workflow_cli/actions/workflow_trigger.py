@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping
 
-from workflow_cli.actions.base import ActionContext, ActionResult, flag, outputs_result, unknown_key_issues
+from workflow_cli.actions.base import ActionContext, ActionResult, ChildWorkflows, flag, outputs_result, unknown_key_issues
 from workflow_cli.errors import Issue, WorkflowError
 
 ALLOWED = ("template", "file", "params", "wait", "name", "max_depth")
@@ -82,12 +82,13 @@ class WorkflowTriggerAction:
 
     def run(self, ctx: ActionContext) -> ActionResult:
         """Create the child, then run it here (wait) or in the background (no wait)."""
-        from workflow_cli.ops.create import create_instance
-        from workflow_cli.ops.run import detach
         from workflow_cli.store.instances import InstancePaths, read_header
 
         p = ctx.parameters
         home = ctx.services["home"]
+        children: ChildWorkflows | None = ctx.services.get("child_workflows")
+        if children is None:
+            return ActionResult.failure("this runner cannot start child workflows (run it through workflow-cli)")
         parent_paths = ctx.services["paths"]
         parent = read_header(parent_paths).get("parent") or {}
         depth = int(parent.get("depth", 0)) + 1
@@ -101,9 +102,9 @@ class WorkflowTriggerAction:
             ctx.log(f"child instance {child_id} was cut off with an earlier attempt: it goes on")
         else:
             try:
-                child_id = create_instance(home, source, overrides=dict(p.get("params") or {}), name=p.get("name"),
+                child_id = children.create(source, params=dict(p.get("params") or {}), name=p.get("name"),
                                            parent={"instance": ctx.instance_id, "task": ctx.task_id, "depth": depth},
-                                           workdir=ctx.services.get("base_dir")).id
+                                           workdir=ctx.services.get("base_dir"))
             except WorkflowError as exc:
                 return ActionResult.failure(f"cannot create the child instance: {exc}")
             ctx.log(f"child instance {child_id} created from {source}")
@@ -115,20 +116,18 @@ class WorkflowTriggerAction:
                 link(child_id, ctx.task_id)  # status --json of the parent lists it while it runs
         child_paths = InstancePaths(home.instances / child_id)
         if not wait:
-            detach(home, child_paths, "start")
+            children.start_background(child_id)
             return outputs_result({"instance_id": child_id, "child": child_id, "status": "running"})
-        return self._run_child(ctx, home, child_paths)
+        return self._run_child(ctx, home, child_paths, children)
 
-    def _run_child(self, ctx: ActionContext, home: Any, child_paths: Any) -> ActionResult:
+    def _run_child(self, ctx: ActionContext, home: Any, child_paths: Any, children: ChildWorkflows) -> ActionResult:
         """Drive the child here until it stops; an interrupted run leaves it paused for the next attempt."""
-        from workflow_cli.ops.run import drive
-
         child_id = child_paths.id
         done = threading.Event()
         watcher = threading.Thread(target=self._propagate_cancel, args=(ctx, child_paths, done), daemon=True)
         watcher.start()
         try:
-            drive(home, child_paths)
+            children.run(child_id)
         except WorkflowError as exc:
             return ActionResult.failure(f"child instance {child_id}: {exc}", outputs={"instance_id": child_id, "child": child_id})
         finally:

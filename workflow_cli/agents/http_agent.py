@@ -76,7 +76,7 @@ def _post(agent: AgentSpec, request: urllib.request.Request, wait: float) -> tup
 
 def run_http(agent: AgentSpec, payload: Mapping[str, Any], ctx: ActionContext, timeout: float | None) -> ActionResult:
     """POST the payload to the agent's URL; a 2xx JSON response is the result, anything else a failure."""
-    from workflow_cli import __version__
+    from workflow_cli._version import __version__
     from workflow_cli.actions.command import stdout_json
     from workflow_cli.agents.kinds import payload_bytes
 

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from workflow_cli import __version__
+from workflow_cli._version import __version__
 from workflow_cli.cli.main import GLOBAL_FLAGS, GLOBAL_VALUED, main, normalize_argv  # noqa: F401 (re-exported)
 from workflow_cli.cli.output import CliContext
 

@@ -27,7 +27,7 @@ def _current_context() -> Any:
         from typer._click.globals import get_current_context
     except ImportError:
         try:
-            from click import get_current_context
+            from click import get_current_context  # type: ignore[no-redef]
         except ImportError:
             return None
     return get_current_context(silent=True)

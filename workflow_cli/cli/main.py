@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     args = normalize_argv(list(sys.argv[1:] if argv is None else argv))
     word = first_word(args)
     if word == "--version":
-        from workflow_cli import __version__
+        from workflow_cli._version import __version__
 
         sys.stdout.write(f"workflow-cli {__version__}\n")
         return

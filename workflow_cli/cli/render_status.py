@@ -205,7 +205,7 @@ def _print_links(console: Any, doc: Mapping[str, Any]) -> None:
 def render_status(console: Any, doc: dict[str, Any], *, now: float | None = None) -> None:
     """Print the status view of one instance."""
     if now is None:
-        from workflow_cli.engine.clock import SystemClock
+        from workflow_cli.clock import SystemClock
 
         now = SystemClock().time()  # the engine's clock: task times are stamped with it
     iid, shown = doc["id"], doc["display_status"]

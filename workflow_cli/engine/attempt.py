@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 from workflow_cli.actions.base import ActionContext, ActionResult
 from workflow_cli.model.document import Task
@@ -181,20 +181,6 @@ def run_guarded(action: Any, ctx: ActionContext) -> ActionResult:
     if not isinstance(result, ActionResult):
         return ActionResult.failure(f"action returned {type(result).__name__}, not an ActionResult")
     return result
-
-
-def make_thunk(action: Any, ctx: ActionContext, slot: Any = None) -> Callable[[], ActionResult]:
-    """A zero-argument callable for the executor; a pool ``slot`` is released as soon as the attempt ends."""
-    if slot is None:
-        return lambda: run_guarded(action, ctx)
-
-    def run_then_release() -> ActionResult:
-        try:
-            return run_guarded(action, ctx)
-        finally:
-            slot.release()
-
-    return run_then_release
 
 
 def allowed_env(names: tuple[str, ...]) -> dict[str, str]:

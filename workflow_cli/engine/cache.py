@@ -9,56 +9,50 @@ the key is computed for its first iteration and its final outputs are stored.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from workflow_cli.actions.base import ActionResult
+from workflow_cli.engine.context import RunContext
 from workflow_cli.model.document import Task
-
-if TYPE_CHECKING:
-    from workflow_cli.engine.runner import Runner
+from workflow_cli.model.states import EventType
 
 
-class CacheMixin:
-    """Methods of :class:`Runner` that use the home's result cache."""
+class ResultCache:
+    """Looks results up in the home's cache and stores successful ones."""
 
-    def _result_cache(self: Runner) -> Any:
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self._files: Any = None
+
+    def _cache(self) -> Any:
         """The home's result cache (opened on first use)."""
-        if self._result_cache_files is None:
-            from workflow_cli.store.cache import ResultCache
+        if self._files is None:
+            from workflow_cli.store.cache import ResultCache as Files
 
-            self._result_cache_files = ResultCache(self.home.cache)
-        return self._result_cache_files
+            self._files = Files(self.run.home.cache)
+        return self._files
 
-    def _cache_lookup(self: Runner, task: Task, action: Any, scope: Mapping[str, Any] | None,
-                      parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    def lookup(self, task: Task, scope: Mapping[str, Any] | None, parameters: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
         """(entry hash, the fresh entry or None); raises when the key cannot be evaluated."""
         from workflow_cli.store.cache import entry_hash
         from workflow_cli.templates.render import evaluate
 
+        run = self.run
         spec = task.cache or {}
-        key = evaluate(str(spec.get("key")), scope if scope is not None else self._scope(task))
+        key = evaluate(str(spec.get("key")), scope if scope is not None else run.scope(task))
         digest = entry_hash(key, task.action, parameters)
-        if self.options.no_cache:
+        if run.options.no_cache:
             return digest, None
-        return digest, self._result_cache().get(digest, self.clock.time())
+        entry: dict[str, Any] | None = self._cache().get(digest, run.clock.time())
+        return digest, entry
 
-    def _cache_hit(self: Runner, task: Task, key: str, attempt: int, index: int | None, entry: Mapping[str, Any]) -> bool:
-        """Complete the task (or item) with the stored outputs, without running its action."""
-        from workflow_cli.engine.launch import _Live
-
-        started = None if index is not None else {"cached": True}
-        self._record_start(task, attempt, index, started)
-        self.live[key] = _Live(task, attempt, None, index=index, cached=True)
-        self._on_result((key, attempt), ActionResult.success(entry.get("outputs")))
-        return True
-
-    def _cache_store(self: Runner, task: Task, digest: str | None, outputs: Any) -> None:
+    def store(self, task: Task, digest: str | None, outputs: Any) -> None:
         """Keep a successful result; a cache that cannot be written is reported, never fatal."""
         if not digest:
             return
-        about = {"task": task.id, "template": self.state.get("template"), "instance": self.paths.id, "action": task.action}
+        run = self.run
+        about = {"task": task.id, "template": run.state.get("template"), "instance": run.paths.id, "action": task.action}
         try:
-            self._result_cache().put(digest, outputs, now=self.clock.time(), ttl_seconds=(task.cache or {}).get("ttl_seconds"),
-                                     about=about)
+            self._cache().put(digest, outputs, now=run.clock.time(), ttl_seconds=(task.cache or {}).get("ttl_seconds"), about=about)
         except (OSError, ValueError, TypeError) as exc:
-            self.journal.record("task.warning", {"task": task.id, "error": f"cache entry not stored: {exc}"})
+            run.journal.record(EventType.TASK_WARNING, {"task": task.id, "error": f"cache entry not stored: {exc}"})

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from workflow_cli.actions.base import ActionContext
 from workflow_cli.engine.attempt import Redactor, TaskLog
+from workflow_cli.engine.context import RunContext
 from workflow_cli.store.instances import InstancePaths
 
 HOOK_TIMEOUT_SECONDS = 60.0
@@ -77,3 +78,19 @@ class HookRunner:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
             self.pool = None
+
+
+def attach_hooks(run: RunContext) -> HookRunner:
+    """Hooks run for each durable event, after any ``--events`` subscriber (SPEC 9)."""
+    hooks = HookRunner(run.wf.hooks, run.paths, run.redact, run.scope(),
+                       {"home": run.home, "clock": run.clock, "paths": run.paths, "workflow": run.wf,
+                        "base_dir": run.state.get("base_dir"), "link_child": run.link_child}, run.config)
+    user_sink = run.options.sink
+
+    def sink(event: dict[str, Any]) -> None:
+        if user_sink is not None:
+            user_sink(event)
+        hooks(event)
+
+    run.journal.sink = sink
+    return hooks

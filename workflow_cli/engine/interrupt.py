@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from workflow_cli.engine.runner import Runner
+    from workflow_cli.engine.context import RunContext
 
 DEFAULT_GRACE = 5.0
 
@@ -64,22 +64,17 @@ def active() -> Interrupt | None:
     return interrupt if interrupt is not None and interrupt.signum is not None else None
 
 
-def stop_runner(runner: Runner, interrupt: Interrupt) -> None:
-    """(state lock held) Stop ``runner`` as ``stop --force`` does; nothing happens the second time."""
-    if getattr(runner, "_interrupt_seen", False):
+def stop_runner(run: RunContext, interrupt: Interrupt) -> None:
+    """(state lock held) Stop the run as ``stop --force`` does; nothing happens the second time.
+
+    Each attempt in flight is cancelled with reason ``stop``, and its process killer is told the grace
+    to give and the event that cuts it short.
+    """
+    if run.interrupt_seen:
         return
-    runner._interrupt_seen = True  # type: ignore[attr-defined]
-    runner.stop_requested = (f"interrupted by {interrupt.name}: 'workflow-cli resume {runner.paths.id}' "
-                             "continues it (interrupted tasks run again)")
-    runner.scheduler.stopping = True
-    for live in runner.live.values():
-        live.cancel_reason = "stop"
-        if live.ctx is not None:
-            _arm(live.ctx.cancel, interrupt)
-            live.ctx.cancel.set()
-
-
-def _arm(cancel: Any, interrupt: Interrupt) -> None:
-    """Tell the process killer of this attempt the grace to give and when to cut it short."""
-    cancel.grace = interrupt.grace
-    cancel.hurry = interrupt.hurry
+    run.interrupt_seen = True
+    run.stop_requested = (f"interrupted by {interrupt.name}: 'workflow-cli resume {run.paths.id}' "
+                          "continues it (interrupted tasks run again)")
+    run.sched.stopping = True
+    for live in run.live.values():
+        run.cancel_attempt(live, "stop", grace=interrupt.grace, hurry=interrupt.hurry)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from workflow_cli.engine.clock import SystemClock
+from workflow_cli.clock import SystemClock
+from workflow_cli.model.states import EventType
 from workflow_cli.store.atomic import write_bytes_atomic
 from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.store.events import EVENT_FORMAT, EventLog, default_actor
@@ -55,7 +56,7 @@ class Journal:
         self.state["last_seq"] = max(self.state["last_seq"], 0)
         self._index_due = False  # a finished status recorded, to enter in the home's index once durable
 
-    def record(self, etype: str, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
+    def record(self, etype: EventType | str, data: Mapping[str, Any] | None = None, *, actor: str | None = None) -> dict[str, Any]:
         """Apply an event to the state now; it reaches the disk at the next :meth:`flush`.
 
         With secrets, every string of ``data`` holding a secret's value is masked first, so the log,
@@ -65,7 +66,7 @@ class Journal:
         body = dict(data) if data else {}
         if self.mask is not None and body:
             body = self.mask(body)
-        event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": etype,
+        event = {"v": EVENT_FORMAT, "seq": seq, "time": self.clock.now_iso(), "type": str(etype),  # plain data from here on
                  "actor": actor or self.actor, "data": body}
         apply_event(self.state, event)
         if etype in INSTANCE_STATUS_EVENTS:
@@ -122,7 +123,7 @@ class Journal:
         self.log.check_unchanged()
         self.write()
         self._oldest = self.clock.monotonic()  # what is recorded from now on is younger
-        return self.unsynced[-1]["seq"]
+        return int(self.unsynced[-1]["seq"])
 
     def sync_unlocked(self) -> None:
         """fsync the event log (no lock needed: only the file descriptor is touched)."""
@@ -154,7 +155,7 @@ class Journal:
             self._index_due = False
             note_state(self.paths.root.parent, self.state)
         checkpoints = [{"id": e["data"]["id"], "created_at": e["time"], **e["data"]} for e in events
-                       if e["type"] == "checkpoint.created"]
+                       if e["type"] == EventType.CHECKPOINT_CREATED]
         if checkpoints:
             self._index_checkpoints(checkpoints)
         if self.sink is not None:

@@ -1,160 +1,178 @@
 """Launching one attempt: of a task, of a loop iteration or of a foreach item.
 
-:meth:`LaunchMixin._launch` is the one path every attempt takes: resolve the action, check a
+:meth:`AttemptLauncher.launch` is the one path every attempt takes: resolve the action, check a
 foreach item's own conditions, render the parameters, look in the result cache, take a pool slot,
-record the start, then run the action inline (``noop``) or hand it to the executor. A task that may
-run twice (``on_interrupt: rerun``) is launched once its start is written to the event log; the
-fsync follows with the next group commit (:mod:`workflow_cli.engine.journal`). An in-process attempt
-(a ``python`` call without ``isolated``) dies with the runner, so its start is not written ahead: it
-goes out with the next write.
+record the start, freeze the attempt into an :class:`~workflow_cli.engine.spec.AttemptSpec`, then run
+it inline (``noop``) or hand it to the executor. A task that may run twice (``on_interrupt: rerun``)
+is launched once its start is written to the event log; the fsync follows with the next group commit
+(:mod:`workflow_cli.engine.journal`). An in-process attempt (a ``python`` call without ``isolated``)
+dies with the runner, so its start is not written ahead: it goes out with the next write.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any
 
-from workflow_cli.actions.base import ActionContext, ActionResult
-from workflow_cli.engine.attempt import build_context, make_thunk
-from workflow_cli.templates.markers import has_markup
-from workflow_cli.engine.pools import PoolUnavailable
+from workflow_cli.actions.base import ActionResult
+from workflow_cli.engine.cache import ResultCache
+from workflow_cli.engine.conditions import ItemConditions
+from workflow_cli.engine.context import Live, RunContext
+from workflow_cli.engine.pools import PoolSlots, PoolUnavailable
+from workflow_cli.engine.spec import AttemptSpec, run_attempt
 from workflow_cli.model.document import Task
-
-if TYPE_CHECKING:
-    from workflow_cli.engine.runner import Runner
-
-
-@dataclass
-class _Live:
-    """An attempt in flight (of a task, a loop iteration or a foreach item)."""
-
-    task: Task
-    attempt: int
-    ctx: ActionContext | None
-    cancel_reason: str | None = None
-    index: int | None = None  # the foreach item
-    digest: str | None = None  # the cache entry its result is stored under
-    cached: bool = False  # the result came from the cache
+from workflow_cli.model.states import EventType
+from workflow_cli.templates.markers import has_markup
 
 
-class LaunchMixin:
-    """Methods of :class:`Runner` that start attempts."""
+_TASK_STARTED, _ITEM_STARTED = EventType.TASK_STARTED, EventType.ITEM_STARTED  # module names: no enum lookup per attempt
 
-    def _render(self: Runner, task: Task, action: Any, scope: Mapping[str, Any] | None) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Skipped:
+    """A foreach item whose own conditions are false: it is skipped, not run."""
+
+    reason: str
+
+
+Launch = ActionResult | Skipped | None
+"""What :meth:`AttemptLauncher.launch` did: ended at once (its result), skipped an item, or None (the
+attempt runs in the executor, or waits for a pool slot)."""
+
+
+class AttemptLauncher:
+    """Starts attempts: everything between "the scheduler chose it" and "the executor runs it"."""
+
+    def __init__(self, run: RunContext, registry: Any, cache: ResultCache, pools: PoolSlots, items: ItemConditions) -> None:
+        self.run = run
+        self.registry = registry
+        self.cache = cache
+        self.pools = pools
+        self.items = items
+        self.slots: dict[tuple[str, int], Any] = {}  # pool slots held by attempts in the executor
+        paths = run.paths
+        # what every spec of the run repeats, as strings once
+        self._iid, self._workspace, self._home = paths.id, str(paths.workspace), str(run.home.root)
+        self._logs, self._outputs = str(paths.logs), str(paths.outputs)
+
+    def release_slot(self, key: tuple[str, int]) -> None:
+        """The attempt is over: its pool slot (if it holds one) is free, before its result is even recorded."""
+        slot = self.slots.pop(key, None)
+        if slot is not None:
+            slot.release()
+
+    def _render(self, task: Task, action: Any, scope: Mapping[str, Any] | None) -> dict[str, Any]:
         """The task's parameters rendered in ``scope`` (rendering skipped when nothing is a template)."""
         if not task.parameters or not has_markup(task.parameters):
             return dict(task.parameters)
         from workflow_cli.templates.render import render_value
 
-        scope = scope if scope is not None else self._scope(task)
+        scope = scope if scope is not None else self.run.scope(task)
         shell_fields = getattr(action, "shell_fields", ())
-        out = {}
-        for key, value in task.parameters.items():
-            out[key] = render_value(value, scope, shell=key in shell_fields and isinstance(value, str))
-        return out
+        return {key: render_value(value, scope, shell=key in shell_fields and isinstance(value, str))
+                for key, value in task.parameters.items()}
 
-    def _start(self: Runner, tid: str) -> bool:
-        """Start what the scheduler chose; True when it finished at once (the scheduler may go on)."""
-        task = self.wf.tasks[tid]
-        attempt = self.state["tasks"][tid]["attempts"] + 1
-        if task.foreach:
-            return self._start_foreach(task, attempt)
-        if task.loop:
-            extra, started = self._loop_start(task)
-            return self._launch(task, tid, attempt, extra=extra, started=started)
-        return self._launch(task, tid, attempt)
-
-    def _launch(self: Runner, task: Task, key: str, attempt: int, *, index: int | None = None,
-                extra: Mapping[str, Any] | None = None, started: Mapping[str, Any] | None = None) -> bool:
-        """Run one attempt of a task (``key`` = its id) or of a foreach item (``key`` = ``T[index]``).
-
-        Returns True when it ended at once (inline action, cache hit, failure before running) and False
-        when it runs in the executor or waits for a pool slot.
-        """
+    def launch(self, task: Task, key: str, attempt: int, *, index: int | None = None,
+               extra: Mapping[str, Any] | None = None, started: Mapping[str, Any] | None = None) -> Launch:
+        """Run one attempt of a task (``key`` = its id) or of a foreach item (``key`` = ``T[index]``)."""
+        run = self.run
         try:
             action = self.registry.get(task.action)
         except KeyError:
-            return self._fail_now(task, attempt, f"action '{task.action}' is not available (is its plugin installed?)", "error",
-                                  key=key, index=index)
-        scope = self._scope(task, extra) if extra or task.cache is not None else None
-        if index is not None and self._item_conditions(task):
-            ok, reason = self._evaluate_conditions(self._item_conditions(task), scope)
+            return self._fail_now(task, key, attempt, index, f"action '{task.action}' is not available (is its plugin installed?)", "error")
+        scope = run.scope(task, extra) if extra or task.cache is not None else None
+        conditions = self.items.per_item(task) if index is not None else ()
+        if conditions:
+            ok, reason = run.evaluate_conditions(conditions, scope if scope is not None else run.scope(task))
             if not ok:
-                return self._skip_item(task, index, reason or "condition is false")
+                return Skipped(reason or "condition is false")
         try:
             parameters = self._render(task, action, scope)
         except Exception as exc:  # noqa: BLE001 - rendering errors fail the task with their message
-            return self._fail_now(task, attempt, f"cannot render parameters: {exc}", "error", key=key, index=index)
+            return self._fail_now(task, key, attempt, index, f"cannot render parameters: {exc}", "error")
         digest = None
         if task.cache is not None and (started is None or started.get("iteration", 1) == 1):
             try:
-                digest, hit = self._cache_lookup(task, action, scope, parameters)
+                digest, hit = self.cache.lookup(task, scope, parameters)
             except Exception as exc:  # noqa: BLE001 - a bad cache key fails the task with its message
-                return self._fail_now(task, attempt, f"cache.key: {exc}", "error", key=key, index=index)
+                return self._fail_now(task, key, attempt, index, f"cache.key: {exc}", "error")
             if hit is not None:
-                return self._cache_hit(task, key, attempt, index, hit)
+                self.record_start(task, attempt, index, None if index is not None else {"cached": True})
+                run.live[key] = Live(task, attempt, None, index=index, cached=True)
+                return ActionResult.success(hit.get("outputs"))
             if task.loop:
                 started = {**(started or {}), "cache_key": digest}
         slot = None
         if task.pool is not None:
             try:
-                slot = self._take_slot(task, key, index)
+                slot = self.pools.take(task, key, index)
             except PoolUnavailable as exc:
-                return self._fail_now(task, attempt, str(exc), "config", key=key, index=index)
+                return self._fail_now(task, key, attempt, index, str(exc), "config")
             if slot is None:
-                return False  # tried again shortly (a task is postponed by the scheduler, an item by its fanout)
-        event = self._record_start(task, attempt, index, started)
-        inline = getattr(action, "inline", False)
-        note = f" (iteration {started['iteration']})" if started and "iteration" in started else ""
-        ctx = build_context(task=task, attempt=attempt, parameters=parameters, paths=self.paths, home=self.home.root,
-                            redact=self.redact, started_at=event["time"], config=self.config,
-                            services=self._services(task, scope), output_file=getattr(action, "uses_output_file", False),
-                            unit=key if index is not None else None, note=note, extra_env=self._unit_env(task, key, index, started))
-        self.live[key] = _Live(task, attempt, ctx, index=index, digest=digest)
-        if inline:
-            from workflow_cli.engine.attempt import run_guarded
-
+                return None  # tried again shortly (a task is postponed by the scheduler, an item by its fanout)
+        event = self.record_start(task, attempt, index, started)
+        spec = self._spec(task, key, attempt, parameters, action, event["time"], index, started)
+        services = run.services(task, scope)
+        if getattr(action, "inline", False):
+            run.live[key] = Live(task, attempt, None, index=index, digest=digest)
             try:
-                result = run_guarded(action, ctx)
+                return run_attempt(spec, action, services=services)
             finally:
                 if slot is not None:
                     slot.release()
-            self._on_result((key, attempt), result)
-            return True
-        if task.on_interrupt != "rerun" or self.commit_interval <= 0:
-            self.journal.flush()  # a task that must not run twice: its start is durable before it begins
-        else:
-            in_process = getattr(action, "in_process", None)
-            if in_process is None or not in_process(parameters):
-                # a process may outlive a killed runner: its start is written first (fsynced with the group commit)
-                self.journal.write()
-            # else the attempt runs in this process and dies with it: its start goes out with the next write
-        self.executor.submit(make_thunk(action, ctx, slot), key=(key, attempt))
-        return False
+        run.live[key] = Live(task, attempt, key, index=index, digest=digest)
+        self._write_ahead(task, action, parameters)
+        if slot is not None:
+            self.slots[(key, attempt)] = slot
+        assert run.executor is not None
+        run.executor.submit(spec, key=(key, attempt), services=services)
+        return None
 
-    def _record_start(self: Runner, task: Task, attempt: int, index: int | None, started: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Record ``item.started`` or ``task.started`` (with ``started``: iteration, cache key...)."""
+    def _write_ahead(self, task: Task, action: Any, parameters: Mapping[str, Any]) -> None:
+        """Make the start durable (or written) before an attempt that could outlive the runner begins."""
+        journal = self.run.journal
+        if task.on_interrupt != "rerun" or self.run.commit_interval <= 0:
+            journal.flush()  # a task that must not run twice: its start is durable before it begins
+            return
+        in_process = getattr(action, "in_process", None)
+        if in_process is None or not in_process(parameters):
+            # a process may outlive a killed runner: its start is written first (fsynced with the group commit)
+            journal.write()
+        # else the attempt runs in this process and dies with it: its start goes out with the next write
+
+    def _spec(self, task: Task, key: str, attempt: int, parameters: dict[str, Any], action: Any, started_at: str,
+              index: int | None, started: Mapping[str, Any] | None) -> AttemptSpec:
+        """The attempt as data: rendered parameters, environment changes, log and output files, timeout, secrets."""
+        run, iid = self.run, self._iid
+        name = key if index is not None else task.id
+        note = f" (iteration {started['iteration']})" if started and "iteration" in started else ""
+        env_param = parameters.get("env")
+        env = {str(k): str(v) for k, v in env_param.items()} if isinstance(env_param, Mapping) else {}
         if index is not None:
-            return self.journal.record("item.started", {"task": task.id, "index": index, "attempt": attempt})
+            env = {"WORKFLOW_ITEM_INDEX": str(index), "WORKFLOW_IDEMPOTENCY_KEY": f"{iid}:{key}", **env}
+        elif started and "iteration" in started:
+            env = {"WORKFLOW_LOOP_ITERATION": str(started["iteration"]), **env}
+        # outputs/ exists from create; attempt numbers never repeat, and each file is removed after its attempt
+        output_file = f"{self._outputs}/{name}.{attempt}" if getattr(action, "uses_output_file", False) else None
+        return AttemptSpec(instance_id=iid, task_id=task.id, action=task.action, attempt=attempt, parameters=parameters,
+                           env=env, workspace=self._workspace, timeout=task.timeout_seconds,
+                           idempotency_key=f"{iid}:{key}", log_path=f"{self._logs}/{name}.log",
+                           log_header=f"=== {name} attempt {attempt}{note} started {started_at} ===\n", unit=name,
+                           output_file=output_file, secrets=run.secret_values, home=self._home, config=run.config)
+
+    def record_start(self, task: Task, attempt: int, index: int | None, started: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Record ``item.started`` or ``task.started`` (with ``started``: iteration, cache key...)."""
+        journal = self.run.journal
+        if index is not None:
+            return journal.record(_ITEM_STARTED, {"task": task.id, "index": index, "attempt": attempt})
         data = {"task": task.id, "attempt": attempt}
         if started:
             data.update(started)
-        return self.journal.record("task.started", data)
+        return journal.record(_TASK_STARTED, data)
 
-    def _unit_env(self: Runner, task: Task, key: str, index: int | None, started: Mapping[str, Any] | None) -> dict[str, str] | None:
-        """Extra environment of a foreach item or a loop iteration."""
-        if index is not None:
-            return {"WORKFLOW_ITEM_INDEX": str(index), "WORKFLOW_IDEMPOTENCY_KEY": f"{self.paths.id}:{key}"}
-        if started and "iteration" in started:
-            return {"WORKFLOW_LOOP_ITERATION": str(started["iteration"])}
-        return None
-
-    def _fail_now(self: Runner, task: Task, attempt: int, error: str, kind: str, *, key: str | None = None,
-                  index: int | None = None) -> bool:
+    def _fail_now(self, task: Task, key: str, attempt: int, index: int | None, error: str, kind: str) -> ActionResult:
         """Fail an attempt that could not even start (missing action, render error, unknown pool...)."""
-        key = key or task.id
-        self._record_start(task, attempt, index, None)
-        self.live[key] = _Live(task, attempt, None, index=index)
-        self._on_result((key, attempt), ActionResult.failure(error, kind=kind))
-        return True
-
+        self.record_start(task, attempt, index, None)
+        self.run.live[key] = Live(task, attempt, None, index=index)
+        return ActionResult.failure(error, kind=kind)

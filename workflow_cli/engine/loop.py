@@ -9,13 +9,14 @@ the scheduler's timer (a long delay ends the run as waiting on a timer, like a r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from workflow_cli.actions.base import ActionResult
+from workflow_cli.clock import utc_iso
+from workflow_cli.engine.context import RunContext
 from workflow_cli.model.document import Task
-
-if TYPE_CHECKING:
-    from workflow_cli.engine.runner import Runner
+from workflow_cli.model.states import EventType
 
 DEFAULT_MAX_ITERATIONS = 100
 
@@ -38,58 +39,60 @@ class _TasksView(Mapping[str, Any]):
         return len(self._tasks)
 
 
-class LoopMixin:
-    """Methods of :class:`Runner` that repeat loop tasks."""
+class Loops:
+    """Decides, after each successful iteration of a loop task, whether it runs again."""
 
-    def _loop_state(self: Runner, task: Task) -> dict[str, Any]:
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+
+    def _state(self, task: Task) -> dict[str, Any]:
         """The loop record of a task's state: current iteration, its first attempt, the previous outputs."""
-        return self.state["tasks"][task.id].get("loop") or {}
+        loop: dict[str, Any] = self.run.state["tasks"][task.id].get("loop") or {}
+        return loop
 
-    def _loop_scope(self: Runner, task: Task) -> dict[str, Any]:
+    def scope(self, task: Task) -> dict[str, Any]:
         """``loop`` for the expressions of the iteration about to run."""
-        loop = self._loop_state(task)
+        loop = self._state(task)
         return {"loop": {"iteration": int(loop.get("iteration") or 1), "previous": loop.get("previous") or {}}}
 
-    def _loop_start(self: Runner, task: Task) -> tuple[dict[str, Any], dict[str, Any]]:
+    def start(self, task: Task) -> tuple[dict[str, Any], dict[str, Any]]:
         """(scope additions, extra ``task.started`` data) of the next attempt of a loop task."""
-        extra = self._loop_scope(task)
+        extra = self.scope(task)
         return extra, {"iteration": extra["loop"]["iteration"]}
 
-    def _loop_tries(self: Runner, task: Task, attempt: int) -> int:
+    def tries(self, task: Task, attempt: int) -> int:
         """Which attempt of the current iteration ``attempt`` is (retries count per iteration)."""
-        first = self._loop_state(task).get("first_attempt") or attempt
+        first = self._state(task).get("first_attempt") or attempt
         return attempt - int(first) + 1
 
-    def _loop_continues(self: Runner, task: Task, attempt: int, result: ActionResult) -> bool:
-        """After a successful iteration: True when the loop goes on (or failed), False when ``until`` is met."""
+    def after_success(self, task: Task, attempt: int, result: ActionResult) -> dict[str, Any] | bool:
+        """After a successful iteration: False when ``until`` is met (the task completes), True when the loop
+        goes on (recorded here), or the data of the final failure (a bad ``until``, too many iterations)."""
         from workflow_cli.templates.render import evaluate, truthy
 
+        run = self.run
         spec = task.loop or {}
-        loop = self._loop_state(task)
+        loop = self._state(task)
         iteration = int(loop.get("iteration") or 1)
-        outputs = self.redact.value(result.outputs if result.outputs is not None else {})
-        scope = self._scope(task, {"loop": {"iteration": iteration, "previous": loop.get("previous") or {}},
-                                   "tasks": _TasksView(self.state["tasks"], task.id, outputs)})
+        outputs = run.redact.value(result.outputs if result.outputs is not None else {})
+        scope = run.scope(task, {"loop": {"iteration": iteration, "previous": loop.get("previous") or {}},
+                                 "tasks": _TasksView(run.state["tasks"], task.id, outputs)})
         base = {"task": task.id, "attempt": attempt}
         try:
             done = truthy(evaluate(str(spec.get("until")), scope))
         except Exception as exc:  # noqa: BLE001 - a bad expression fails the task with its message
-            self._final_failure(task, {**base, "error": f"loop.until could not be evaluated: {exc}", "kind": "error"})
-            return True
+            return {**base, "error": f"loop.until could not be evaluated: {exc}", "kind": "error"}
         if done:
             return False
         limit = int(spec.get("max_iterations") or DEFAULT_MAX_ITERATIONS)
         if iteration >= limit:
-            error = f"loop did not finish in {limit} iterations (until: {spec.get('until')})"
-            self._final_failure(task, {**base, "error": error, "kind": "loop", "outputs": outputs})
-            return True
+            return {**base, "error": f"loop did not finish in {limit} iterations (until: {spec.get('until')})", "kind": "loop",
+                    "outputs": outputs}
         delay = float(spec.get("delay_seconds") or 0)
-        due = self.clock.time() + delay
-        from workflow_cli.engine.clock import utc_iso
-
-        self.journal.record("loop.iteration", {**base, "iteration": iteration, "outputs": outputs,
-                                               "due": utc_iso(due) if delay > 0 else None})
-        self.scheduler.reset(task.id, retry=True)  # between iterations it is not a new task (a failing run lets it go on)
+        due = run.clock.time() + delay
+        run.journal.record(EventType.LOOP_ITERATION, {**base, "iteration": iteration, "outputs": outputs,
+                                                      "due": utc_iso(due) if delay > 0 else None})
+        run.sched.reset(task.id, retry=True)  # between iterations it is not a new task (a failing run lets it go on)
         if delay > 0:
-            self.scheduler.delay(task.id, due)
+            run.sched.delay(task.id, due)
         return True

@@ -9,12 +9,11 @@ pool the home's ``config.yaml`` does not define fails the task when the run star
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from workflow_cli.engine.context import STOPPING_POLICIES, RunContext
 from workflow_cli.model.document import Task
-
-if TYPE_CHECKING:
-    from workflow_cli.engine.runner import Runner
+from workflow_cli.model.states import EventType, TaskState
 
 POOL_RETRY_SECONDS = 0.15
 
@@ -23,55 +22,55 @@ class PoolUnavailable(Exception):
     """A task names a pool the home does not define."""
 
 
-class PoolMixin:
-    """Methods of :class:`Runner` that take and give back pool slots."""
+class PoolSlots:
+    """Takes and gives back pool slots for the attempts of one run."""
 
-    pool_waits: set[str]
+    retry_seconds = POOL_RETRY_SECONDS
 
-    def _pool_retry_seconds(self: Runner) -> float:
-        """How long a task or item waits before it tries a full pool again."""
-        return POOL_RETRY_SECONDS
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.waits: set[str] = set()  # what waits for a pool slot (task id or item key)
 
-    def _pool_problem(self: Runner, name: str) -> str | None:
+    def _problem(self, name: str) -> str | None:
         """Why pool ``name`` cannot be used with this home's configuration (None: it can)."""
         from workflow_cli.store.pools import pool_problem
 
-        return pool_problem(name, self.config.get("pools") or {}, self.home.config_file)
+        return pool_problem(name, self.run.config.get("pools") or {}, self.run.home.config_file)
 
-    def _fail_unknown_pools(self: Runner) -> None:
+    def fail_unknown(self) -> None:
         """At run start: a pending task whose pool is not configured fails now, not after its upstream ran."""
-        from workflow_cli.engine.runner import STOPPING_POLICIES
-
+        run = self.run
         problems: dict[str, str | None] = {}
-        for tid, task in self.wf.tasks.items():
-            if task.pool is None or self.state["tasks"][tid]["status"] != "pending":
+        for tid, task in run.wf.tasks.items():
+            if task.pool is None or run.state["tasks"][tid]["status"] != TaskState.PENDING:
                 continue
             if task.pool not in problems:
-                problems[task.pool] = self._pool_problem(task.pool)
+                problems[task.pool] = self._problem(task.pool)
             if problems[task.pool]:
-                data = {"task": tid, "attempt": self.state["tasks"][tid]["attempts"], "error": problems[task.pool], "kind": "config"}
-                self.journal.record("task.failed", data)
-                if task.on_failure in STOPPING_POLICIES and self.failure is None:
-                    self._enter_failure(tid, task.on_failure)
+                data = {"task": tid, "attempt": run.state["tasks"][tid]["attempts"], "error": problems[task.pool], "kind": "config"}
+                run.journal.record(EventType.TASK_FAILED, data)
+                if task.on_failure in STOPPING_POLICIES and run.failure is None:
+                    run.enter_failure(tid, task.on_failure)
 
-    def _take_slot(self: Runner, task: Task, key: str, index: int | None) -> Any:
+    def take(self, task: Task, key: str, index: int | None) -> Any:
         """A held slot, or None (a wait is recorded); raises PoolUnavailable for an unknown pool."""
         from workflow_cli.store.pools import try_acquire
 
+        run = self.run
         name = str(task.pool)
-        problem = self._pool_problem(name)
+        problem = self._problem(name)
         if problem:
             raise PoolUnavailable(problem)
-        slot = try_acquire(self.home.root, name, int((self.config.get("pools") or {})[name]))
+        slot = try_acquire(run.home.root, name, int((run.config.get("pools") or {})[name]))
         if slot is not None:
-            self.pool_waits.discard(key)
+            self.waits.discard(key)
             return slot
-        if key not in self.pool_waits:
-            self.pool_waits.add(key)
+        if key not in self.waits:
+            self.waits.add(key)
             data: dict[str, Any] = {"task": task.id, "pool": name}
             if index is not None:
                 data["index"] = index
-            self.journal.record("task.pool_wait", data)
+            run.journal.record(EventType.TASK_POOL_WAIT, data)
         if index is None:
-            self.scheduler.postpone(task.id, self.clock.time() + POOL_RETRY_SECONDS)
+            run.sched.postpone(task.id, run.clock.time() + POOL_RETRY_SECONDS)
         return None

@@ -9,75 +9,81 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from workflow_cli.engine.runner import Runner
+from workflow_cli.engine.context import RunContext
+from workflow_cli.engine.runner_waits import Waits
+from workflow_cli.model.states import EventType
 
 REQUESTS_EVERY = 0.005  # seconds: how stale the runner's view of the requests folder may be
 
 
-class RequestsMixin:
-    """Methods of :class:`Runner` that take in requests and stop attempts."""
+class RequestInbox:
+    """Takes in requests posted to the instance and acts on them."""
 
-    def _process_requests(self: Runner, *, force: bool = False) -> None:
+    def __init__(self, run: RunContext, waits: Waits) -> None:
+        self.run = run
+        self.waits = waits
+        self._mtime: int | None = None
+        self._looked = float("-inf")
+
+    def take(self, *, force: bool = False) -> None:
         """Take in the requests posted since the last pass (``force``: look even if the folder looks unchanged)."""
         from workflow_cli.store.requests import ack_request, pending_requests
 
+        run = self.run
         if not force:
             now = time.monotonic()
-            if now - self._requests_looked < REQUESTS_EVERY:
+            if now - self._looked < REQUESTS_EVERY:
                 return  # looked a moment ago (a pass runs per finished task: a stat each would be waste)
-            self._requests_looked = now
+            self._looked = now
         try:  # adding or removing a request file changes the folder's mtime: one stat instead of a listing
-            mtime = os.stat(self.paths.requests).st_mtime_ns
+            mtime: int | None = os.stat(run.paths.requests).st_mtime_ns
         except FileNotFoundError:
             mtime = None
-        if mtime == self._requests_mtime and not force:
+        if mtime == self._mtime and not force:
             return
-        self._requests_mtime = mtime
-        requests = pending_requests(self.paths.root)
+        self._mtime = mtime
+        requests = pending_requests(run.paths.root)
         for path, request in requests:
             kind = request.get("kind")
-            self.journal.record("request.received", {"kind": kind, "id": request.get("id"), "data": request.get("data")},
-                                actor=request.get("actor"))
-            self.journal.flush()
+            run.journal.record(EventType.REQUEST_RECEIVED, {"kind": kind, "id": request.get("id"), "data": request.get("data")},
+                               actor=request.get("actor"))
+            run.journal.flush()
             ack_request(path)
             if kind == "stop":
-                self.stop_requested = "stopped by request"
-                self.scheduler.stopping = True
+                run.stop_requested = "stopped by request"
+                run.sched.stopping = True
                 self._forward_to_children("stop")
                 if (request.get("data") or {}).get("force"):
-                    self._cancel_live("stop")
+                    self.cancel_live("stop")
             elif kind == "cancel":
-                self.cancel_requested = True
-                self._cancel_live("cancel")
+                run.cancel_requested = True
+                self.cancel_live("cancel")
                 self._forward_to_children("cancel")
             elif kind in ("approve", "reject"):
-                self._decision_request(request)
+                self.waits.decision(request)
             elif kind == "signal":
-                self._signal_request(request)
+                self.waits.signal(request)
         if requests:
-            self.journal.flush()
+            run.journal.flush()
 
-    def _forward_to_children(self: Runner, kind: str) -> None:
+    def _forward_to_children(self, kind: str) -> None:
         """Cancel and stop propagate to child instances started by workflow_trigger tasks."""
         from workflow_cli.store.requests import post_request
 
-        children = list(self.children) + [c for c in self.state.get("children") or [] if c]
+        run = self.run
+        children = list(run.children) + [c for c in run.state.get("children") or [] if c]
         for child in dict.fromkeys(children):
-            child_dir = self.home.instances / str(child)
+            child_dir = run.home.instances / str(child)
             if child_dir.is_dir():
                 post_request(child_dir, kind, {"reason": f"parent {kind}"})
 
-    def _cancel_live(self: Runner, reason: str) -> None:
+    def cancel_live(self, reason: str) -> None:
         """Ask every attempt in flight (foreach items included) to stop, giving the reason its result will carry."""
-        for live in self.live.values():
-            live.cancel_reason = reason
-            if live.ctx is not None:
-                live.ctx.cancel.set()
+        for live in self.run.live.values():
+            self.run.cancel_attempt(live, reason)
 
-    def _hit_deadline(self: Runner) -> None:
+    def hit_deadline(self) -> None:
         """The workflow's ``timeout_seconds`` expired: running attempts are terminated."""
-        self.deadline_hit = True
-        self._cancel_live("deadline")
+        self.run.deadline_hit = True
+        self.cancel_live("deadline")

@@ -18,6 +18,7 @@ from workflow_cli.engine.attempt import Redactor, build_context, run_guarded
 from workflow_cli.engine.journal import Journal
 from workflow_cli.errors import NotFoundError
 from workflow_cli.model.document import Workflow, build_task
+from workflow_cli.model.states import EventType
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths
 
@@ -31,7 +32,7 @@ def checkpoint_record(paths: InstancePaths, checkpoint: str) -> dict[str, Any]:
 
     record: dict[str, Any] | None = None
     for event in iter_events(paths.events):
-        if event["type"] == "checkpoint.created" and (event.get("data") or {}).get("id") == checkpoint:
+        if event["type"] == EventType.CHECKPOINT_CREATED and (event.get("data") or {}).get("id") == checkpoint:
             record = dict(event["data"])  # the last one wins: after a rollback an id may be logged again
     if record is None:
         raise NotFoundError(f"checkpoint '{checkpoint}' is not in the event log of instance {paths.id}")
@@ -112,7 +113,7 @@ def run_rollback(home: Home, paths: InstancePaths, journal: Journal, wf: Workflo
         done = set(open_rb["done"])
     else:
         tasks = plan_rollback(state, record)
-        journal.record("rollback.started", {"checkpoint": checkpoint, "tasks": tasks, "reason": reason})
+        journal.record(EventType.ROLLBACK_STARTED, {"checkpoint": checkpoint, "tasks": tasks, "reason": reason})
         journal.flush()
         done = set()
     results = []

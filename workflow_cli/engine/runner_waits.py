@@ -8,93 +8,92 @@ requests from other processes (``approve``, ``reject``, ``signal``) are delivere
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflow_cli.actions.base import ActionResult
+from workflow_cli.engine.context import RunContext
+from workflow_cli.engine.outcomes import Outcomes
 from workflow_cli.engine.waiting import deliver, next_due, poll_waiting, polls_files
-
-if TYPE_CHECKING:
-    from workflow_cli.engine.runner import Runner
+from workflow_cli.model.states import EventType, TaskState
 
 
-class WaitingMixin:
-    """Methods of :class:`Runner` that deal with waiting tasks."""
+class Waits:
+    """Moves waiting tasks on: polls their actions, delivers decisions and signals to them."""
 
-    waiting: dict[str, dict[str, Any]]
+    def __init__(self, run: RunContext, outcomes: Outcomes) -> None:
+        self.run = run
+        self.outcomes = outcomes
 
-    def _load_waiting(self: Runner) -> None:
-        self.waiting = {tid: dict(ts.get("waiting") or {}) for tid, ts in self.state["tasks"].items() if ts["status"] == "waiting"}
-        for tid in self.waiting:
-            self.scheduler.set_running(tid, "waiting")
+    def load(self) -> None:
+        """The tasks a resumed run finds waiting (they hold no slot)."""
+        run = self.run
+        run.waiting = {tid: dict(ts.get("waiting") or {}) for tid, ts in run.state["tasks"].items() if ts["status"] == TaskState.WAITING}
+        for tid in run.waiting:
+            run.sched.set_running(tid, TaskState.WAITING)
 
-    def _start_waiting(self: Runner, tid: str, attempt: int, waiting: Mapping[str, Any]) -> None:
-        """Record that a task waits (and, for an approval gate, that a decision is required)."""
-        self.journal.record("task.waiting", {"task": tid, "attempt": attempt, "waiting": dict(waiting)})
-        if waiting.get("kind") == "approval":
-            self.journal.record("approval.required", {"task": tid, "approvers": waiting.get("approvers"),
-                                                      "message": waiting.get("message"), "timeout_at": waiting.get("timeout_at"),
-                                                      "escalated": waiting.get("escalated", False)})
-        self.waiting[tid] = dict(waiting)
-        self.scheduler.set_running(tid, "waiting")
-
-    def _apply_change(self: Runner, tid: str, change: ActionResult | dict[str, Any] | None) -> bool:
+    def _apply(self, tid: str, change: ActionResult | dict[str, Any] | None) -> bool:
         """Apply what an action said about a waiting task; True when something changed."""
         if change is None:
             return False
-        attempt = self.state["tasks"][tid]["attempts"]
+        run = self.run
+        attempt = run.state["tasks"][tid]["attempts"]
         if isinstance(change, ActionResult):
-            del self.waiting[tid]
-            self.scheduler.set_running(tid, "running")
+            del run.waiting[tid]
+            run.sched.set_running(tid, TaskState.RUNNING)
             if change.ok and change.waiting is not None:
-                self._start_waiting(tid, attempt, change.waiting)
+                self.outcomes.start_waiting(tid, attempt, change.waiting)
             elif change.ok:
-                self._complete(self.wf.tasks[tid], attempt, change)
+                self.outcomes.complete(run.wf.tasks[tid], attempt, change)
             else:
-                self._failed(self.wf.tasks[tid], attempt, change, None)
+                self.outcomes.failed(run.wf.tasks[tid], attempt, change, None)
             return True
-        self._start_waiting(tid, attempt, change)
+        self.outcomes.start_waiting(tid, attempt, change)
         return True
 
-    def _poll_waiting(self: Runner, now: float) -> None:
+    def poll(self, now: float) -> None:
         """Wake waiting tasks whose timer, timeout, reply or child is due."""
-        for tid, waiting in list(self.waiting.items()):
-            due = next_due(self.wf.tasks[tid].action, waiting)
+        run = self.run
+        for tid, waiting in list(run.waiting.items()):
+            due = next_due(run.wf.tasks[tid].action, waiting)
             if (due is not None and due <= now) or polls_files(waiting):
-                self._apply_change(tid, poll_waiting(self.wf.tasks[tid].action, waiting, now, self._services()))
+                self._apply(tid, poll_waiting(run.wf.tasks[tid].action, waiting, now, run.services()))
 
-    def _waiting_wake(self: Runner) -> float | None:
+    def next_wake(self) -> float | None:
         """The earliest due timer of a ``wait`` task (None: only an outside event can move a waiting task on).
 
         Only timers count (SPEC 6.6: a timer due within the wait threshold is waited for in place); the
         timeout of an approval or a signal wait does not keep the runner alive, it ends the run with
         exit 3 and ``tick`` (or a later runner, which polls every pass) applies it when it is due.
         """
-        dues = [d for tid, w in self.waiting.items()
-                if w.get("kind") == "timer" and (d := next_due(self.wf.tasks[tid].action, w)) is not None]
+        run = self.run
+        dues = [d for tid, w in run.waiting.items()
+                if w.get("kind") == "timer" and (d := next_due(run.wf.tasks[tid].action, w)) is not None]
         return min(dues) if dues else None
 
-    def _decision_request(self: Runner, request: Mapping[str, Any]) -> None:
+    def decision(self, request: Mapping[str, Any]) -> None:
         """``approve``/``reject``: hand the decision to the gate it names."""
+        run = self.run
         kind, data = request.get("kind"), request.get("data") or {}
         tid = data.get("task")
-        waiting = self.waiting.get(tid or "")
+        waiting = run.waiting.get(tid or "")
         if waiting is None or waiting.get("kind") != "approval":
-            self.journal.record("request.ignored", {"kind": kind, "task": tid, "reason": "task is not waiting for approval"})
+            run.journal.record(EventType.REQUEST_IGNORED, {"kind": kind, "task": tid, "reason": "task is not waiting for approval"})
             return
-        self.journal.record("approval.decided", {"task": tid, "decision": "approved" if kind == "approve" else "rejected",
-                                                 "by": data.get("by"), "comment": data.get("comment")}, actor=data.get("by"))
-        self._apply_change(tid, deliver(self.wf.tasks[tid].action, waiting, request, self.clock.time()))
+        run.journal.record(EventType.APPROVAL_DECIDED, {"task": tid, "decision": "approved" if kind == "approve" else "rejected",
+                                                         "by": data.get("by"), "comment": data.get("comment")}, actor=data.get("by"))
+        self._apply(str(tid), deliver(run.wf.tasks[str(tid)].action, waiting, request, run.clock.time()))
 
-    def _signal_request(self: Runner, request: Mapping[str, Any]) -> None:
+    def signal(self, request: Mapping[str, Any]) -> None:
         """``signal``: merge an object payload into vars, wake the waits for it, or keep it for a later wait."""
+        run = self.run
         data = request.get("data") or {}
         name, payload = data.get("name"), data.get("payload")
-        self.journal.record("signal.received", {"name": name, "payload": payload})
+        run.journal.record(EventType.SIGNAL_RECEIVED, {"name": name, "payload": payload})
         if isinstance(payload, Mapping):
-            self.journal.record("vars.set", {"signal": name, "vars": dict(payload)})
+            run.journal.record(EventType.VARS_SET, {"signal": name, "vars": dict(payload)})
         delivered = False
-        for tid, waiting in list(self.waiting.items()):
+        for tid, waiting in list(run.waiting.items()):
             if waiting.get("kind") == "signal" and waiting.get("name") == name:
-                delivered |= self._apply_change(tid, deliver(self.wf.tasks[tid].action, waiting, request, self.clock.time()))
+                delivered |= self._apply(tid, deliver(run.wf.tasks[tid].action, waiting, request, run.clock.time()))
         if not delivered:
-            self.journal.record("signal.buffered", {"name": name, "payload": payload})
+            run.journal.record(EventType.SIGNAL_BUFFERED, {"name": name, "payload": payload})

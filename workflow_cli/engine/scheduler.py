@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from workflow_cli.model.document import MinSuccess, Task, Workflow
+from workflow_cli.model.states import FINISHED_TASK, TaskState
 
 FAILURE_RULES = frozenset({"all_done", "one_failed", "all_failed"})
-FINISHED = frozenset({"completed", "failed", "skipped", "cancelled"})
+_PENDING, _RUNNING, _COMPLETED = TaskState.PENDING, TaskState.RUNNING, TaskState.COMPLETED  # module names: no enum lookup
+_FAILED, _SKIPPED, _CANCELLED = TaskState.FAILED, TaskState.SKIPPED, TaskState.CANCELLED
+FINISHED = FINISHED_TASK
 
 ConditionCheck = Callable[[Task], "tuple[bool, str | None]"]
 
@@ -33,17 +36,17 @@ class Decision:
 
 def effective_status(task: Task, status: str) -> str:
     """How dependents see a finished task: ``on_failure: skip`` makes a failure look skipped."""
-    if status == "failed" and task.on_failure == "skip":
-        return "skipped"
-    if status == "cancelled":
-        return "skipped"
+    if status == _FAILED and task.on_failure == "skip":
+        return _SKIPPED
+    if status == _CANCELLED:
+        return _SKIPPED
     return status
 
 
 def rule_verdict(rule: str | MinSuccess, statuses: list[str]) -> tuple[bool, str, str]:
     """Whether a task whose dependencies all finished may run: (run, skip kind, reason)."""
-    ok = statuses.count("completed")
-    failed = statuses.count("failed")
+    ok = statuses.count(_COMPLETED)
+    failed = statuses.count(_FAILED)
     n = len(statuses)
     if isinstance(rule, MinSuccess):
         return (ok >= rule.n, "upstream_failed", f"only {ok} of the {rule.n} required dependencies succeeded")
@@ -112,7 +115,7 @@ class Scheduler:
         Unlike :meth:`delay` it does not count as retrying: the task has not started, so a failing
         workflow still skips it.
         """
-        self.status[tid] = "pending"
+        self.status[tid] = _PENDING
         self.delayed[tid] = until
         heapq.heappush(self._due, (until, tid))
 
@@ -134,7 +137,7 @@ class Scheduler:
         seen = effective_status(task, status)
         for child in self.dependents[tid]:
             self.waiting_deps[child] -= 1
-            if seen == "completed":
+            if seen == _COMPLETED:
                 self.ok_deps[child] += 1
             if self.status[child] == "pending" and self._is_candidate(child):
                 # a min_success task may qualify twice (by count, then by all-finished): the duplicate
@@ -148,19 +151,19 @@ class Scheduler:
         new task, so a failing workflow still lets it finish its attempts (like a running task).
         """
         previous = self.status.get(tid)
-        self.status[tid] = "pending"
+        self.status[tid] = _PENDING
         if retry:
             self.retrying.add(tid)
         if previous in FINISHED:
             task = self.wf.tasks[tid]
             for child in self.dependents[tid]:
                 self.waiting_deps[child] += 1
-                if effective_status(task, previous) == "completed":
+                if effective_status(task, previous) == _COMPLETED:
                     self.ok_deps[child] -= 1
         if self._is_candidate(tid):
             self._push(tid)
 
-    def set_running(self, tid: str, status: str = "running") -> None:
+    def set_running(self, tid: str, status: str = _RUNNING) -> None:
         """Mark a task running or waiting (it holds no new candidate slot)."""
         self.status[tid] = status
 
@@ -198,12 +201,12 @@ class Scheduler:
                 # a sequential task next in line is a barrier: nothing behind it jumps ahead while it waits
                 held.append(item)
                 break
-            ok, reason = check(task) if task.conditions else (True, None)
+            ok, why = check(task) if task.conditions else (True, None)
             if not ok:
-                self._skip(decision, tid, "condition", reason or "condition is false")
+                self._skip(decision, tid, "condition", why or "condition is false")
                 continue
             decision.start.append(tid)
-            self.status[tid] = "running"
+            self.status[tid] = _RUNNING
             slots -= 1
             if task.execution_mode == "sequential":
                 exclusive = True
@@ -230,13 +233,13 @@ class Scheduler:
             decision.cancel.append(dep)
             if dep in decision.start:  # started in this very decision: it never starts after all
                 decision.start.remove(dep)
-                status = "pending"
-            if status == "pending":
-                self.finished(dep, "cancelled")
+                status = _PENDING
+            if status == _PENDING:
+                self.finished(dep, _CANCELLED)
 
     def _skip(self, decision: Decision, tid: str, kind: str, reason: str) -> None:
         decision.skip.append((tid, kind, reason))
-        self.finished(tid, "skipped")
+        self.finished(tid, _SKIPPED)
 
     def idle(self) -> bool:
         """Nothing queued and nothing waiting for a retry delay."""

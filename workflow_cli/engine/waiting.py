@@ -29,9 +29,12 @@ def poll_waiting(action_name: str, waiting: Mapping[str, Any], now: float, servi
     poll = getattr(action, "poll", None)
     if poll is None:
         return None
+    change: ActionResult | dict[str, Any] | None
     if action_name == "agent_task":
-        return poll(waiting, services.get("home"))
-    return poll(waiting, now, services)
+        change = poll(waiting, services.get("home"))
+    else:
+        change = poll(waiting, now, services)
+    return change
 
 
 def can_move_on(action_name: str, waiting: Mapping[str, Any], now: float, services: Mapping[str, Any]) -> bool:

@@ -9,11 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import networkx as nx
 
 from workflow_cli.errors import InvalidInputError, Issue, NotFoundError, did_you_mean
+
+if TYPE_CHECKING:
+    Graph: TypeAlias = nx.DiGraph[str]  # nodes are task ids
+else:
+    Graph = nx.DiGraph
 
 MAX_CYCLES_REPORTED = 5
 _MERMAID_RESERVED = frozenset(
@@ -22,9 +27,9 @@ _MERMAID_RESERVED = frozenset(
 )
 
 
-def build_graph(deps: Mapping[str, Sequence[str]]) -> nx.DiGraph:
+def build_graph(deps: Mapping[str, Sequence[str]]) -> Graph:
     """The DiGraph of ``task -> dependencies``; unknown and self dependencies are left out."""
-    g = nx.DiGraph()
+    g: Graph = nx.DiGraph()
     g.add_nodes_from(deps)
     g.add_edges_from((dep, task) for task, needs in deps.items() for dep in needs if dep in deps and dep != task)
     return g
@@ -33,7 +38,7 @@ def build_graph(deps: Mapping[str, Sequence[str]]) -> nx.DiGraph:
 from workflow_cli.graph.checks import graph_issues  # noqa: E402,F401 - re-exported
 
 
-def _cycle_issues(g: nx.DiGraph) -> list[Issue]:
+def _cycle_issues(g: Graph) -> list[Issue]:
     """Up to MAX_CYCLES_REPORTED cycles, each read as "depends on" from its first task in document order."""
     if nx.is_directed_acyclic_graph(g):
         return []
@@ -54,7 +59,7 @@ def _cycle_issues(g: nx.DiGraph) -> list[Issue]:
     return issues
 
 
-def _shortest_cycle(g: nx.DiGraph, start: str, order: Mapping[str, int]) -> list[str]:
+def _shortest_cycle(g: Graph, start: str, order: Mapping[str, int]) -> list[str]:
     """``[start, d1, d2, ...]`` where start depends on d1, d1 on d2, ... and the last on start."""
     paths = nx.single_source_shortest_path(g.reverse(copy=False), start)
     closing = [n for n in g.succ[start] if n in paths]
@@ -62,15 +67,15 @@ def _shortest_cycle(g: nx.DiGraph, start: str, order: Mapping[str, int]) -> list
     return list(paths[last])
 
 
-def _document_order(g: nx.DiGraph) -> dict[str, int]:
+def _document_order(g: Graph) -> dict[str, int]:
     return {n: i for i, n in enumerate(g)}
 
 
-def _raise_cycle(g: nx.DiGraph, exc: Exception) -> NoReturn:
+def _raise_cycle(g: Graph, exc: Exception) -> NoReturn:
     raise InvalidInputError(issues=_cycle_issues(g) or [Issue("tasks", "dependency cycle")]) from exc
 
 
-def topological_order(g: nx.DiGraph, *, key: Callable[[str], Any] | None = None) -> list[str]:
+def topological_order(g: Graph, *, key: Callable[[str], Any] | None = None) -> list[str]:
     """Tasks with every dependency first; ties broken by ``key`` (default: document order)."""
     if key is None:
         key = _document_order(g).__getitem__
@@ -80,7 +85,7 @@ def topological_order(g: nx.DiGraph, *, key: Callable[[str], Any] | None = None)
         _raise_cycle(g, exc)
 
 
-def topological_generations(g: nx.DiGraph) -> list[list[str]]:
+def topological_generations(g: Graph) -> list[list[str]]:
     """Layers of tasks whose dependencies all lie in earlier layers, each in document order."""
     order = _document_order(g)
     try:
@@ -89,7 +94,7 @@ def topological_generations(g: nx.DiGraph) -> list[list[str]]:
         _raise_cycle(g, exc)
 
 
-def _reachable(g: nx.DiGraph, ids: Iterable[str]) -> set[str]:
+def _reachable(g: Graph, ids: Iterable[str]) -> set[str]:
     """Nodes reachable from ``ids`` by one or more edges of ``g``."""
     sources = list(dict.fromkeys(ids))
     for node in sources:
@@ -104,24 +109,24 @@ def _reachable(g: nx.DiGraph, ids: Iterable[str]) -> set[str]:
     return {n for n in reach if n not in starts or any(p in reach for p in g.pred[n])}
 
 
-def descendants(g: nx.DiGraph, ids: Iterable[str]) -> set[str]:
+def descendants(g: Graph, ids: Iterable[str]) -> set[str]:
     """Every task that depends, directly or not, on one of ``ids``."""
     return _reachable(g, ids)
 
 
-def ancestors(g: nx.DiGraph, ids: Iterable[str]) -> set[str]:
+def ancestors(g: Graph, ids: Iterable[str]) -> set[str]:
     """Every task that one of ``ids`` depends on, directly or not."""
     return _reachable(g.reverse(copy=False), ids)
 
 
-def _topological_sort(g: nx.DiGraph) -> list[str]:
+def _topological_sort(g: Graph) -> list[str]:
     try:
         return list(nx.topological_sort(g))
     except nx.NetworkXUnfeasible as exc:
         _raise_cycle(g, exc)
 
 
-def critical_path(g: nx.DiGraph, durations: Mapping[str, float]) -> tuple[list[str], float]:
+def critical_path(g: Graph, durations: Mapping[str, float]) -> tuple[list[str], float]:
     """The chain of tasks with the largest summed duration (missing durations count 0), and that sum."""
     best: dict[str, float] = {}
     via: dict[str, str | None] = {}
@@ -140,7 +145,7 @@ def critical_path(g: nx.DiGraph, durations: Mapping[str, float]) -> tuple[list[s
     return path[::-1], total
 
 
-def remaining_critical_path(g: nx.DiGraph, durations: Mapping[str, float], done: set[str]) -> float:
+def remaining_critical_path(g: Graph, durations: Mapping[str, float], done: set[str]) -> float:
     """Longest summed duration along a chain of tasks not in ``done`` (a lower bound for the ETA)."""
     best: dict[str, float] = {}
     for node in _topological_sort(g):
@@ -151,12 +156,12 @@ def remaining_critical_path(g: nx.DiGraph, durations: Mapping[str, float], done:
     return max(best.values(), default=0.0)
 
 
-def _edges(g: nx.DiGraph) -> list[tuple[str, str]]:
+def _edges(g: Graph) -> list[tuple[str, str]]:
     """Edges in document order: by dependent, then by its dependency list."""
     return [(dep, task) for task in g for dep in g.pred[task]]
 
 
-def to_ascii(g: nx.DiGraph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
+def to_ascii(g: Graph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
     """A ``tree``-style drawing; a task with several dependencies is drawn in full once, then ``(see above)``."""
 
     def text(node: str) -> str:
@@ -185,7 +190,7 @@ def to_ascii(g: nx.DiGraph, labels: Mapping[str, str] | None = None, states: Map
     return "\n".join(lines)
 
 
-def _mermaid_ids(g: nx.DiGraph) -> dict[str, str]:
+def _mermaid_ids(g: Graph) -> dict[str, str]:
     ids: dict[str, str] = {}
     used: set[str] = set()
     for node in g:
@@ -216,7 +221,7 @@ def _stated(label: str, node: str, states: Mapping[str, str] | None) -> str:
     return f"{label} ({states[node]})" if states and states.get(node) else label
 
 
-def to_mermaid(g: nx.DiGraph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
+def to_mermaid(g: Graph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
     """A Mermaid ``flowchart TD`` with ids made safe for Mermaid and the labels quoted.
 
     With ``states`` (an instance) each label ends in its task's state and each node gets a
@@ -246,7 +251,7 @@ def _dot_quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-def to_dot(g: nx.DiGraph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
+def to_dot(g: Graph, labels: Mapping[str, str] | None = None, states: Mapping[str, str] | None = None) -> str:
     """A Graphviz ``digraph workflow`` with every id quoted; with ``states``, filled in each task's state colour."""
     lines = ["digraph workflow {", "    node [shape=box];"]
     for node in g:
@@ -262,7 +267,7 @@ def to_dot(g: nx.DiGraph, labels: Mapping[str, str] | None = None, states: Mappi
     return "\n".join(lines)
 
 
-def to_json(g: nx.DiGraph, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+def to_json(g: Graph, nodes: list[dict[str, Any]]) -> dict[str, Any]:
     """``{"nodes": [{"id", "name", "action"}], "edges": [[from, to]]}``, edges in document order."""
     return {
         "nodes": [{"id": n["id"], "name": n.get("name") or "", "action": n.get("action") or ""} for n in nodes],

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+# The policy fields' values (the schema's enums), checked before a document becomes these types.
+TaskOnFailure = Literal["fail", "skip", "continue", "pause", "rollback"]
+WorkflowOnFailure = Literal["fail", "rollback", "pause"]
+OnInterrupt = Literal["rerun", "fail", "pause"]
+TaskMode = Literal["parallel", "sequential", "conditional"]
+WorkflowMode = Literal["parallel", "sequential"]
+TriggerRule = Literal["all_success", "all_done", "one_success", "one_failed", "none_failed", "all_failed"]
 
 ACTION_NAMES = (
     "command",
@@ -76,13 +84,13 @@ class Task:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     dependencies: tuple[str, ...] = ()
     conditions: tuple[str, ...] = ()
-    trigger_rule: str | MinSuccess = "all_success"
-    execution_mode: str = "parallel"
+    trigger_rule: TriggerRule | MinSuccess = "all_success"
+    execution_mode: TaskMode = "parallel"
     priority: int = 0
     timeout_seconds: float | None = None
     retry: RetryPolicy = RetryPolicy()
-    on_failure: str = "fail"
-    on_interrupt: str = "rerun"
+    on_failure: TaskOnFailure = "fail"
+    on_interrupt: OnInterrupt = "rerun"
     compensate: Mapping[str, Any] | None = None
     checkpoint: bool = True
     agent_id: str | None = None
@@ -117,11 +125,11 @@ class Workflow:
     tags: tuple[str, ...] = ()
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     variables: Mapping[str, Any] = field(default_factory=dict)
-    execution_mode: str = "parallel"
+    execution_mode: WorkflowMode = "parallel"
     max_parallel: int | None = None
     timeout_seconds: float | None = None
     expected_duration_seconds: float | None = None
-    on_failure: str = "fail"
+    on_failure: WorkflowOnFailure = "fail"
     hooks: Mapping[str, Any] = field(default_factory=dict)
     agents: Mapping[str, Any] = field(default_factory=dict)
     schedule: Mapping[str, Any] | None = None

@@ -24,7 +24,7 @@ class _Mapping(dict):  # type: ignore[type-arg]
 
     __slots__ = ("duplicates",)
 
-    def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
+    def __init__(self, pairs: list[tuple[Any, ...]]) -> None:
         super().__init__()
         self.duplicates: list[tuple[Any, int | None]] = []
         for key, value, *line in pairs:
@@ -122,7 +122,7 @@ def _yaml_loader() -> type:
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # noqa: FBT001
             self.flatten_mapping(node)
-            pairs = []
+            pairs: list[tuple[Any, ...]] = []
             for key_node, value_node in node.value:
                 key = self.construct_object(key_node, deep=deep)
                 try:
@@ -135,7 +135,10 @@ def _yaml_loader() -> type:
                 pairs.append((key, value, key_node.start_mark.line + 1))
             return _Mapping(pairs)
 
-    Loader.add_constructor("tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node, deep=True))
+    def construct_map(loader: Any, node: yaml.MappingNode) -> Any:
+        return loader.construct_mapping(node, deep=True)
+
+    Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
     return Loader
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from workflow_cli.errors import Issue, did_you_mean
 
@@ -125,7 +125,7 @@ def _fast_validator(name: str) -> Any:
     digest = hashlib.sha256((text + _compiler_version() + _CODE_TAG).encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workflow-cli"
     module_path = cache / f"schema_{name.replace('-', '_').replace('.', '_')}_{digest}.py"
-    options = {"use_default": False, "use_formats": False}
+    options: dict[str, Any] = {"use_default": False, "use_formats": False}
     try:
         if not module_path.exists():
             import fastjsonschema
@@ -210,7 +210,7 @@ def _json_type(value: object) -> str:
 
 def _issues_for(error: ValidationError, path: JsonPath) -> list[tuple[JsonPath, Issue]]:
     """Translate one jsonschema error found at ``path`` into located issues."""
-    kind, value, instance = error.validator, error.validator_value, error.instance
+    kind, value, instance = error.validator, cast(Any, error.validator_value), cast(Any, error.instance)
     if "propertyNames" in error.relative_schema_path:
         return [_bad_key(path, instance)]
     if kind == "additionalProperties" and value is False and isinstance(instance, dict):
@@ -229,7 +229,7 @@ def _issues_for(error: ValidationError, path: JsonPath) -> list[tuple[JsonPath, 
 
 def _message(error: ValidationError, path: JsonPath) -> str:
     """Short human wording for a single-keyword failure."""
-    kind, value, instance = error.validator, error.validator_value, error.instance
+    kind, value, instance = error.validator, cast(Any, error.validator_value), cast(Any, error.instance)
     if kind == "type":
         expected = " or ".join(value) if isinstance(value, list) else value
         return f"expected {expected}, got {_json_type(instance)}"
@@ -260,10 +260,12 @@ def _bad_key(path: JsonPath, key: object) -> tuple[JsonPath, Issue]:
 
 def _unknown_fields(error: ValidationError, path: JsonPath) -> list[tuple[JsonPath, Issue]]:
     """One issue per field an ``additionalProperties: false`` object does not allow."""
-    allowed = list(error.schema.get("properties", {}))
+    schema: Any = error.schema
+    allowed = list(schema.get("properties", {}))
     noun = "event" if path == ("hooks",) else "field"
     found = []
-    for key in error.instance:
+    instance: Any = error.instance
+    for key in instance:
         if key not in allowed:
             where = (*path, key)
             found.append((where, Issue(render_path(where), f"unknown {noun} '{key}'", did_you_mean(str(key), allowed))))
@@ -286,7 +288,8 @@ def _branch_issues(error: ValidationError, path: JsonPath) -> list[tuple[JsonPat
     for subs in branches.values():
         for sub in subs:
             if _is_type_miss(sub):
-                types.extend(sub.validator_value if isinstance(sub.validator_value, list) else [sub.validator_value])
+                value: Any = sub.validator_value
+                types.extend(value if isinstance(value, list) else [value])
     expected = " or ".join(dict.fromkeys(types))
     return [(path, Issue(render_path(path), f"expected {expected}, got {_json_type(error.instance)}"))]
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any
 
-from workflow_cli.engine.clock import parse_duration
+from workflow_cli.clock import parse_duration
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.monitor.summary import describe_waiting
 from workflow_cli.store.events import read_events

@@ -50,7 +50,7 @@ def past_durations(home: Home, template: str | None, exclude: str) -> dict[str, 
 
 def estimate_remaining(home: Home, paths: InstancePaths, state: Mapping[str, Any]) -> float | None:
     """Seconds until the instance should finish, or None without any history to go by."""
-    from workflow_cli.engine.clock import SystemClock, parse_iso
+    from workflow_cli.clock import SystemClock, parse_iso
     from workflow_cli.graph.dag import build_graph, remaining_critical_path
 
     history = past_durations(home, state.get("template"), paths.id)

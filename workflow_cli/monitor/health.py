@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow_cli.engine.clock import parse_iso, utc_iso
+from workflow_cli.clock import parse_iso, utc_iso
 from workflow_cli.errors import WorkflowError
 from workflow_cli.store.atomic import write_json_atomic
 from workflow_cli.store import index
@@ -156,7 +156,7 @@ def _stuck(state: Mapping[str, Any], tasks: Mapping[str, Any], now: float, runne
 
 
 def _epoch(iso: str) -> float:
-    from workflow_cli.engine.clock import parse_iso
+    from workflow_cli.clock import parse_iso
 
     return parse_iso(iso)
 
@@ -317,7 +317,7 @@ def collect(home: Home) -> list[Record]:
 
 def health_report(home: Home, *, now: float | None = None) -> dict[str, Any]:
     """The health report of a home (SPEC 9) at ``now`` (default: the system clock)."""
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
 
     return summarize(collect(home), now=SystemClock().time() if now is None else now)
 

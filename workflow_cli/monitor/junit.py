@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from workflow_cli.engine.clock import parse_iso
+from workflow_cli.clock import parse_iso
 
 LOG_LINES = 20
 # characters XML 1.0 cannot carry at all (ANSI escapes in logs contain \x1b, for one)
@@ -112,5 +112,6 @@ def write_junit(state: Mapping[str, Any], path: Path, *, log_dir: Path | None = 
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    data = ET.tostring(junit_tree(state, log_dir=log_dir).getroot(), encoding="utf-8", xml_declaration=True)
+    root: Any = junit_tree(state, log_dir=log_dir).getroot()
+    data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     write_bytes_atomic(target, data + b"\n", mode=0o644)

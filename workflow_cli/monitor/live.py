@@ -1,4 +1,4 @@
-"""``monitor``: follow an instance from its files on disk, as a live rich view or one line per change.
+"""``monitor``: follow an instance from its files on disk (the rich view that draws it is :mod:`workflow_cli.cli.live_view`).
 
 :class:`Watcher` loads the state once and then folds the events appended since (the same fold
 ``load_state`` does), so every transition is seen with its own time even when several happen
@@ -20,20 +20,14 @@ from workflow_cli.monitor.summary import describe_waiting, task_counts
 from workflow_cli.store.events import read_events
 from workflow_cli.store.instances import InstancePaths, load_state
 from workflow_cli.store.locks import is_locked
-from workflow_cli.store.state import apply_event, progress
+from workflow_cli.store.state import apply_event
 
 TERMINAL = ("completed", "failed", "cancelled")
 FINISHED = ("completed", "failed", "skipped", "cancelled")
-COUNT_ORDER = ("completed", "running", "waiting", "pending", "failed", "skipped", "cancelled")
-
-
-# colours of the live view (the model and the CLI keep their own: nothing here imports cli/)
-STYLES = {"completed": "green", "running": "cyan", "running (no runner)": "bold red", "waiting": "yellow",
-          "paused": "magenta", "failed": "red", "cancelled": "bright_black", "skipped": "bright_black"}
 
 
 class Clock(Protocol):
-    """What the watcher needs from a clock (``workflow_cli.engine.clock.SystemClock`` fits)."""
+    """What the watcher needs from a clock (``workflow_cli.clock.SystemClock`` fits)."""
 
     def time(self) -> float:
         """Wall time, epoch seconds."""
@@ -81,7 +75,7 @@ class Frame:
     now: float
 
 
-def _task_detail(task: Mapping[str, Any]) -> str | None:
+def task_detail(task: Mapping[str, Any]) -> str | None:
     if task["status"] == "waiting":
         return describe_waiting(task.get("waiting"))
     if task["status"] == "pending" and task.get("next_attempt_at"):
@@ -102,7 +96,7 @@ def fold(state: dict[str, Any], events: list[dict[str, Any]]) -> list[Change]:
         apply_event(state, event)
         if tid is not None and state["tasks"][tid]["status"] != before:
             task = state["tasks"][tid]
-            changes.append(Change(event["time"], tid, before, task["status"], task.get("attempts"), _task_detail(task)))
+            changes.append(Change(event["time"], tid, before, task["status"], task.get("attempts"), task_detail(task)))
         if state["status"] != status_before:
             changes.append(Change(event["time"], None, status_before, state["status"],
                                   detail=state.get("error") if state["status"] in ("failed", "paused", "cancelled") else None))
@@ -125,7 +119,7 @@ class Watcher:
 
     def __post_init__(self) -> None:
         if self.clock is None:
-            from workflow_cli.engine.clock import SystemClock
+            from workflow_cli.clock import SystemClock
 
             self.clock = SystemClock()
         if self.alive is None:
@@ -183,78 +177,5 @@ def start_lines(state: Mapping[str, Any], alive: bool, now_iso: str) -> list[Cha
     for tid, task in state["tasks"].items():
         if task["status"] in ("running", "waiting"):
             lines.append(Change(task.get("started_at") or now_iso, tid, None, task["status"], task.get("attempts"),
-                                _task_detail(task), kind="start"))
+                                task_detail(task), kind="start"))
     return lines
-
-
-def _elapsed(task: Mapping[str, Any], now: float) -> float | None:
-    if task["status"] not in ("running", "waiting") or not task.get("started_at"):
-        return task.get("duration_seconds")
-    from workflow_cli.engine.clock import parse_iso
-
-    return max(now - parse_iso(task["started_at"]), 0.0)
-
-
-def _rows(state: Mapping[str, Any], limit: int) -> tuple[list[str], int]:
-    """Task ids to show (running, waiting and failed first, then the latest finished, then pending)."""
-    tasks = state["tasks"]
-    hot = [t for t, ts in tasks.items() if ts["status"] in ("running", "waiting", "failed")]
-    done = sorted((t for t, ts in tasks.items() if ts["status"] in ("completed", "skipped", "cancelled")),
-                  key=lambda t: tasks[t].get("finished_at") or "")
-    pending = [t for t, ts in tasks.items() if ts["status"] == "pending"]
-    room = max(limit - len(hot), 0)
-    n_done = min(len(done), room - min(len(pending), room // 2))
-    n_pending = min(len(pending), room - n_done)
-    chosen = set(hot[:limit]) | set(done[len(done) - n_done:]) | set(pending[:n_pending])
-    return [t for t in tasks if t in chosen], len(tasks) - len(chosen)
-
-
-class LiveView:
-    """The rich renderable of one frame: header, progress bar, task table with spinners."""
-
-    def __init__(self, interval: float, max_rows: int = 20) -> None:
-        self.interval = interval
-        self.max_rows = max_rows
-        self._spinners: dict[str, Any] = {}
-
-    def _spinner(self, tid: str) -> Any:
-        from rich.spinner import Spinner
-
-        if tid not in self._spinners:
-            self._spinners[tid] = Spinner("dots", style="cyan")
-        return self._spinners[tid]
-
-    def render(self, frame: Frame) -> Any:
-        """The renderable for ``frame``."""
-        from rich.console import Group
-        from rich.progress_bar import ProgressBar
-        from rich.table import Table
-        from rich.text import Text
-
-        state, now = frame.state, frame.now
-        status = state["status"] if frame.runner_alive or state["status"] != "running" else "running (no runner)"
-        header = Text.assemble((f"{state.get('name') or ''}  ", "bold"), f"{state['id']}  ",
-                               (status, STYLES.get(status, "white")))
-        if state.get("started_at"):
-            from workflow_cli.engine.clock import parse_iso
-
-            end = parse_iso(state["finished_at"]) if state.get("finished_at") else now
-            header.append(f"  {max(end - parse_iso(state['started_at']), 0.0):.1f}s", style="dim")
-        pct = progress(state)
-        counts = task_counts(state)
-        bar = Table.grid(padding=(0, 1))
-        bar.add_row(ProgressBar(total=100, completed=pct, width=40), f"{pct:.0f}%",
-                    ", ".join(f"{counts[s]} {s}" for s in COUNT_ORDER if counts.get(s)))
-        table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
-        for col in ("", "task", "status", "attempts", "duration", "detail"):
-            table.add_column(col, no_wrap=col != "detail", overflow="ellipsis")
-        shown, hidden = _rows(state, self.max_rows)
-        for tid in shown:
-            ts = state["tasks"][tid]
-            mark: Any = self._spinner(tid) if ts["status"] == "running" else ""
-            elapsed = _elapsed(ts, now)
-            table.add_row(mark, tid, Text(ts["status"], style=STYLES.get(ts["status"], "white")),
-                          str(ts["attempts"] or ""), "" if elapsed is None else f"{elapsed:.1f}s", _task_detail(ts) or "")
-        footer = Text(f"… {hidden} more task(s)\n" if hidden else "", style="dim")
-        footer.append(f"refreshing every {self.interval:g}s from disk · Ctrl-C stops watching (the run goes on)", style="dim")
-        return Group(header, bar, table, footer)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from workflow_cli.engine.clock import parse_iso
+from workflow_cli.clock import parse_iso
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.monitor.report_svg import STATE_COLORS, color, dag_svg, gantt_svg
 from workflow_cli.store.home import Home
@@ -134,8 +134,8 @@ def write_report(home: Home, instance: str, output: Path) -> Path:
         NotFoundError: no instance matches.
         InvalidInputError: ``output`` cannot be written.
     """
-    from workflow_cli import __version__
-    from workflow_cli.engine.clock import SystemClock, utc_iso
+    from workflow_cli._version import __version__
+    from workflow_cli.clock import SystemClock, utc_iso
     from workflow_cli.store.atomic import write_bytes_atomic
     from workflow_cli.store.ids import resolve_instance_id
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from workflow_cli.engine.clock import parse_iso
+from workflow_cli.clock import parse_iso
 
 # fill, text colour per task state (SPEC 6.1)
 STATE_COLORS: dict[str, tuple[str, str]] = {

@@ -18,7 +18,7 @@ from workflow_cli.store.home import Home
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    from workflow_cli.engine.clock import utc_iso
+    from workflow_cli.clock import utc_iso
 
     return utc_iso(ts)
 
@@ -57,7 +57,7 @@ def clear_cache(home: Home, *, older_than: str | None = None, now: float | None 
     now = time.time() if now is None else now
     before = None
     if older_than is not None:
-        from workflow_cli.engine.clock import parse_duration
+        from workflow_cli.clock import parse_duration
 
         seconds = parse_duration(older_than)
         if seconds is None:

@@ -1,25 +1,5 @@
-"""The home's optional ``config.yaml`` (SPEC 6.5), checked like a document."""
+"""Kept for imports written before the move: the home's configuration is read by :mod:`workflow_cli.store.config`."""
 
-from __future__ import annotations
+from workflow_cli.store.config import load_config
 
-from typing import Any
-
-from workflow_cli.errors import InvalidInputError
-from workflow_cli.store.home import Home
-
-
-def load_config(home: Home) -> dict[str, Any]:
-    """The configuration, or ``{}`` when the file does not exist; a misspelt key is an error."""
-    path = home.config_file
-    if not path.exists():
-        return {}
-    from workflow_cli.model.loader import load_file
-    from workflow_cli.model.schema import schema_issues
-
-    config = load_file(path, what="config")
-    issues = schema_issues(config, "config")
-    if issues:
-        from workflow_cli.errors import Issue
-
-        raise InvalidInputError(None, [Issue(f"{path}:{i.path}", i.message, i.hint) for i in issues])
-    return dict(config)
+__all__ = ["load_config"]

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from workflow_cli.errors import ConflictError, NotFoundError
+from workflow_cli.model.states import EventType
 from workflow_cli.ops.query import instance_paths
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state
@@ -17,7 +18,7 @@ HANDOVER_WAIT = 5.0  # seconds a command waits for a live runner to take its req
 
 
 def _journal(home: Home, paths: InstancePaths) -> Any:
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.engine.journal import Journal
 
     return Journal(paths, home.checkpoints / paths.id, load_state(paths), SystemClock())
@@ -71,7 +72,7 @@ def _interrupted_attempts(journal: Any, wf: Any, error: str) -> None:
     """
     for tid, ts in journal.state["tasks"].items():
         if ts["status"] == "running" and wf.tasks[tid].on_interrupt == "rerun":
-            journal.record("task.retrying", {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
+            journal.record(EventType.TASK_RETRYING, {"task": tid, "attempt": ts["attempts"], "error": error, "kind": "interrupted", "due": None})
 
 
 def stop(home: Home, instance: str, *, force: bool = False) -> dict[str, Any]:
@@ -88,7 +89,7 @@ def stop(home: Home, instance: str, *, force: bool = False) -> dict[str, Any]:
         if status in TERMINAL or status == "paused":  # it ended while the request was on its way
             raise ConflictError(f"instance {paths.id} is {status}; there is nothing to stop")
         _interrupted_attempts(journal, _workflow(paths), "stopped while its runner was gone")
-        journal.record("workflow.paused", {"reason": "stopped by request"})
+        journal.record(EventType.WORKFLOW_PAUSED, {"reason": "stopped by request"})
     return {"id": paths.id, "requested": "stop", "handed_to_runner": False, "status": journal.state["status"]}
 
 
@@ -106,8 +107,8 @@ def cancel(home: Home, instance: str) -> dict[str, Any]:
             raise ConflictError(f"instance {paths.id} is already {journal.state['status']}")
         for tid, ts in journal.state["tasks"].items():
             if ts["status"] in ("pending", "running", "waiting"):
-                journal.record("task.cancelled", {"task": tid, "kind": "cancelled", "error": "cancelled by request"})
-        journal.record("workflow.cancelled", {"error": "cancelled by request"})
+                journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled", "error": "cancelled by request"})
+        journal.record(EventType.WORKFLOW_CANCELLED, {"error": "cancelled by request"})
     return {"id": paths.id, "requested": "cancel", "handed_to_runner": False, "status": "cancelled"}
 
 
@@ -132,7 +133,7 @@ def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dic
     from workflow_cli.engine.attempt import Redactor
     from workflow_cli.engine.rollback import run_rollback
     from workflow_cli.model.document import build_workflow
-    from workflow_cli.ops.config import load_config
+    from workflow_cli.store.config import load_config
     from workflow_cli.store.instances import read_document, read_secrets
 
     paths = instance_paths(home, instance)

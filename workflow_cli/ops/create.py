@@ -64,7 +64,7 @@ def prepare(
     document: Mapping[str, Any] | None = None,
 ) -> Prepared:
     """Load (or take ``document`` as given), validate and parametrise; raises every problem at once."""
-    from workflow_cli.model.validate import check_document
+    from workflow_cli.ops.document_checks import check_document
     from workflow_cli.templates.resolve import resolve_document
 
     if document is not None:
@@ -173,7 +173,7 @@ def create_instance(
 
     ``workdir``: the instance's base directory (SPEC 6.2; default the current directory).
     """
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.store.ids import new_instance_id
     from workflow_cli.store.instances import create_instance_dir
 

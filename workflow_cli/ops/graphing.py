@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from workflow_cli.errors import NotFoundError
-from workflow_cli.model.validate import check_document
+from workflow_cli.ops.document_checks import check_document
 from workflow_cli.store.home import Home
 
 

@@ -46,7 +46,7 @@ def _forget(conn: Any, home: Home, instance_id: str, before: str | None) -> None
 def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive: bool = False,
           dry_run: bool = False, now: float | None = None) -> dict[str, Any]:
     """Finished instances whose finish is older than ``older_than`` (``7d``, ``12h``...): removed or archived."""
-    from workflow_cli.engine.clock import SystemClock, parse_duration, parse_iso
+    from workflow_cli.clock import SystemClock, parse_duration, parse_iso
 
     seconds = parse_duration(older_than)
     if seconds is None:

@@ -25,7 +25,7 @@ Starter = Callable[[Home, str], None]
 
 def _record(home: Home, paths: InstancePaths, etype: str, data: dict[str, Any], *, allowed: tuple[str, ...]) -> dict[str, Any]:
     """Record one event under the instance lock when the instance is in one of ``allowed`` states."""
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.engine.journal import Journal
 
     lock = InstanceLock(paths.lock)
@@ -48,7 +48,7 @@ def _record(home: Home, paths: InstancePaths, etype: str, data: dict[str, Any], 
 
 def caps(home: Home) -> int | None:
     """The home-wide ``max_active_runs`` (None: no cap)."""
-    from workflow_cli.ops.config import load_config
+    from workflow_cli.store.config import load_config
 
     return load_config(home).get("max_active_runs")
 
@@ -102,10 +102,10 @@ def list_queue(home: Home) -> list[dict[str, Any]]:
 
 
 def _released_recently(state: dict[str, Any], now: float) -> bool:
-    from workflow_cli.engine.clock import parse_iso
+    from workflow_cli.clock import parse_iso
 
     released = (state.get("queue") or {}).get("released_at")
-    return bool(released) and now - parse_iso(released) < RELEASE_GRACE_SECONDS
+    return bool(released) and now - parse_iso(str(released)) < RELEASE_GRACE_SECONDS
 
 
 def _active(home: Home, queued: list[dict[str, Any]], now: float) -> tuple[int, dict[str, int]]:
@@ -122,7 +122,7 @@ def _active(home: Home, queued: list[dict[str, Any]], now: float) -> tuple[int, 
 
 def dispatch(home: Home, start: Starter) -> list[str]:
     """Start every queued instance that fits under the caps, in queue order; returns their ids."""
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
 
     started: list[str] = []
     if not list_instances(home, status="queued", limit=1, problems=[]):

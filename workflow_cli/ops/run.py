@@ -46,19 +46,43 @@ def _options(**kwargs: Any) -> Any:
     return RunOptions(**{k: v for k, v in kwargs.items() if v is not None})
 
 
-def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, sink: Callable[[dict], None] | None = None,
-          wait_threshold: float | None = None, reopen: bool = False, prepare: Callable[[Any], None] | None = None,
+class HomeChildWorkflows:
+    """Child instances for ``workflow_trigger`` (:class:`~workflow_cli.actions.base.ChildWorkflows`), made by ops."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+
+    def create(self, source: str, *, params: Mapping[str, Any], name: str | None, parent: Mapping[str, Any],
+               workdir: str | None = None) -> str:
+        """Create the child instance; its id."""
+        from workflow_cli.ops.create import create_instance
+
+        return create_instance(self.home, source, overrides=dict(params), name=name, parent=parent, workdir=workdir).id
+
+    def run(self, instance_id: str) -> None:
+        """Run the child in this thread until it stops moving."""
+        drive(self.home, InstancePaths(self.home.instances / instance_id))
+
+    def start_background(self, instance_id: str) -> None:
+        """Start the child's runner in a background process."""
+        detach(self.home, InstancePaths(self.home.instances / instance_id), "start")
+
+
+def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, sink: Callable[[dict[str, Any]], None] | None = None,
+          wait_threshold: float | None = None, reopen: bool = False, reset: Sequence[tuple[str, bool]] = (),
           apply_only: bool = False, no_cache: bool = False) -> RunResult:
     """Run the instance in this process until it stops moving (``apply_only``: only take in requests).
 
+    ``reset``: (task, full) pairs put back to pending before the run goes on (``retry``);
     ``no_cache``: do not reuse cached task results (successful results are still stored).
     """
     from workflow_cli.engine.runner import Runner
     from workflow_cli.ops.python_source import add_source_folder
 
     add_source_folder(paths.header)  # an instance made from FILE.py:NAME: its python tasks import modules beside it
-    options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen, prepare=prepare,
-                       apply_only=apply_only or None, no_cache=no_cache or None)
+    options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen,
+                       reset_tasks=tuple(reset) or None, apply_only=apply_only or None, no_cache=no_cache or None,
+                       child_workflows=HomeChildWorkflows(home))
     outcome = Runner(home, paths, options=options).run()
     return _result(paths, outcome.state)
 
@@ -182,14 +206,9 @@ def retry(home: Home, instance: str, *, tasks: Sequence[str] = (), downstream: b
         raise ConflictError(f"nothing to retry in instance {paths.id}")
 
     roots = set(tasks) or {t for t, ts in state["tasks"].items() if ts["status"] in ("failed", "cancelled")}
-
-    def prepare(runner: Any) -> None:
-        for tid in targets:
-            # a named or failed foreach task keeps its completed items; a task re-run as downstream starts over
-            data = {"task": tid, "reason": "retry"} if tid in roots else {"task": tid, "reason": "retry", "full": True}
-            runner.journal.record("task.reset", data)
-
+    # a named or failed foreach task keeps its completed items; a task re-run as downstream starts over
+    reset = [(tid, tid not in roots) for tid in targets]
     if detach_run:  # checked here, run by a background ``retry`` (serve's API)
         extra = [arg for t in tasks for arg in ("--task", t)] + (["--downstream"] if downstream else [])
         return detach(home, paths, "retry", extra)
-    return drive(home, paths, reopen=True, prepare=prepare, **kw)
+    return drive(home, paths, reopen=True, reset=reset, **kw)

@@ -6,7 +6,6 @@ new ``last_slot`` before any run starts. Every function takes ``now`` (aware UTC
 
 from __future__ import annotations
 
-import fcntl
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from workflow_cli.errors import Issue, StateError, WorkflowError
 from workflow_cli.model.schedule_check import schedule_issues
 from workflow_cli.store.atomic import read_json, write_json_atomic
 from workflow_cli.store.home import Home, make_private_dir
+from workflow_cli.store.locks import try_lock_file
 
 STATE_FORMAT = 1
 KEEP = 20  # run ids and skipped slots kept in a state file
@@ -123,13 +123,11 @@ def read_state(home: Home, template: str) -> dict[str, Any] | None:
 def _template_lock(home: Home, template: str) -> Iterator[bool]:
     """Hold ``<template>.lock`` exclusively for the block; yields False when another process holds it."""
     folder = make_private_dir(home.root / "schedules")
-    fd = os.open(folder / f"{template}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = try_lock_file(folder / f"{template}.lock")
+    if fd is None:
+        yield False
+        return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
         yield True
     finally:
         os.close(fd)  # closing drops the lock

@@ -25,7 +25,7 @@ def document_key(document: Any) -> str | None:
 
     import orjson
 
-    from workflow_cli import __version__
+    from workflow_cli._version import __version__
     from workflow_cli.model.schema import schema_hash
 
     options = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS

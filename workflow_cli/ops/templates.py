@@ -45,7 +45,7 @@ def show_template(home: Home, name: str) -> dict[str, Any]:
     """One template with its parameters and graph."""
     from workflow_cli.graph.dag import build_graph, to_json
 
-    from workflow_cli.model.validate import check_document
+    from workflow_cli.ops.document_checks import check_document
     from workflow_cli.ops.create import _known_actions
 
     ref = find_template(home, name)

@@ -19,7 +19,7 @@ from workflow_cli.store.locks import is_locked
 
 def _due_reason(home: Home, paths: InstancePaths, state: dict[str, Any], now: float) -> str | None:
     """Why the instance should be resumed now, or None."""
-    from workflow_cli.engine.clock import parse_iso
+    from workflow_cli.clock import parse_iso
     from workflow_cli.engine.waiting import can_move_on
 
     if state["status"] == "running":
@@ -62,7 +62,7 @@ def tick(home: Home) -> dict[str, Any]:
     """Resume every instance that can move on; returns what was done per instance."""
     from datetime import datetime, timezone
 
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.ops.queue import detach_start, dispatch, queue_or_start
     from workflow_cli.ops.run import drive
     from workflow_cli.ops.schedules import fire_due_schedules

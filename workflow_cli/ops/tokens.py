@@ -25,7 +25,7 @@ def check_role(role: str) -> str:
 
 def create_token(home: Home, name: str, role: str, *, clock: Any = None) -> dict[str, Any]:
     """A new token for ``name``: returned once (``token``), stored only as a hash."""
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
 
     if not _NAME.match(name or ""):
         raise InvalidInputError.at("NAME", f"invalid token name {name!r}: letters, digits, '_', '.', '@' and '-', at most 64")

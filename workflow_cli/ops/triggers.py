@@ -204,13 +204,15 @@ def _settled_files(home: Home, trigger: Trigger, now: float) -> Iterator[tuple[s
 
 def fire_file_triggers(home: Home, now: float, start: Starter | None = None) -> list[dict[str, Any]]:
     """Start one run per new settled file of every ``files`` trigger; each file fires once."""
-    from workflow_cli.engine.clock import utc_iso
+    from workflow_cli.clock import utc_iso
 
     triggers = home_triggers(home, "files")
     if not triggers:
         return []
     if start is None:
-        from workflow_cli.ops.queue import queue_or_start as start
+        from workflow_cli.ops.queue import queue_or_start
+
+        start = queue_or_start
     fired: list[dict[str, Any]] = []
     with _files_lock(home) as held:
         if not held:
@@ -222,7 +224,7 @@ def fire_file_triggers(home: Home, now: float, start: Starter | None = None) -> 
                 if key in done:
                     continue
                 row: dict[str, Any] = {"template": trigger.template, "path": path}
-                scope = {"type": "files", "name": trigger.name, "payload": None, "headers": {}, "path": path, "time": utc_iso(now)}
+                scope: dict[str, Any] = {"type": "files", "name": trigger.name, "payload": None, "headers": {}, "path": path, "time": utc_iso(now)}
                 try:
                     row["id"] = start_triggered(home, trigger, scope, start)
                 except WorkflowError as exc:

@@ -47,7 +47,7 @@ def validate_document(
     home: Home, document: Any, *, origin: str, cli_pairs: Sequence[str] = (), params_file: str | None = None
 ) -> ValidationResult:
     """The checks of :func:`validate_source` on a loaded document (the Python builder uses them too)."""
-    from workflow_cli.model.validate import analyse_document
+    from workflow_cli.ops.document_checks import analyse_document
     from workflow_cli.ops.create import _known_actions, load_params_file
     from workflow_cli.templates.params import resolve_params
 
@@ -79,7 +79,7 @@ def validate_document(
 
 def _resolved_issues(document: dict[str, Any], params: Any) -> list[Issue]:
     """Problems that only show once the values are in (as ``create`` finds them): render errors, action checks."""
-    from workflow_cli.model.validate import document_issues
+    from workflow_cli.ops.document_checks import document_issues
     from workflow_cli.ops.create import _known_actions
     from workflow_cli.templates.resolve import resolve_document
 

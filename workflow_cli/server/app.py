@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from workflow_cli import __version__
+from workflow_cli._version import __version__
 from workflow_cli.server.auth import TokenCache
 from workflow_cli.server.context import ServerContext
 

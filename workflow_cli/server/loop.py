@@ -54,7 +54,7 @@ class ServiceLoop:
 
     def one_pass(self) -> None:
         """Schedules, file triggers, the queue, then every instance that can move on."""
-        from workflow_cli.engine.clock import SystemClock
+        from workflow_cli.clock import SystemClock
         from workflow_cli.ops.queue import dispatch
         from workflow_cli.ops.triggers import fire_file_triggers
 

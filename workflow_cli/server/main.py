@@ -88,7 +88,7 @@ def run_server(home: Home, *, host: str, port: int) -> int:
     """Serve until SIGINT/SIGTERM; returns the exit code (0)."""
     import uvicorn
 
-    from workflow_cli.ops.config import load_config
+    from workflow_cli.store.config import load_config
     from workflow_cli.server.app import build_app
     from workflow_cli.server.loop import ServiceLoop
 

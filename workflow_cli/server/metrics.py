@@ -43,7 +43,7 @@ def _share(state: dict[str, Any]) -> dict[str, Any]:
         if ts.get("status") in ("completed", "failed"):
             _observe(tasks, template, ts.get("duration_seconds"))
     if state["status"] in TERMINAL and state.get("finished_at"):
-        from workflow_cli.engine.clock import parse_iso
+        from workflow_cli.clock import parse_iso
 
         _observe(runs, template, run_seconds(state, parse_iso(state["finished_at"])))
     return {"attempts": attempts, "tasks": tasks, "runs": runs}

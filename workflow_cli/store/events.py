@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
-from time import gmtime, strftime, time_ns
 from typing import IO, Any
 
+from workflow_cli.clock import utc_now
 from workflow_cli.errors import StateError
 from workflow_cli.store.atomic import fsync_dir
 from workflow_cli.store.codec import dumps_lines
@@ -28,19 +28,6 @@ def default_actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"
-
-
-_second: tuple[int, str] = (-1, "")  # the last second formatted, reused: strftime is the costly part
-
-
-def utc_now() -> str:
-    """The current time as ISO 8601 UTC with microseconds and a ``Z``."""
-    global _second
-    sec, nanos = divmod(time_ns(), 1_000_000_000)
-    cached = _second
-    if cached[0] != sec:
-        cached = _second = (sec, strftime("%Y-%m-%dT%H:%M:%S", gmtime(sec)))
-    return f"{cached[1]}.{nanos // 1000:06d}Z"
 
 
 def _corrupt(path: Path, lineno: int, reason: str) -> StateError:
@@ -148,7 +135,7 @@ class EventLog:
         try:
             seq = end = 0
             with open(os.dup(fd), "rb") as fh:
-                for end, event in _scan(fh, self.path):
+                for end, event in _scan(fh, self.path):  # noqa: B007 - `end` is read after the loop
                     seq = event["seq"]
             if os.fstat(fd).st_size > end:
                 os.ftruncate(fd, end)  # the torn tail of a write that never completed

@@ -30,7 +30,8 @@ from typing import Any, Mapping
 from workflow_cli.errors import StateError
 from workflow_cli.store.atomic import fsync_dir, read_json, write_all, write_json_atomic
 from workflow_cli.store.codec import dumps, dumps_lines
-from workflow_cli.store.events import EVENT_FORMAT, default_actor, read_events, utc_now
+from workflow_cli.clock import utc_now
+from workflow_cli.store.events import EVENT_FORMAT, default_actor, read_events
 from workflow_cli.store.home import Home
 from workflow_cli.store.state import apply_event, new_state, replay
 
@@ -44,9 +45,7 @@ class InstancePaths:
 
     root: Path
 
-    @property
-    def id(self) -> str:
-        return self.root.name
+    id = cached_property(lambda self: self.root.name)  # read several times per attempt
 
     header = cached_property(lambda self: self.root / "instance.json")
     document = cached_property(lambda self: self.root / "workflow.json")

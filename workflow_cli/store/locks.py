@@ -26,13 +26,29 @@ _PROBE_GRACE_SECONDS = 0.05
 _POLL_SECONDS = 0.01
 
 
-def _try_flock(fd: int, operation: int) -> bool:
-    """Take a non-blocking flock; False when someone else holds a conflicting one."""
+def try_flock(fd: int, operation: int) -> bool:
+    """Take a non-blocking flock; False when someone else holds a conflicting one (the one flock helper)."""
     try:
         fcntl.flock(fd, operation | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
+
+
+def try_lock_file(path: Path | str, *, mode: int = 0o600) -> int | None:
+    """Open ``path`` (made if missing) and take an exclusive flock without waiting.
+
+    Returns the descriptor (closing it releases the lock), or None when another process holds it.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+    try:
+        if try_flock(fd, fcntl.LOCK_EX):
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
 
 
 def _same_file(fd: int, path: Path) -> bool:
@@ -66,7 +82,7 @@ class InstanceLock:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 got = True
             else:
-                got = _try_flock(fd, fcntl.LOCK_EX)
+                got = try_flock(fd, fcntl.LOCK_EX)
             if got and _same_file(fd, self.path):
                 return fd
             os.close(fd)
@@ -115,7 +131,7 @@ def is_locked(path: Path) -> bool:
     except FileNotFoundError:
         return False
     try:
-        if not _try_flock(fd, fcntl.LOCK_SH):
+        if not try_flock(fd, fcntl.LOCK_SH):
             return True
         fcntl.flock(fd, fcntl.LOCK_UN)
         return False
@@ -145,7 +161,7 @@ def home_lock(home_root: Path, *, timeout: float = 30.0) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         deadline = time.monotonic() + timeout
-        while not _try_flock(fd, fcntl.LOCK_EX):
+        while not try_flock(fd, fcntl.LOCK_EX):
             if time.monotonic() >= deadline:
                 raise ConflictError(f"{path}: another workflow-cli process kept the home locked for {timeout:g} s; "
                                     f"try again, or find it with: fuser {path}")

@@ -8,11 +8,12 @@ descriptor is close-on-exec, so a task process cannot keep one alive either.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
+
+from workflow_cli.store.locks import try_lock_file
 
 POOLS_DIR = "pools"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
@@ -56,15 +57,8 @@ def try_acquire(home_root: Path, name: str, slots: int) -> PoolSlot | None:
     folder = Path(home_root) / POOLS_DIR / name
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for number in range(max(1, int(slots))):
-        fd = os.open(folder / f"slot-{number}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        except BaseException:
-            os.close(fd)
-            raise
-        return PoolSlot(name, number, fd)
+        fd = try_lock_file(folder / f"slot-{number}.lock")
+        if fd is not None:
+            return PoolSlot(name, number, fd)
     return None
 

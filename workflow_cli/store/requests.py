@@ -17,7 +17,8 @@ from typing import Any
 
 from workflow_cli.errors import InvalidInputError
 from workflow_cli.store.atomic import fsync_dir, read_json, write_json_atomic
-from workflow_cli.store.events import default_actor, utc_now
+from workflow_cli.clock import utc_now
+from workflow_cli.store.events import default_actor
 from workflow_cli.store.home import make_private_dir
 
 REQUEST_FORMAT = 1

@@ -14,7 +14,7 @@ from workflow_cli.errors import InvalidInputError, Issue, did_you_mean
 SECRET_MASK = "***"
 _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0"}
-_JSON_TYPES = {
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     "string": str,
     "integer": int,
     "number": (int, float),

@@ -278,6 +278,7 @@ def expression_references(expr_or_template: str, *, is_template: bool) -> list[t
 
 
 def _visit(node: nodes.Node, bound: frozenset[str], roots: set[str], out: _Refs) -> None:
+    child: nodes.Node | None
     if isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
         _visit_chain(node, bound, roots, out)
     elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):

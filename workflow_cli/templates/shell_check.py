@@ -179,7 +179,7 @@ def _slot(lx: _Lexer, items: list[object], i: int, slot: _Slot) -> None:
     if "bq" in kinds:
         lx.problems.append((slot.text, _DESCRIBE["bq"]))
     elif kinds[-1] not in _UNQUOTED:
-        lx.problems.append((slot.text, _DESCRIBE[kinds[-1]]))
+        lx.problems.append((slot.text, _DESCRIBE[str(kinds[-1])]))
     elif prev == "\\" and not _escaped(items, i - 1):
         lx.problems.append((slot.text, "right after a backslash"))
     elif prev == "$":

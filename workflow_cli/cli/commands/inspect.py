@@ -118,7 +118,7 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli audit 20261121-2151 --since 2h
         """
-        from workflow_cli.engine.clock import SystemClock
+        from workflow_cli.clock import SystemClock
         from workflow_cli.monitor.audit import audit_events, audit_line, parse_since
         from workflow_cli.ops.query import instance_paths
 

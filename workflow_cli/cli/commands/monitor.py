@@ -27,7 +27,7 @@ def monitor_exit_code(state: Mapping[str, Any], runner_alive: bool) -> int:
 
 def _stream(obj: Any, watcher: Any) -> tuple[dict[str, Any], bool]:
     """Plain lines (or JSON lines) on stdout, one per change; returns the last state seen."""
-    from workflow_cli.engine.clock import utc_iso
+    from workflow_cli.clock import utc_iso
     from workflow_cli.monitor.live import start_lines
 
     def emit(change: Any) -> None:
@@ -51,7 +51,7 @@ def _live(obj: Any, watcher: Any) -> tuple[dict[str, Any], bool]:
     """A rich Live view redrawn every interval; returns the last state seen."""
     from rich.live import Live
 
-    from workflow_cli.monitor.live import LiveView
+    from workflow_cli.cli.live_view import LiveView
 
     console = obj.console()
     view = LiveView(watcher.interval, max_rows=max(console.height - 6, 5))

@@ -45,7 +45,7 @@ def _now(clock: Any) -> datetime:
 
 def _passes(home: Any, stopper: _Stopper, *, max_loops: int | None, max_sleep: float) -> Iterator[list[dict[str, Any]]]:
     """Run passes until stopped or ``max_loops`` is reached, sleeping until the next due slot in between."""
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.ops.schedules import fire_due_schedules, next_due
 
     clock = SystemClock()
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
     @guarded
     def schedules(ctx: typer.Context) -> None:
         """List the home templates that have a cron schedule, with their next run and last fired slot."""
-        from workflow_cli.engine.clock import SystemClock
+        from workflow_cli.clock import SystemClock
         from workflow_cli.ops.schedules import list_schedules
 
         obj = ctx.obj

@@ -38,7 +38,7 @@ async def hook(request: Request, name: str) -> Any:
 
 
 def _fire(ctx: Any, trigger: Any, payload: Any, headers: dict[str, str], delivery: str | None) -> tuple[str, bool]:
-    from workflow_cli.engine.clock import SystemClock
+    from workflow_cli.clock import SystemClock
     from workflow_cli.ops.triggers import fire_webhook
     from workflow_cli.server.loop import via_queue
 

@@ -84,7 +84,7 @@ def logs(request: Request, instance_id: str, task: str, tail: int | None = None,
 
     if tail is not None and tail < 0:
         raise InvalidInputError.at("tail", "must be 0 or more")
-    _, files = log_files(_ctx(request).home, instance_id, task)
+    _paths, files = log_files(_ctx(request).home, instance_id, task)
     lines: list[str] = []
     for label, path in files:
         if len(files) > 1:

@@ -46,7 +46,7 @@ def _field(name: str, decl: Mapping[str, Any], *, required: bool, secret: bool =
         kind = "password"
     return Field(name=name, kind=kind, required=required, type=kind_of,
                  value="" if secret else _text(default), checked=default is True,
-                 options=[_text(v) for v in enum] if kind == "select" else [],
+                 options=[_text(v) for v in enum or ()] if kind == "select" else [],
                  description=str(decl.get("description") or ""), minimum=decl.get("minimum"), maximum=decl.get("maximum"),
                  pattern=str(decl.get("pattern") or ""), has_default="default" in decl)
 

@@ -19,7 +19,7 @@ NAME = re.compile(r"^[a-z0-9_-]+\.(js|css|svg|png)$")
 def static_file(name: str) -> Response:
     """One file of ``ui/static`` by its plain name (no folders, so no path escapes)."""
     match = NAME.match(name)
-    resource = files("workflow_cli.server.ui").joinpath("static", name)
+    resource = files("workflow_cli.server.ui").joinpath("static").joinpath(name)
     if not match or not resource.is_file():
         raise NotFoundError(f"no static file '{name}'")
     return Response(resource.read_bytes(), media_type=TYPES[match.group(1)], headers={"Cache-Control": "no-cache"})
