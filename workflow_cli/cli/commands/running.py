@@ -24,6 +24,10 @@ EVENTS_OPT = typer.Option(None, "--events", help=EVENTS_HELP, metavar="FILE")
 JUNIT_OPT = typer.Option(None, "--junit", help=JUNIT_HELP, metavar="FILE")
 WAIT_OPT = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar="S")
 NO_CACHE_OPT = typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
+EXECUTOR_OPT = typer.Option(None, "--executor", help="Where task actions run: local or dask (default: config.yaml's executor, else local).",
+                            metavar="KIND")
+SCHEDULER_OPT = typer.Option(None, "--scheduler-address", help="The Dask scheduler, e.g. tcp://127.0.0.1:8786 (implies --executor dask).",
+                             metavar="ADDRESS")
 QUEUE_OPT = typer.Option(False, "--queue", help="Put the instance in the run queue (state queued); serve or tick starts it when a slot is free.")
 
 
@@ -114,6 +118,8 @@ def register(app: typer.Typer) -> None:
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
         queue: bool = QUEUE_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Run a created (or paused) instance in the foreground until it stops moving.
 
@@ -127,9 +133,9 @@ def register(app: typer.Typer) -> None:
             _enqueue(obj, instance)
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold), events=events)
+                            wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address), events=events)
         _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold)
+               wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address)
 
     @app.command("run")
     @guarded
@@ -147,6 +153,8 @@ def register(app: typer.Typer) -> None:
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
         queue: bool = QUEUE_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Create an instance and run it (create + start).
 
@@ -168,19 +176,27 @@ def register(app: typer.Typer) -> None:
                 render_plan(obj.console(), doc)
             return
         from workflow_cli.ops.create import create_instance
+        from workflow_cli.ops.executors import open_executor
         from workflow_cli.ops.run import start as op
 
-        with source_notes(lambda note: obj.info(f"note: {note}")):
-            created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
-        sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
-        sys.stderr.flush()
-        if queue:
-            _enqueue(obj, created.id)
-        if detach:
-            _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold), events=events)
-        _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold, replay=created.id)
+        # unreachable scheduler: exit 5 with nothing created (a queued run is started later by serve or tick)
+        session = None if queue else open_executor(obj.writable_home(), executor, scheduler_address)
+        try:
+            with source_notes(lambda note: obj.info(f"note: {note}")):
+                created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name)
+            sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
+            sys.stderr.flush()
+            if queue:
+                _enqueue(obj, created.id)
+            chosen = {"executor": executor, "session": session}
+            if detach:
+                _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
+                                wait_threshold=wait_threshold, **chosen), events=events)
+            _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
+                   wait_threshold=wait_threshold, replay=created.id, **chosen)
+        finally:
+            if session is not None:
+                session.close()
 
     @app.command("resume")
     @guarded
@@ -193,6 +209,8 @@ def register(app: typer.Typer) -> None:
         junit: Optional[str] = JUNIT_OPT,
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Continue a paused, waiting or crashed instance (tasks cut off by a crash run again).
 
@@ -203,9 +221,9 @@ def register(app: typer.Typer) -> None:
         obj = ctx.obj
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold), events=events)
+                            wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address), events=events)
         _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold)
+               wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address)
 
     @app.command("retry")
     @guarded
@@ -218,6 +236,8 @@ def register(app: typer.Typer) -> None:
         events: Optional[str] = EVENTS_OPT,
         junit: Optional[str] = JUNIT_OPT,
         wait_threshold: Optional[float] = WAIT_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Reset failed (or named) tasks to pending and continue; finished tasks keep their outputs.
 
@@ -227,4 +247,4 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         _drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel, junit=junit,
-               wait_threshold=wait_threshold)
+               wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address)

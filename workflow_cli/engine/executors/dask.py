@@ -1,0 +1,194 @@
+"""The ``dask`` executor (SPEC 17): attempts run on an existing Dask distributed cluster.
+
+Attempts of the actions in :data:`REMOTE_ACTIONS` travel to the cluster as plain data (the
+:class:`~workflow_cli.engine.spec.AttemptSpec` as JSON) and run in a worker process through
+:func:`~workflow_cli.engine.executors.dask_remote.run_remote`. Everything that touches the home
+(``file_operation``, ``workflow_trigger``, waits, approvals, conditions, agent tasks) and every task
+that says ``executor: local`` runs here, on an inner :class:`~.local.LocalExecutor`, so the runner sees
+one executor. Results are handled as futures complete: a done-callback queues the future, and one
+thread (``wf-dask-results``) gathers its result, appends the attempt's log to ``logs/<task>.log`` and
+hands the result to the runner's handler, as a local worker thread would.
+
+``distributed`` is imported only here and in the worker module: the plain CLI never loads it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any, Callable
+
+from workflow_cli.actions.base import ActionResult
+from workflow_cli.engine.executors.base import TaskKey
+from workflow_cli.engine.executors.dask_remote import WORKER_LOST, cancel_event, run_remote, started_event
+from workflow_cli.engine.executors.local import LocalExecutor
+from workflow_cli.engine.spec import AttemptSpec
+
+REMOTE_ACTIONS = frozenset({"command", "python", "api_call"})
+"""Actions whose attempts run on the cluster (the others stay in the runner's process)."""
+
+ResultHandler = Callable[[TaskKey, ActionResult], None]
+
+
+def connect(address: str, *, timeout: float = 10.0) -> Any:
+    """A ``distributed.Client`` connected to the scheduler at ``address``; OSError naming it when unreachable."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise OSError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+
+
+def _placement(spec: AttemptSpec, services: Mapping[str, Any] | None) -> tuple[bool, dict[str, float]]:
+    """(runs on the cluster, the task's Dask resources) for one attempt."""
+    task = (services or {}).get("task")
+    if spec.action not in REMOTE_ACTIONS or getattr(task, "executor", None) == "local":
+        return False, {}
+    return True, dict(getattr(task, "resources", None) or {})
+
+
+def _from_payload(payload: Mapping[str, Any]) -> ActionResult:
+    return ActionResult(bool(payload["ok"]), payload.get("outputs"), payload.get("error"), str(payload.get("kind") or "error"),
+                        payload.get("exit_code"))
+
+
+class DaskExecutor:
+    """Runs remote actions' attempts on a Dask cluster and the others on a local thread pool."""
+
+    def __init__(self, client: Any, max_workers: int, *, resources: Mapping[str, float] | None = None,
+                 workspace: str | None = None, close_client: bool = True) -> None:
+        self.capacity = max_workers
+        self.client = client
+        self.resources = dict(resources or {})
+        self.workspace = workspace
+        self._close_client = close_client
+        self._local = LocalExecutor(max_workers)
+        self._lock = threading.Lock()
+        self._futures: dict[TaskKey, Any] = {}
+        self._attempts: dict[str, tuple[TaskKey, AttemptSpec]] = {}  # Dask key -> its attempt
+        self._cancelled: set[str] = set()
+        self._finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[TaskKey, ActionResult]] = queue.SimpleQueue()
+        self._handler: ResultHandler | None = None
+        self._closed = False
+        self._collector = threading.Thread(target=self._collect, name="wf-dask-results", daemon=True)
+        self._collector.start()
+
+    # -- the Executor protocol -------------------------------------------------------------------------
+    def set_result_handler(self, handler: ResultHandler | None) -> None:
+        """Hand each result to ``handler`` (remote ones on the results thread, local ones on their worker thread)."""
+        self._handler = handler
+        self._local.set_result_handler(handler)
+
+    def submit(self, spec: AttemptSpec, *, key: TaskKey, services: Mapping[str, Any] | None = None) -> None:
+        """Send ``spec`` to the cluster, or to the local pool when it must stay home."""
+        if self._closed:
+            raise RuntimeError("the executor is shut down")
+        remote, resources = _placement(spec, services)
+        if not remote:
+            self._local.submit(spec, key=key, services=services)
+            return
+        resources = {**self.resources, **resources}
+        dask_key = f"workflow-cli-{spec.instance_id}-{key[0]}-{key[1]}-{uuid.uuid4().hex[:8]}"
+        with self._lock:
+            self._attempts[dask_key] = (key, spec)
+        future = self.client.submit(run_remote, spec.to_json(), dask_key, self.workspace, key=dask_key, pure=False,
+                                    resources=resources or None, retries=0)
+        with self._lock:
+            self._futures[key] = future
+        future.add_done_callback(self._finished.put)
+
+    def cancel(self, key: TaskKey) -> None:
+        """Ask the attempt to stop: its worker kills its process tree (a local attempt: its cancel flag)."""
+        with self._lock:
+            future = self._futures.get(key)
+            if future is not None:
+                self._cancelled.add(future.key)
+        if future is None:
+            self._local.cancel(key)
+            return
+        from distributed import Event
+
+        try:
+            Event(cancel_event(future.key), client=self.client).set()
+        except Exception:  # noqa: BLE001 - the scheduler is gone: the attempt ends as worker_lost anyway
+            return
+
+    def poll(self, timeout: float | None) -> list[tuple[TaskKey, ActionResult]]:
+        """Without a handler: wait up to ``timeout`` seconds for one result, then take every finished one."""
+        results = self._local.poll(0)
+        try:
+            if not results:
+                results.append(self._done.get(timeout=timeout) if timeout is None or timeout > 0 else self._done.get_nowait())
+            while True:
+                results.append(self._done.get_nowait())
+        except queue.Empty:
+            pass
+        return results
+
+    def shutdown(self, *, wait: bool) -> None:
+        """Stop taking work; with ``wait``, return once submitted attempts have reported (then close the client)."""
+        self._closed = True
+        self._local.shutdown(wait=wait)
+        if not wait:
+            with self._lock:
+                futures = list(self._futures.values())
+            for future in futures:
+                future.cancel()
+        self._finished.put(None)
+        self._collector.join(timeout=None if wait else 5.0)
+        if self._close_client:
+            self.client.close()
+
+    # -- results ---------------------------------------------------------------------------------------
+    def _collect(self) -> None:
+        """The results thread: one finished future at a time, until :meth:`shutdown` and nothing left."""
+        while True:
+            future = self._finished.get()
+            if future is None:  # shut down: stop once no submitted attempt is left to report
+                with self._lock:
+                    if not self._attempts:
+                        return
+                continue
+            with self._lock:
+                key, spec = self._attempts.pop(future.key)
+                self._futures.pop(key, None)
+                cancelled = future.key in self._cancelled
+                self._cancelled.discard(future.key)
+                last = self._closed and not self._attempts
+            result = self._outcome(future, spec, cancelled)
+            future.release()
+            handler = self._handler
+            if handler is None:
+                self._done.put((key, result))
+            else:
+                handler(key, result)
+            if last:
+                return
+
+    def _outcome(self, future: Any, spec: AttemptSpec, cancelled: bool) -> ActionResult:
+        """The attempt's result from its finished future (its log appended to the home's task log)."""
+        from distributed import Event
+        from distributed.scheduler import KilledWorker
+
+        try:
+            payload = future.result()
+        except KilledWorker as exc:
+            return ActionResult.failure(f"the Dask worker running this attempt died ({exc})", kind=WORKER_LOST)
+        except BaseException as exc:  # noqa: BLE001 - a future that cannot give its result fails the attempt
+            if future.status == "cancelled":
+                return ActionResult.failure("cancelled before it started", kind="cancelled")
+            return ActionResult.failure(f"the Dask cluster could not run the attempt: {type(exc).__name__}: {exc}", kind="error")
+        finally:
+            for name in (started_event(future.key), *((cancel_event(future.key),) if cancelled else ())):
+                try:
+                    Event(name, client=self.client).clear()
+                except Exception:  # noqa: BLE001,S112 - the scheduler is gone: nothing left to tidy
+                    continue
+        if payload.get("log"):
+            with open(spec.log_path, "a", encoding="utf-8", errors="replace") as fh:
+                fh.write(payload["log"])
+        return _from_payload(payload)
