@@ -145,49 +145,84 @@ class DaskExecutor:
 
     # -- results ---------------------------------------------------------------------------------------
     def _collect(self) -> None:
-        """The results thread: one finished future at a time, until :meth:`shutdown` and nothing left."""
+        """The results thread: finished futures in batches (one gather each), until :meth:`shutdown` and nothing left."""
         while True:
-            future = self._finished.get()
-            if future is None:  # shut down: stop once no submitted attempt is left to report
+            batch = [self._finished.get()]
+            try:
+                while len(batch) < 256:
+                    batch.append(self._finished.get_nowait())
+            except queue.Empty:
+                pass
+            futures = [f for f in batch if f is not None]
+            if futures and self._deliver(futures):
+                return
+            if None in batch:  # shut down: stop once no submitted attempt is left to report
                 with self._lock:
                     if not self._attempts:
                         return
-                continue
+
+    def _deliver(self, futures: list[Any]) -> bool:
+        """Hand the results of ``futures`` over; True when the executor is shut down and nothing is left."""
+        finished = [f for f in futures if f.status == "finished"]
+        try:
+            payloads = dict(zip((f.key for f in finished), self.client.gather(finished))) if finished else {}
+        except Exception:  # noqa: BLE001 - a result lost on the way: each future is asked on its own below
+            payloads = {}
+        tidy: list[str] = []
+        last = False
+        for future in futures:
             with self._lock:
                 key, spec = self._attempts.pop(future.key)
                 self._futures.pop(key, None)
                 cancelled = future.key in self._cancelled
                 self._cancelled.discard(future.key)
                 last = self._closed and not self._attempts
-            result = self._outcome(future, spec, cancelled)
+            tidy.append(started_event(future.key))
+            if cancelled:
+                tidy.append(cancel_event(future.key))
+            payload = payloads.get(future.key)
+            result = self._outcome(future, spec) if payload is None else self._from_worker(payload, spec)
             future.release()
             handler = self._handler
             if handler is None:
                 self._done.put((key, result))
             else:
                 handler(key, result)
-            if last:
-                return
+        self._clear_events(tidy)
+        return last
 
-    def _outcome(self, future: Any, spec: AttemptSpec, cancelled: bool) -> ActionResult:
-        """The attempt's result from its finished future (its log appended to the home's task log)."""
-        from distributed import Event
+    def _clear_events(self, names: list[str]) -> None:
+        """Clear (and so delete) the attempts' Events on the scheduler, without waiting for it."""
+        scheduler = self.client.scheduler
+
+        async def clear() -> None:
+            for name in names:
+                try:
+                    await scheduler.event_clear(name=name)
+                except Exception:  # noqa: BLE001,S112 - the scheduler is gone: nothing left to tidy
+                    return
+
+        try:
+            self.client.loop.add_callback(clear)
+        except RuntimeError:  # the client's loop is closed
+            return
+
+    def _outcome(self, future: Any, spec: AttemptSpec) -> ActionResult:
+        """The result of a future that did not finish with a payload: worker lost, cancelled or failed."""
         from distributed.scheduler import KilledWorker
 
         try:
-            payload = future.result()
+            return self._from_worker(future.result(), spec)
         except KilledWorker as exc:
             return ActionResult.failure(f"the Dask worker running this attempt died ({exc})", kind=WORKER_LOST)
         except BaseException as exc:  # noqa: BLE001 - a future that cannot give its result fails the attempt
             if future.status == "cancelled":
                 return ActionResult.failure("cancelled before it started", kind="cancelled")
             return ActionResult.failure(f"the Dask cluster could not run the attempt: {type(exc).__name__}: {exc}", kind="error")
-        finally:
-            for name in (started_event(future.key), *((cancel_event(future.key),) if cancelled else ())):
-                try:
-                    Event(name, client=self.client).clear()
-                except Exception:  # noqa: BLE001,S112 - the scheduler is gone: nothing left to tidy
-                    continue
+
+    @staticmethod
+    def _from_worker(payload: Mapping[str, Any], spec: AttemptSpec) -> ActionResult:
+        """A worker's answer as a result; its log appended to the task's log in the home."""
         if payload.get("log"):
             with open(spec.log_path, "a", encoding="utf-8", errors="replace") as fh:
                 fh.write(payload["log"])
