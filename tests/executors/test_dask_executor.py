@@ -232,3 +232,33 @@ def test_bad_executor_settings_are_exit_2(sh: Any, write: Any) -> None:
     (sh.home / "config.yaml").write_text("executor:\n  kind: dask\n  sheduler_address: tcp://x:1\n")
     bad = sh("run", doc)
     assert bad.exit_code == 2 and "sheduler_address" in bad.stderr
+
+
+AGENT = ('import json, os, sys, time\n'
+         'p = json.load(sys.stdin)\n'
+         'lock = os.path.join(os.environ["DIR"], "lock")\n'
+         'os.mkdir(lock)  # fails if another call of this agent runs now\n'
+         'time.sleep(0.3)\n'
+         'os.rmdir(lock)\n'
+         'print(json.dumps({"ppid": os.getppid(), "deps": p["dependencies"], "ws": p["workspace"]}))\n')
+
+
+def test_agent_tasks_run_on_workers_within_the_agents_limit(dask_cluster: Any, sh: Any, write: Any, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    agents = {"probe": {"kind": "command", "command": ["python3", "-c", AGENT], "max_concurrent": 1, "env": {"DIR": str(marks)}}}
+    tasks: dict[str, Any] = {"first": _cmd('echo \'{"n": 1}\'')}
+    tasks.update({f"ask{i}": {"agent_id": "probe", "dependencies": ["first"]} for i in range(3)})
+    doc = write("agents.json", _doc(tasks, agents=agents))
+    result = sh("run", doc, "--json", "--max-parallel", "4", *_dask(dask_cluster))
+    assert result.exit_code == 0, result
+    status = result.json()
+    for i in range(3):
+        outputs = status["tasks"][f"ask{i}"]["outputs"]
+        assert outputs["ppid"] in dask_cluster.worker_pids()  # the agent's process is a worker's child
+        assert outputs["deps"] == {"first": {"n": 1}}  # the payload was built in the runner
+        assert not outputs["ws"].startswith(str(sh.home))  # the workspace is the worker's scratch folder
+    stats = (sh.home / "agents" / "stats.jsonl").read_text().splitlines()
+    assert sum(json.loads(line)["agent"] == "probe" for line in stats) == 3
+    log = (sh.home / "instances" / status["id"] / "logs" / "ask0.log").read_text()
+    assert "agent probe (command)" in log

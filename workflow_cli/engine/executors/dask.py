@@ -18,18 +18,29 @@ import queue
 import threading
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from workflow_cli.actions.base import ActionResult
 from workflow_cli.engine.executors.base import TaskKey
+from workflow_cli.engine.executors.dask_agents import AgentPlan, agent_data, agent_plan
 from workflow_cli.engine.executors.dask_remote import WORKER_LOST, cancel_event, run_remote, started_event
 from workflow_cli.engine.executors.local import LocalExecutor
 from workflow_cli.engine.spec import AttemptSpec
 
-REMOTE_ACTIONS = frozenset({"command", "python", "api_call"})
+REMOTE_ACTIONS = frozenset({"command", "python", "api_call", "agent_task"})
 """Actions whose attempts run on the cluster (the others stay in the runner's process)."""
 
 ResultHandler = Callable[[TaskKey, ActionResult], None]
+_Remote = tuple[AttemptSpec, TaskKey, "dict[str, float]", "AgentPlan | None"]
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A result known in the runner (an attempt cancelled while it waited for its agent's slot)."""
+
+    key: TaskKey
+    result: ActionResult
 
 
 def connect(address: str, *, timeout: float = 10.0) -> Any:
@@ -68,7 +79,8 @@ class DaskExecutor:
         self._local = LocalExecutor(max_workers)
         self._lock = threading.Lock()
         self._futures: dict[TaskKey, Any] = {}
-        self._attempts: dict[str, tuple[TaskKey, AttemptSpec]] = {}  # Dask key -> its attempt
+        self._attempts: dict[str, tuple[TaskKey, AttemptSpec, AgentPlan | None]] = {}  # Dask key -> its attempt
+        self._waiting: list[_Remote] = []  # agent_task attempts waiting for a slot on their agent
         self._cancelled: set[str] = set()
         self._finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[tuple[TaskKey, ActionResult]] = queue.SimpleQueue()
@@ -88,18 +100,37 @@ class DaskExecutor:
         if self._closed:
             raise RuntimeError("the executor is shut down")
         remote, resources = _placement(spec, services)
-        if not remote:
+        plan = agent_plan(spec, services) if remote and spec.action == "agent_task" else None
+        if not remote or (spec.action == "agent_task" and plan is None):
             self._local.submit(spec, key=key, services=services)
             return
-        resources = {**self.resources, **resources}
+        work: _Remote = (spec, key, {**self.resources, **resources}, plan)
+        if plan is not None and not plan.take_slot():
+            with self._lock:
+                self._waiting.append(work)  # sent when a call of the same agent ends
+            return
+        self._send(work)
+
+    def _send(self, work: _Remote) -> None:
+        """Submit one attempt to the cluster under a fresh key."""
+        spec, key, resources, plan = work
         dask_key = f"workflow-cli-{spec.instance_id}-{key[0]}-{key[1]}-{uuid.uuid4().hex[:8]}"
         with self._lock:
-            self._attempts[dask_key] = (key, spec)
-        future = self.client.submit(run_remote, spec.to_json(), dask_key, self.workspace, key=dask_key, pure=False,
+            self._attempts[dask_key] = (key, spec, plan)
+        extra = (agent_data(plan.agent), plan.payload) if plan is not None else ()
+        future = self.client.submit(run_remote, spec.to_json(), dask_key, self.workspace, *extra, key=dask_key, pure=False,
                                     resources=resources or None, retries=0)
         with self._lock:
             self._futures[key] = future
         future.add_done_callback(self._finished.put)
+
+    def _send_waiting(self) -> None:
+        """Send the attempts that waited for a slot on their agent, as slots free up."""
+        with self._lock:
+            ready = [w for w in self._waiting if w[3] is not None and w[3].take_slot()]
+            self._waiting = [w for w in self._waiting if w not in ready]
+        for work in ready:
+            self._send(work)
 
     def cancel(self, key: TaskKey) -> None:
         """Ask the attempt to stop: its worker kills its process tree (a local attempt: its cancel flag)."""
@@ -107,8 +138,15 @@ class DaskExecutor:
             future = self._futures.get(key)
             if future is not None:
                 self._cancelled.add(future.key)
+            waiting = [w for w in self._waiting if w[1] == key]
+            self._waiting = [w for w in self._waiting if w[1] != key]
+        for spec, _, _, plan in waiting:
+            if plan is not None:
+                plan.done(None, spec)
+            self._finished.put(_Ready(key, ActionResult.failure("cancelled while waiting for a free slot on its agent", kind="cancelled")))
         if future is None:
-            self._local.cancel(key)
+            if not waiting:
+                self._local.cancel(key)
             return
         from distributed import Event
 
@@ -153,7 +191,10 @@ class DaskExecutor:
                     batch.append(self._finished.get_nowait())
             except queue.Empty:
                 pass
-            futures = [f for f in batch if f is not None]
+            for ready in batch:
+                if isinstance(ready, _Ready):
+                    self._hand_over(ready.key, ready.result)
+            futures = [f for f in batch if f is not None and not isinstance(f, _Ready)]
             if futures and self._deliver(futures):
                 return
             if None in batch:  # shut down: stop once no submitted attempt is left to report
@@ -172,7 +213,7 @@ class DaskExecutor:
         last = False
         for future in futures:
             with self._lock:
-                key, spec = self._attempts.pop(future.key)
+                key, spec, plan = self._attempts.pop(future.key)
                 self._futures.pop(key, None)
                 cancelled = future.key in self._cancelled
                 self._cancelled.discard(future.key)
@@ -183,13 +224,20 @@ class DaskExecutor:
             payload = payloads.get(future.key)
             result = self._outcome(future, spec) if payload is None else self._from_worker(payload, spec)
             future.release()
-            handler = self._handler
-            if handler is None:
-                self._done.put((key, result))
-            else:
-                handler(key, result)
+            if plan is not None:
+                plan.done(payload, spec)
+            self._hand_over(key, result)
         self._clear_events(tidy)
+        if self._waiting:
+            self._send_waiting()
         return last
+
+    def _hand_over(self, key: TaskKey, result: ActionResult) -> None:
+        handler = self._handler
+        if handler is None:
+            self._done.put((key, result))
+        else:
+            handler(key, result)
 
     def _clear_events(self, names: list[str]) -> None:
         """Clear (and so delete) the attempts' Events on the scheduler, without waiting for it."""

@@ -127,8 +127,13 @@ def _result(result: Any, log: str) -> dict[str, Any]:
             "exit_code": result.exit_code, "log": log, "worker": _where(), "pid": os.getpid()}
 
 
-def run_remote(spec_json: str, key: str, shared_workspace: str | None = None) -> dict[str, Any]:
-    """Run the attempt ``spec_json`` (:meth:`AttemptSpec.to_json`) submitted under Dask key ``key``; a plain dict back."""
+def run_remote(spec_json: str, key: str, shared_workspace: str | None = None, agent: dict[str, Any] | None = None,
+               payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the attempt ``spec_json`` (:meth:`AttemptSpec.to_json`) submitted under Dask key ``key``; a plain dict back.
+
+    ``agent`` and ``payload``: an agent_task attempt, its agent chosen by the runner
+    (:mod:`~workflow_cli.engine.executors.dask_agents`).
+    """
     from distributed import Event
 
     from workflow_cli.actions import registry
@@ -148,10 +153,20 @@ def run_remote(spec_json: str, key: str, shared_workspace: str | None = None) ->
                         output_file=str(scratch / "output") if spec.output_file is not None else None)
         cancel = threading.Event()
         _watcher.add(key, Event(cancel_event(key)), cancel)
+        action: Any
+        if agent is not None:
+            from workflow_cli.engine.executors.dask_agents import RemoteAgentCall
+
+            action = RemoteAgentCall(agent, payload or {})
+        else:
+            action = registry().get(spec.action)
         try:
-            result = run_attempt(local, registry().get(spec.action), cancel=cancel)
+            result = run_attempt(local, action, cancel=cancel)
         finally:
             _watcher.discard(key)
-        return _result(result, _read_log(scratch / "task.log"))
+        answer = _result(result, _read_log(scratch / "task.log"))
+        if agent is not None:
+            answer["agent_seconds"] = action.seconds
+        return answer
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
