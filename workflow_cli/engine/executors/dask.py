@@ -222,7 +222,7 @@ class DaskExecutor:
             if cancelled:
                 tidy.append(cancel_event(future.key))
             payload = payloads.get(future.key)
-            result = self._outcome(future, spec) if payload is None else self._from_worker(payload, spec)
+            result = self._outcome(future, spec, cancelled) if payload is None else self._from_worker(payload, spec)
             future.release()
             if plan is not None:
                 plan.done(payload, spec)
@@ -255,7 +255,7 @@ class DaskExecutor:
         except RuntimeError:  # the client's loop is closed
             return
 
-    def _outcome(self, future: Any, spec: AttemptSpec) -> ActionResult:
+    def _outcome(self, future: Any, spec: AttemptSpec, cancelled: bool) -> ActionResult:
         """The result of a future that did not finish with a payload: worker lost, cancelled or failed."""
         from distributed.scheduler import KilledWorker
 
@@ -264,8 +264,10 @@ class DaskExecutor:
         except KilledWorker as exc:
             return ActionResult.failure(f"the Dask worker running this attempt died ({exc})", kind=WORKER_LOST)
         except BaseException as exc:  # noqa: BLE001 - a future that cannot give its result fails the attempt
-            if future.status == "cancelled":
+            if future.status == "cancelled" and cancelled:
                 return ActionResult.failure("cancelled before it started", kind="cancelled")
+            if future.status == "cancelled":  # not by us: the scheduler forgot it (restarted, or this client lost it)
+                return ActionResult.failure("the Dask scheduler dropped the attempt (was it restarted?)", kind=WORKER_LOST)
             return ActionResult.failure(f"the Dask cluster could not run the attempt: {type(exc).__name__}: {exc}", kind="error")
 
     @staticmethod
