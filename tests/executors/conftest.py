@@ -50,17 +50,18 @@ class Cluster:
         (self.modules / "wf_dask_probe.py").write_text(WORKER_MODULE)
         self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
                     "PYTHONPATH": os.pathsep.join(p for p in (str(self.modules), os.environ.get("PYTHONPATH", "")) if p)}
+        self.dask = DASK
         self.logs = root / "logs"
         self.logs.mkdir()
         sched_file = root / "scheduler.json"
-        self.scheduler = self._spawn("scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+        self.scheduler = self.spawn("scheduler", [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                                                    "--scheduler-file", str(sched_file)])
         _wait_for(lambda: sched_file.exists() and sched_file.stat().st_size > 0, "the scheduler file")
         self.address = json.loads(sched_file.read_text())["address"]
         self.workers: list[subprocess.Popen[bytes]] = []
         self.client = distributed.Client(self.address, timeout=30, set_as_default=False)
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         with open(self.logs / f"{name}.log", "ab") as log:
             return subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, cwd=self.root)
@@ -74,8 +75,8 @@ class Cluster:
     def ensure_workers(self, n: int) -> None:
         """Start workers until ``n`` are alive and registered with the scheduler."""
         while len(self.alive()) < n:
-            self.workers.append(self._spawn(f"worker-{len(self.workers)}", [
-                DASK, "worker", self.address, "--nthreads", "2", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]))
+            self.workers.append(self.spawn(f"worker-{len(self.workers)}", [
+                self.dask, "worker", self.address, "--nthreads", "2", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]))
         pids = self.worker_pids()
         _wait_for(lambda: set(self.client.run(os.getpid).values()) == pids, f"{n} workers to register")
 

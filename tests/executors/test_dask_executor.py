@@ -229,6 +229,9 @@ def test_bad_executor_settings_are_exit_2(sh: Any, write: Any) -> None:
     assert sh("run", doc, "--executor", "spark").exit_code == 2
     assert sh("run", doc, "--executor", "local", "--scheduler-address", "tcp://127.0.0.1:1").exit_code == 2
     assert sh("run", doc, "--executor", "dask", env={"DASK_SCHEDULER_ADDRESS": ""}).exit_code == 2
+    misplaced = write("bad-task.json", _doc({"a": _cmd("true", executor="remote", resources={"GPU": -1})}))
+    invalid = sh("validate", misplaced)
+    assert invalid.exit_code == 2 and "tasks.a.executor" in invalid.stderr + invalid.stdout
     (sh.home / "config.yaml").write_text("executor:\n  kind: dask\n  sheduler_address: tcp://x:1\n")
     bad = sh("run", doc)
     assert bad.exit_code == 2 and "sheduler_address" in bad.stderr
@@ -262,3 +265,33 @@ def test_agent_tasks_run_on_workers_within_the_agents_limit(dask_cluster: Any, s
     assert sum(json.loads(line)["agent"] == "probe" for line in stats) == 3
     log = (sh.home / "instances" / status["id"] / "logs" / "ask0.log").read_text()
     assert "agent probe (command)" in log
+
+
+def test_config_yaml_chooses_dask_in_process_and_detached(dask_cluster: Any, cli: Any, sh: Any, write: Any) -> None:
+    (cli.home / "config.yaml").write_text(f"executor:\n  kind: dask\n  scheduler_address: {dask_cluster.address}\n")
+    doc = write("where.json", _doc({"a": _cmd('echo "{\\"ppid\\": $PPID}"')}))
+    result = cli("run", doc, "--json")  # the CLI in this process: no flag, config.yaml's executor
+    assert result.exit_code == 0, result
+    assert result.json()["tasks"]["a"]["outputs"]["ppid"] in dask_cluster.worker_pids()
+    local = cli("run", doc, "--json", "--executor", "local")
+    assert local.exit_code == 0 and local.json()["tasks"]["a"]["outputs"]["ppid"] == os.getpid()
+    created = sh("create", "--quiet", doc)
+    instance = created.stdout.strip().splitlines()[-1]
+    assert sh("start", instance, "--detach").exit_code == 0
+    _wait_for(lambda: sh("status", instance, "--json").json()["status"] == "completed", "the detached run to complete")
+    assert sh("status", instance, "--json").json()["tasks"]["a"]["outputs"]["ppid"] in dask_cluster.worker_pids()
+
+
+def test_task_resources_pick_the_worker_that_has_them(dask_cluster: Any, sh: Any, write: Any) -> None:
+    gpu = dask_cluster.spawn("worker-gpu", [
+        dask_cluster.dask, "worker", dask_cluster.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+        "--host", "127.0.0.1", "--resources", "GPU=1"])
+    try:
+        _wait_for(lambda: gpu.pid in set(dask_cluster.client.run(os.getpid).values()), "the GPU worker to register")
+        doc = write("gpu.json", _doc({f"g{i}": _cmd('echo "{\\"ppid\\": $PPID}"', resources={"GPU": 1}) for i in range(3)}))
+        result = sh("run", doc, "--json", *_dask(dask_cluster))
+        assert result.exit_code == 0, result
+        assert {t["outputs"]["ppid"] for t in result.json()["tasks"].values()} == {gpu.pid}
+    finally:
+        gpu.terminate()
+        gpu.wait(timeout=30)
