@@ -295,3 +295,22 @@ def test_task_resources_pick_the_worker_that_has_them(dask_cluster: Any, sh: Any
     finally:
         gpu.terminate()
         gpu.wait(timeout=30)
+
+
+def test_a_shared_workspace_and_a_long_log_cut_on_the_worker(dask_cluster: Any, sh: Any, write: Any, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (sh.home / "config.yaml").write_text(f"executor:\n  kind: dask\n  scheduler_address: {dask_cluster.address}\n"
+                                         f"  workspace: {shared}\n")
+    chatty = "python3 -c \"import sys; [sys.stdout.write('x' * 1023 + '\\n') for _ in range(9 * 1024)]\""
+    doc = write("shared.json", _doc({"here": _cmd('pwd; echo "{\\"ws\\": \\"$WORKFLOW_WORKSPACE\\"}" > "$WORKFLOW_OUTPUT"'),
+                                     "chatty": _cmd(chatty)}))
+    result = sh("run", doc, "--json")
+    assert result.exit_code == 0, result
+    status = result.json()
+    assert status["tasks"]["here"]["outputs"]["ws"] == str(shared / status["id"])
+    assert (shared / status["id"]).is_dir()
+    log = sh.home / "instances" / status["id"] / "logs" / "chatty.log"
+    text = log.read_text()
+    assert "log cut on the worker" in text
+    assert 8 * 1024 * 1024 <= log.stat().st_size < 8 * 1024 * 1024 + 4096  # 9 MiB written, 8 MiB kept
+    assert text.rstrip().endswith("not parsed as outputs (write them to $WORKFLOW_OUTPUT)")  # the end is kept
