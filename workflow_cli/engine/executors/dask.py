@@ -222,10 +222,13 @@ class DaskExecutor:
             if cancelled:
                 tidy.append(cancel_event(future.key))
             payload = payloads.get(future.key)
-            result = self._outcome(future, spec, cancelled) if payload is None else self._from_worker(payload, spec)
-            future.release()
-            if plan is not None:
-                plan.done(payload, spec)
+            try:
+                result = self._outcome(future, spec, cancelled) if payload is None else self._from_worker(payload, spec)
+                future.release()
+                if plan is not None:
+                    plan.done(payload, spec)
+            except Exception as exc:  # noqa: BLE001 - this thread must go on: the attempt fails, the run does not hang
+                result = ActionResult.failure(f"internal error handling the attempt's result: {exc!r}", kind="error")
             self._hand_over(key, result)
         self._clear_events(tidy)
         if self._waiting:
