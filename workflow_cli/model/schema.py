@@ -85,7 +85,9 @@ def _fast_validator(name: str) -> Any:
 
     import fastjsonschema
 
-    schema = dict(load_schema(name))
+    # a deep copy: fastjsonschema rewrites the $refs of the schema it compiles in place, which broke the
+    # cached schema the full validator uses (PointerToNowhere '/$defs/task' on the next small document)
+    schema = json.loads(json.dumps(load_schema(name)))
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
     text = json.dumps(schema, sort_keys=True)
     digest = hashlib.sha256((text + fastjsonschema.VERSION).encode()).hexdigest()[:16]
