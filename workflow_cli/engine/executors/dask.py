@@ -148,12 +148,7 @@ class DaskExecutor:
             if not waiting:
                 self._local.cancel(key)
             return
-        from distributed import Event
-
-        try:
-            Event(cancel_event(future.key), client=self.client).set()
-        except Exception:  # noqa: BLE001 - the scheduler is gone: the attempt ends as worker_lost anyway
-            return
+        self._scheduler_calls("event_set", [cancel_event(future.key)])  # not waited for: the runner holds its state lock
 
     def poll(self, timeout: float | None) -> list[tuple[TaskKey, ActionResult]]:
         """Without a handler: wait up to ``timeout`` seconds for one result, then take every finished one."""
@@ -230,7 +225,7 @@ class DaskExecutor:
             except Exception as exc:  # noqa: BLE001 - this thread must go on: the attempt fails, the run does not hang
                 result = ActionResult.failure(f"internal error handling the attempt's result: {exc!r}", kind="error")
             self._hand_over(key, result)
-        self._clear_events(tidy)
+        self._scheduler_calls("event_clear", tidy)  # clearing an Event deletes it
         if self._waiting:
             self._send_waiting()
         return last
@@ -242,19 +237,19 @@ class DaskExecutor:
         else:
             handler(key, result)
 
-    def _clear_events(self, names: list[str]) -> None:
-        """Clear (and so delete) the attempts' Events on the scheduler, without waiting for it."""
+    def _scheduler_calls(self, handler: str, names: list[str]) -> None:
+        """Call the scheduler's Event ``handler`` (event_set, event_clear) for each name, without waiting for it."""
         scheduler = self.client.scheduler
 
-        async def clear() -> None:
+        async def call() -> None:
             for name in names:
                 try:
-                    await scheduler.event_clear(name=name)
-                except Exception:  # noqa: BLE001,S112 - the scheduler is gone: nothing left to tidy
+                    await getattr(scheduler, handler)(name=name)
+                except Exception:  # noqa: BLE001 - the scheduler is gone: the attempts end as worker_lost anyway
                     return
 
         try:
-            self.client.loop.add_callback(clear)
+            self.client.loop.add_callback(call)
         except RuntimeError:  # the client's loop is closed
             return
 
