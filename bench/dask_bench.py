@@ -46,7 +46,8 @@ class Cluster:
         self.address = json.loads(sched_file.read_text())["address"]
         for i in range(workers):
             self.procs.append(self._spawn(root, f"worker-{i}", [dask, "worker", self.address, "--nthreads", str(THREADS),
-                                                                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]))
+                                                                 "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                                                                 "--local-directory", str(root / "scratch")]))
         from distributed import Client
 
         with Client(self.address, set_as_default=False) as client:

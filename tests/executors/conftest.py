@@ -76,7 +76,8 @@ class Cluster:
         """Start workers until ``n`` are alive and registered with the scheduler."""
         while len(self.alive()) < n:
             self.workers.append(self.spawn(f"worker-{len(self.workers)}", [
-                self.dask, "worker", self.address, "--nthreads", "2", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"]))
+                self.dask, "worker", self.address, "--nthreads", "2", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                "--local-directory", str(self.root / "scratch")]))
         pids = self.worker_pids()
         _wait_for(lambda: set(self.client.run(os.getpid).values()) == pids, f"{n} workers to register")
 

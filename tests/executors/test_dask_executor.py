@@ -285,7 +285,7 @@ def test_config_yaml_chooses_dask_in_process_and_detached(dask_cluster: Any, cli
 def test_task_resources_pick_the_worker_that_has_them(dask_cluster: Any, sh: Any, write: Any) -> None:
     gpu = dask_cluster.spawn("worker-gpu", [
         dask_cluster.dask, "worker", dask_cluster.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-        "--host", "127.0.0.1", "--resources", "GPU=1"])
+        "--host", "127.0.0.1", "--resources", "GPU=1", "--local-directory", str(dask_cluster.root / "scratch")])
     try:
         _wait_for(lambda: gpu.pid in set(dask_cluster.client.run(os.getpid).values()), "the GPU worker to register")
         doc = write("gpu.json", _doc({f"g{i}": _cmd('echo "{\\"ppid\\": $PPID}"', resources={"GPU": 1}) for i in range(3)}))
