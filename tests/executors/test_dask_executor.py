@@ -80,7 +80,7 @@ def test_tasks_run_in_worker_processes_spread_over_the_workers(dask_cluster: Any
     meet.mkdir()
     tasks: dict[str, Any] = {f"c{i}": _cmd(BARRIER, parameters={"command": BARRIER, "env": {"DIR": str(meet)}}) for i in range(4)}
     tasks["py"] = {"action": "python", "parameters": {"callable": "wf_dask_probe:where", "args": ["remote"]}}
-    tasks["out"] = _cmd('echo "made on a worker"; echo "greeting=hello from $PPID" > "$WORKFLOW_OUTPUT"; echo "token {{ params.token }}"')
+    tasks["out"] = _cmd('echo "made on a worker"; echo "greeting=hello from $PPID" > "$WORKFLOW_OUTPUT"; echo token {{ params.token }}')
     tasks["save"] = {"action": "file_operation", "dependencies": ["out"],
                      "parameters": {"operation": "write", "path": "saved.txt", "content": "{{ tasks.out.outputs.greeting }}"}}
     doc = write("spread.json", _doc(tasks, parameters={"token": {"type": "string", "secret": True}}))
