@@ -255,3 +255,21 @@ def test_builtin_template_parameters_follow_the_spec() -> None:
         for pname, spec in doc["parameters"].items():
             if pname.endswith("_agent") or pname.startswith("worker_agent"):
                 assert spec["default"].startswith("builtin."), pname
+
+
+def test_compiling_the_fast_validator_leaves_the_full_validator_working(tmp_path, monkeypatch) -> None:
+    """A cold schema cache: a big document compiles the fast check, then a small one needs the full validator."""
+    from workflow_cli.model import schema as schema_module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    caches = (schema_module.load_schema, schema_module._validator, schema_module._fast_validator)
+    for cached in caches:
+        cached.cache_clear()
+    try:
+        big = {"version": "2.0.0", "name": "big", "tasks": {f"t{i}": {"action": "noop"} for i in range(schema_module.FAST_PATH_MIN_TASKS)}}
+        assert schema_module.schema_issues(big) == []
+        small = {"version": "2.0.0", "name": "small", "tasks": {"a": {"action": "noop", "retyr": 1}}}
+        assert [i.path for i in schema_module.schema_issues(small)] == ["tasks.a.retyr"]
+    finally:
+        for cached in caches:
+            cached.cache_clear()

@@ -86,6 +86,37 @@ def _summary(agent_id: str, result: ActionResult, seconds: float) -> str:
     return f"agent {agent_id}: {result.kind}: {result.error}"
 
 
+def choose_agent(ctx: ActionContext) -> Any:
+    """The agent for this attempt (counted as busy until :func:`release_agent`); WorkflowError when none fits."""
+    from workflow_cli.agents.registry import select_agent
+
+    agents = agents_for(ctx.services.get("home") or ctx.home, ctx.services.get("workflow"))
+    agent_id, agent_type, fallback = (_field(ctx, n) for n in ("agent_id", "agent_type", "fallback_agent"))
+    with _lock:
+        agent = select_agent(agents, agent_id=agent_id, agent_type=agent_type, fallback=fallback,
+                             capabilities=tuple(getattr(ctx.task, "required_capabilities", ()) or ()), load=_load)
+        _load[agent.id] = _load.get(agent.id, 0) + 1
+    return agent
+
+
+def release_agent(agent: Any) -> None:
+    """The call chosen by :func:`choose_agent` is over (the least-loaded choice counts it no more)."""
+    with _lock:
+        _load[agent.id] -= 1
+        if not _load[agent.id]:
+            del _load[agent.id]
+
+
+def agent_slot(agent: Any) -> threading.BoundedSemaphore | None:
+    """The semaphore limiting ``agent``'s concurrent calls from this process (None: unlimited)."""
+    return _slot(agent)
+
+
+def agent_summary(agent_id: str, result: ActionResult, seconds: float) -> str:
+    """The log line that ends an agent call."""
+    return _summary(agent_id, result, seconds)
+
+
 class AgentTaskAction:
     """Runs a task on an agent chosen from the registry."""
 
@@ -95,27 +126,15 @@ class AgentTaskAction:
 
     def run(self, ctx: ActionContext) -> ActionResult:
         """Select the agent, wait for a free slot on it, and reach it by its kind."""
-        from workflow_cli.agents.registry import select_agent
-
-        home = ctx.services.get("home") or ctx.home
-        task = ctx.task
         try:
-            agents = agents_for(home, ctx.services.get("workflow"))
-            agent_id, agent_type, fallback = (_field(ctx, n) for n in ("agent_id", "agent_type", "fallback_agent"))
-            with _lock:
-                agent = select_agent(agents, agent_id=agent_id, agent_type=agent_type, fallback=fallback,
-                                     capabilities=tuple(getattr(task, "required_capabilities", ()) or ()), load=_load)
-                _load[agent.id] = _load.get(agent.id, 0) + 1
+            agent = choose_agent(ctx)
         except WorkflowError as exc:
             # an agent removed since create, or a broken agents.yaml: retrying cannot help (SPEC 6.3)
             return ActionResult.failure(str(exc), kind="config")
         try:
-            return self._run_on(agent, ctx, home_root(home))
+            return self._run_on(agent, ctx, home_root(ctx.services.get("home") or ctx.home))
         finally:
-            with _lock:
-                _load[agent.id] -= 1
-                if not _load[agent.id]:
-                    del _load[agent.id]
+            release_agent(agent)
 
     def _run_on(self, agent: Any, ctx: ActionContext, root: Path | None) -> ActionResult:
         from workflow_cli.agents.kinds import run_agent

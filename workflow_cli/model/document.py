@@ -43,7 +43,7 @@ class RetryPolicy:
     backoff_factor: float = 2.0
     max_delay_seconds: float | None = None
     jitter: float = 0.0
-    retry_on: tuple[str, ...] = ("error", "timeout")
+    retry_on: tuple[str, ...] = ("error", "timeout", "worker_lost")
     exit_codes: tuple[int, ...] | None = None
 
     def delay_before(self, attempt: int, rand: float = 0.5) -> float:
@@ -105,6 +105,8 @@ class Task:
     cache: Mapping[str, Any] | None = None
     pool: str | None = None
     outputs: tuple[str, ...] = ()
+    executor: str = "auto"  # "local": never sent to a remote executor (SPEC 17)
+    resources: Mapping[str, float] = field(default_factory=dict)  # Dask worker resources
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -163,7 +165,7 @@ def _retry_policy(task: Mapping[str, Any], defaults: Mapping[str, Any]) -> Retry
         backoff_factor=float(retry.get("backoff_factor", 2)),
         max_delay_seconds=retry.get("max_delay_seconds"),
         jitter=float(retry.get("jitter", 0)),
-        retry_on=tuple(retry.get("retry_on", ("error", "timeout"))),
+        retry_on=tuple(retry.get("retry_on", ("error", "timeout", "worker_lost"))),
         exit_codes=tuple(exit_codes) if exit_codes is not None else None,
     )
 
@@ -213,6 +215,8 @@ def build_task(task_id: str, index: int, spec: Mapping[str, Any], defaults: Mapp
         cache=merged.get("cache"),
         pool=merged.get("pool"),
         outputs=tuple(merged.get("outputs") or ()),
+        executor=merged.get("executor", "auto"),
+        resources=merged.get("resources") or {},
         raw=spec,
     )
 

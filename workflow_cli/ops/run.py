@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Sequence
 from workflow_cli.errors import ConflictError, NotFoundError
 from workflow_cli.model.states import EXIT_CODE_BY_STATE, InstanceState
 from workflow_cli.monitor.summary import status_document
+from workflow_cli.ops.executors import ExecutorSession, open_executor
 from workflow_cli.ops.query import instance_paths
 from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document
@@ -70,20 +71,31 @@ class HomeChildWorkflows:
 
 def drive(home: Home, paths: InstancePaths, *, max_parallel: int | None = None, sink: Callable[[dict[str, Any]], None] | None = None,
           wait_threshold: float | None = None, reopen: bool = False, reset: Sequence[tuple[str, bool]] = (),
-          apply_only: bool = False, no_cache: bool = False) -> RunResult:
+          apply_only: bool = False, no_cache: bool = False, executor: str | None = None, scheduler_address: str | None = None,
+          session: ExecutorSession | None = None) -> RunResult:
     """Run the instance in this process until it stops moving (``apply_only``: only take in requests).
 
     ``reset``: (task, full) pairs put back to pending before the run goes on (``retry``);
-    ``no_cache``: do not reuse cached task results (successful results are still stored).
+    ``no_cache``: do not reuse cached task results (successful results are still stored);
+    ``executor``/``scheduler_address``: where attempts run (default: ``config.yaml``, else local), or an
+    already connected ``session`` (connected before the instance was even created).
     """
     from workflow_cli.engine.runner import Runner
     from workflow_cli.ops.python_source import add_source_folder
 
+    own = session is None and not apply_only
+    if own:
+        session = open_executor(home, executor, scheduler_address)  # exit 5 before anything is recorded
     add_source_folder(paths.header)  # an instance made from FILE.py:NAME: its python tasks import modules beside it
     options = _options(max_parallel=max_parallel, sink=sink, wait_threshold=wait_threshold, reopen=reopen,
                        reset_tasks=tuple(reset) or None, apply_only=apply_only or None, no_cache=no_cache or None,
                        child_workflows=HomeChildWorkflows(home))
-    outcome = Runner(home, paths, options=options).run()
+    try:
+        factory = session.factory() if session is not None else None
+        outcome = Runner(home, paths, options=options, executor_factory=factory).run()
+    finally:
+        if own and session is not None:
+            session.close()
     return _result(paths, outcome.state)
 
 
@@ -117,6 +129,20 @@ def _detach_flags(kw: Mapping[str, Any]) -> list[str]:
     return flags
 
 
+def _detach_executor(home: Home, kw: Mapping[str, Any]) -> list[str]:
+    """Check the run's executor is reachable now (exit 5 here, not in the background); the flags that choose it."""
+    session = kw.get("session")
+    own = session is None
+    if own:
+        session = open_executor(home, kw.get("executor"), kw.get("scheduler_address"))
+    if session is None:
+        return ["--executor", "local"] if kw.get("executor") == "local" else []
+    flags = session.flags()
+    if own:
+        session.close()
+    return flags
+
+
 def _refuse_if_live(paths: InstancePaths, verb: str) -> None:
     if is_locked(paths.lock):
         raise ConflictError(f"instance {paths.id} is held by a live runner; '{verb}' does not apply now")
@@ -132,7 +158,7 @@ def start(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) -> 
     if state["status"] not in ("created", "paused", "queued"):  # a queued one starts now, ahead of the queue
         raise ConflictError(f"instance {paths.id} is {state['status']}: there is nothing to start; {_rerun_hint(paths, state)}")
     if detach_run:
-        return detach(home, paths, "start", _detach_flags(kw), no_cache=bool(kw.get("no_cache")))
+        return detach(home, paths, "start", _detach_flags(kw) + _detach_executor(home, kw), no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
 
 
@@ -144,7 +170,7 @@ def resume(home: Home, instance: str, *, detach_run: bool = False, **kw: Any) ->
     if state["status"] in ("completed", "failed", "cancelled"):
         raise ConflictError(f"instance {paths.id} is {state['status']}: nothing to resume; {_rerun_hint(paths, state)}")
     if detach_run:
-        return detach(home, paths, "resume", _detach_flags(kw), no_cache=bool(kw.get("no_cache")))
+        return detach(home, paths, "resume", _detach_flags(kw) + _detach_executor(home, kw), no_cache=bool(kw.get("no_cache")))
     return drive(home, paths, **kw)
 
 

@@ -26,6 +26,10 @@ WAIT_OPT = typer.Option(None, "--wait-threshold", min=0, help=WAIT_HELP, metavar
 NO_CACHE_OPT = typer.Option(False, "--no-cache", help=NO_CACHE_HELP)
 GRACE_OPT = typer.Option(None, "--grace", min=0, metavar="S",
                          help="On SIGINT/SIGTERM: seconds running tasks get between SIGTERM and SIGKILL (default 5).")
+EXECUTOR_OPT = typer.Option(None, "--executor", help="Where task actions run: local or dask (default: config.yaml's executor, else local).",
+                            metavar="KIND")
+SCHEDULER_OPT = typer.Option(None, "--scheduler-address", help="The Dask scheduler, e.g. tcp://127.0.0.1:8786 (implies --executor dask).",
+                             metavar="ADDRESS")
 QUEUE_OPT = typer.Option(False, "--queue", help="Put the instance in the run queue (state queued); serve or tick starts it when a slot is free.")
 
 
@@ -126,6 +130,8 @@ def register(app: typer.Typer) -> None:
         no_cache: bool = NO_CACHE_OPT,
         queue: bool = QUEUE_OPT,
         grace: Optional[float] = GRACE_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Run a created (or paused) instance in the foreground until it stops moving.
 
@@ -139,9 +145,9 @@ def register(app: typer.Typer) -> None:
             _enqueue(obj, instance)
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold, grace=grace), events=events)
+                            wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace), events=events)
         _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold, grace=grace)
+               wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace)
 
     @app.command("run")
     @guarded
@@ -162,6 +168,8 @@ def register(app: typer.Typer) -> None:
         no_cache: bool = NO_CACHE_OPT,
         queue: bool = QUEUE_OPT,
         grace: Optional[float] = GRACE_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Create an instance and run it (create + start).
 
@@ -183,20 +191,28 @@ def register(app: typer.Typer) -> None:
                 render_plan(obj.console(), doc)
             return
         from workflow_cli.ops.create import create_instance
+        from workflow_cli.ops.executors import open_executor
         from workflow_cli.ops.run import start as op
 
-        with source_notes(lambda note: obj.info(f"note: {note}")):
-            created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name,
-                                      workdir=workdir)
-        sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
-        sys.stderr.flush()
-        if queue:
-            _enqueue(obj, created.id)
-        if detach:
-            _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold, grace=grace), events=events)
-        _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold, replay=created.id, grace=grace)
+        # unreachable scheduler: exit 5 with nothing created (a queued run is started later by serve or tick)
+        session = None if queue else open_executor(obj.writable_home(), executor, scheduler_address)
+        try:
+            with source_notes(lambda note: obj.info(f"note: {note}")):
+                created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name,
+                                          workdir=workdir)
+            sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
+            sys.stderr.flush()
+            if queue:
+                _enqueue(obj, created.id)
+            chosen: dict[str, Any] = {"executor": executor, "session": session, "grace": grace}
+            if detach:
+                _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
+                                wait_threshold=wait_threshold, **chosen), events=events)
+            _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
+                   wait_threshold=wait_threshold, replay=created.id, **chosen)
+        finally:
+            if session is not None:
+                session.close()
 
     @app.command("resume")
     @guarded
@@ -210,6 +226,8 @@ def register(app: typer.Typer) -> None:
         wait_threshold: Optional[float] = WAIT_OPT,
         no_cache: bool = NO_CACHE_OPT,
         grace: Optional[float] = GRACE_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Continue a paused, waiting or crashed instance (tasks cut off by a crash run again).
 
@@ -220,9 +238,9 @@ def register(app: typer.Typer) -> None:
         obj = ctx.obj
         if detach:
             _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                            wait_threshold=wait_threshold, grace=grace), events=events)
+                            wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace), events=events)
         _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-               wait_threshold=wait_threshold, grace=grace)
+               wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace)
 
     @app.command("retry")
     @guarded
@@ -236,6 +254,8 @@ def register(app: typer.Typer) -> None:
         junit: Optional[str] = JUNIT_OPT,
         wait_threshold: Optional[float] = WAIT_OPT,
         grace: Optional[float] = GRACE_OPT,
+        executor: Optional[str] = EXECUTOR_OPT,
+        scheduler_address: Optional[str] = SCHEDULER_OPT,
     ) -> None:
         """Reset failed (or named) tasks to pending and continue; finished tasks keep their outputs.
 
@@ -245,4 +265,4 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         _drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel, junit=junit,
-               wait_threshold=wait_threshold, grace=grace)
+               wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace)
