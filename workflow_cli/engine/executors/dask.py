@@ -132,8 +132,10 @@ class DaskExecutor:
         for work in ready:
             self._send(work)
 
-    def cancel(self, key: TaskKey) -> None:
-        """Ask the attempt to stop: its worker kills its process tree (a local attempt: its cancel flag)."""
+    def cancel(self, key: TaskKey, *, grace: float | None = None, hurry: Any = None) -> None:
+        """Ask the attempt to stop: its worker kills its process tree (a local attempt: its cancel flag).
+
+        ``grace``/``hurry`` reach local attempts; a remote one is killed on its worker's own grace."""
         with self._lock:
             future = self._futures.get(key)
             if future is not None:
@@ -146,7 +148,7 @@ class DaskExecutor:
             self._finished.put(_Ready(key, ActionResult.failure("cancelled while waiting for a free slot on its agent", kind="cancelled")))
         if future is None:
             if not waiting:
-                self._local.cancel(key)
+                self._local.cancel(key, grace=grace, hurry=hurry)
             return
         self._scheduler_calls("event_set", [cancel_event(future.key)])  # not waited for: the runner holds its state lock
 
