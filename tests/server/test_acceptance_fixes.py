@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,60 @@ WITHOUT_EXTRA = ("import sys\n"
 def test_serve_without_the_server_extra_says_how_to_install_it(kit: Any, tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = kit.base_env(home)
-    proc = subprocess.run([sys.executable, "-c", WITHOUT_EXTRA], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_EXTRA], check=False, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "error: serve needs the server extra (fastapi, uvicorn, prometheus_client not installed): pip install 'workflow-cli[server]'"]
     assert "Traceback" not in proc.stderr and not home.exists()
+
+
+def test_a_limit_too_large_for_sqlite_lists_everything_not_a_500(kit: Any, tmp_path: Path) -> None:
+    home = kit.make_home(tmp_path, {})
+    made = kit.cli(home, "create", "sequential_pipeline", "--param", "source=a.csv", "--param", "destination=b.csv")
+    assert made.returncode == 0, made.stderr
+    huge = "99999999999999999999999"
+    listed = kit.cli(home, "--json", "list", "--limit", huge)
+    assert listed.returncode == 0, listed.stderr
+    server = kit.Server(home)
+    with server.client(server.admin_token) as client:
+        response = client.get(f"/api/v1/instances?limit={huge}&offset={huge}")
+        assert response.status_code == 200, response.text
+        assert response.json() == []
+        assert len(client.get(f"/api/v1/instances?limit={huge}").json()) == 1
+    code, log = server.stop()
+    assert code == 0 and "Traceback" not in log, log
+
+
+def test_a_tail_too_large_prints_the_whole_log_not_a_500(kit: Any, tmp_path: Path) -> None:
+    home = kit.make_home(tmp_path, {})
+    run = kit.cli(home, "--json", "run", "sequential_pipeline", "--param", "source=a.csv", "--param", "destination=b.csv")
+    iid = json.loads(run.stdout)["id"]
+    huge = "99999999999999999999999"
+    whole = kit.cli(home, "logs", iid, "extract")
+    assert whole.returncode == 0 and "extract" in whole.stdout, whole.stderr
+    tailed = kit.cli(home, "logs", iid, "extract", "--tail", huge)
+    assert tailed.returncode == 0 and tailed.stdout == whole.stdout, tailed.stderr
+    server = kit.Server(home)
+    with server.client(server.admin_token) as client:
+        response = client.get(f"/api/v1/instances/{iid}/logs/extract?tail={huge}")
+        assert response.status_code == 200, response.text
+        assert response.text == client.get(f"/api/v1/instances/{iid}/logs/extract").text != ""
+    code, log = server.stop()
+    assert code == 0 and "Traceback" not in log, log
+
+
+def test_the_event_stream_skips_a_damaged_line_and_still_ends(kit: Any, tmp_path: Path) -> None:
+    home = kit.make_home(tmp_path, {})
+    run = kit.cli(home, "--json", "run", "sequential_pipeline", "--param", "source=a.csv", "--param", "destination=b.csv")
+    iid = json.loads(run.stdout)["id"]
+    events = home / "instances" / iid / "events.jsonl"
+    stored = [json.loads(line) for line in events.read_text().splitlines()]
+    with events.open("a") as fh:
+        fh.write("[1, 2]\n\"text\"\n")
+    server = kit.Server(home)
+    with server.client(server.admin_token) as client, \
+            client.stream("GET", f"/api/v1/instances/{iid}/events", headers={"Accept": "text/event-stream"}) as stream:
+        ids = [line[4:] for line in stream.iter_lines() if line.startswith("id: ")]
+    assert ids == [str(e["seq"]) for e in stored]
+    code, log = server.stop()
+    assert code == 0 and "Traceback" not in log, log

@@ -6,7 +6,6 @@ import typer
 
 from workflow_cli.cli.failure import guarded
 
-
 SERVER_MODULES = ("fastapi", "uvicorn", "prometheus_client")
 
 
