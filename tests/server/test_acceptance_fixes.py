@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import subprocess
 import sys
@@ -78,3 +80,22 @@ def test_the_event_stream_skips_a_damaged_line_and_still_ends(kit: Any, tmp_path
     assert ids == [str(e["seq"]) for e in stored]
     code, log = server.stop()
     assert code == 0 and "Traceback" not in log, log
+
+
+def test_github_ping_is_answered_without_a_run(kit: Any, tmp_path: Path) -> None:
+    doc = {"version": "2.0.0", "name": "Deploy", "parameters": {"ref": {"type": "string", "required": True}},
+           "triggers": [{"webhook": {"name": "deploy", "secret_env": "HOOK_SECRET"}, "params": {"ref": "{{ trigger.payload.ref }}"}}],
+           "tasks": {"show": {"action": "command", "parameters": {"command": "echo {{ params.ref }}"}}}}
+    home = kit.make_home(tmp_path, {"deploy": doc})
+    server = kit.Server(home, kit.base_env(home, HOOK_SECRET="s3cret"))
+    body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
+    signature = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/json", "X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-1"}
+    with server.client() as anon, server.client(server.admin_token) as admin:
+        assert anon.post("/hooks/deploy", content=body, headers=headers).status_code == 401  # unsigned: refused as ever
+        pong = anon.post("/hooks/deploy", content=body, headers={**headers, "X-Hub-Signature-256": signature})
+        assert pong.status_code == 200, pong.text
+        assert pong.json() == {"ping": "ok", "webhook": "deploy"}
+        assert admin.get("/api/v1/instances").json() == []
+    code, log = server.stop()
+    assert code == 0, log
