@@ -99,3 +99,19 @@ def test_github_ping_is_answered_without_a_run(kit: Any, tmp_path: Path) -> None
         assert admin.get("/api/v1/instances").json() == []
     code, log = server.stop()
     assert code == 0, log
+
+
+def test_a_browser_gets_an_html_404_page_and_scripts_keep_json(kit: Any, tmp_path: Path) -> None:
+    home = kit.make_home(tmp_path, {})
+    server = kit.Server(home)
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with server.client(server.admin_token) as client:
+        page = client.get("/no/such/page", headers=html)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "There is no page at /no/such/page." in page.text and "Log out" in page.text
+        for path in ("/no/such/page", "/api/v1/nothing"):
+            response = client.get(path, headers=html if path.startswith("/api/") else {})
+            assert response.status_code == 404
+            assert response.json() == {"error": {"message": "no such route", "code": "not_found"}}
+    code, log = server.stop()
+    assert code == 0, log

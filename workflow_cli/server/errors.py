@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow_cli.errors import InvalidInputError, WorkflowError
@@ -43,6 +43,12 @@ def _log_unexpected(request: Request, exc: BaseException) -> str:
     return str(path)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser's GET of an address outside the API: it gets the UI's HTML 404 page."""
+    api = request.url.path.startswith(("/api/", "/hooks/", "/metrics", "/healthz", "/ui/static/"))
+    return request.method == "GET" and not api and "text/html" in request.headers.get("accept", "")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -55,7 +61,11 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status, exc.message, exc.code)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _starlette(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _starlette(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _wants_page(request):
+            from workflow_cli.server.ui.pages import not_found_page
+
+            return not_found_page(request)
         message = "no such route" if exc.status_code == 404 else str(exc.detail)
         return error_response(exc.status_code, message)
 
