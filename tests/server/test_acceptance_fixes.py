@@ -115,3 +115,18 @@ def test_a_browser_gets_an_html_404_page_and_scripts_keep_json(kit: Any, tmp_pat
             assert response.json() == {"error": {"message": "no such route", "code": "not_found"}}
     code, log = server.stop()
     assert code == 0, log
+
+
+def test_a_query_number_that_is_not_one_is_400_in_the_cli_style(kit: Any, tmp_path: Path) -> None:
+    home = kit.make_home(tmp_path, {})
+    server = kit.Server(home)
+    with server.client(server.admin_token) as client:
+        for path, name in (("/api/v1/instances?limit=ten", "limit"), ("/api/v1/instances?offset=x", "offset")):
+            response = client.get(path)
+            assert response.status_code == 400, response.text
+            value = path.rsplit("=", 1)[1]
+            message = f"{name}: expected an integer, got '{value}'"
+            assert response.json() == {"error": {"message": message, "code": "invalid_input", "exit_code": 2,
+                                                  "issues": [{"path": name, "message": f"expected an integer, got '{value}'"}]}}
+    code, log = server.stop()
+    assert code == 0, log

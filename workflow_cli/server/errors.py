@@ -72,8 +72,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
-        return error_response(400, f"{where}: {first.get('msg', 'invalid value')}" if where else str(first.get("msg", "invalid request")))
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body")) or "request"
+        message = str(first.get("msg", "invalid value"))
+        if first.get("type") == "int_parsing":  # ?limit=abc: said as the CLI says its own checks
+            message = f"expected an integer, got {first.get('input')!r}"
+        return workflow_error_response(InvalidInputError.at(where, message))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
