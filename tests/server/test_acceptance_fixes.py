@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -128,5 +129,23 @@ def test_a_query_number_that_is_not_one_is_400_in_the_cli_style(kit: Any, tmp_pa
             message = f"{name}: expected an integer, got '{value}'"
             assert response.json() == {"error": {"message": message, "code": "invalid_input", "exit_code": 2,
                                                   "issues": [{"path": name, "message": f"expected an integer, got '{value}'"}]}}
+    code, log = server.stop()
+    assert code == 0, log
+
+
+def test_a_gate_with_a_timeout_shows_on_the_run_and_approvals_pages(kit: Any, tmp_path: Path) -> None:
+    gate = {"version": "2.0.0", "name": "Timed", "tasks": {"ask": {"action": "approval_gate", "parameters": {
+        "approvers": ["ann"], "message": "ok?", "timeout_seconds": 3600, "on_timeout": "reject"}}}}
+    home = kit.make_home(tmp_path, {"timed": gate})
+    server = kit.Server(home)
+    made = kit.cli(home, "--json", "token", "create", "ann", "--role", "viewer")
+    with server.client(server.admin_token) as admin, server.client(json.loads(made.stdout)["token"]) as ann:
+        iid = admin.post("/api/v1/instances", json={"template": "timed"}).json()["id"]
+        waiting = kit.until_status(admin, iid, "waiting")["waiting_for"][0]
+        due = datetime.datetime.fromtimestamp(waiting["timeout_at"], datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        for path in ("/approvals", f"/instances/{iid}"):
+            page = ann.get(path, headers={"Accept": "text/html"})
+            assert page.status_code == 200, page.text
+            assert f"times out {due} UTC (reject)" in page.text
     code, log = server.stop()
     assert code == 0, log
