@@ -149,3 +149,20 @@ def test_a_gate_with_a_timeout_shows_on_the_run_and_approvals_pages(kit: Any, tm
             assert f"times out {due} UTC (reject)" in page.text
     code, log = server.stop()
     assert code == 0, log
+
+
+def test_serve_on_all_interfaces_prints_an_address_a_browser_can_open(kit: Any, tmp_path: Path) -> None:
+    home = kit.make_home(tmp_path, {})
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("workflow-cli")), "serve", "--host", "0.0.0.0", "--port", "0"],
+                            env=kit.base_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        login = proc.stdout.readline().strip().rsplit(" ", 1)[1]
+        serving = proc.stdout.readline().strip().rsplit(" ", 1)[1]
+        assert login.startswith("http://127.0.0.1:") and serving.startswith("http://127.0.0.1:"), (login, serving)
+        page = kit.httpx.get(login, follow_redirects=True, timeout=30)  # the printed address logs in as printed
+        assert page.status_code == 200 and "admin" in page.text
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
