@@ -42,7 +42,7 @@ def item_logs(paths: InstancePaths, task: str) -> list[tuple[str, Path]]:
 def read_lines(path: Path, tail: int | None) -> list[str]:
     """The lines of a log, or its last ``tail`` lines."""
     with open(path, encoding="utf-8", errors="replace") as fh:
-        if tail is None:
+        if tail is None or tail > 2**62:  # more lines than a file holds (and than deque's maxlen takes)
             return fh.read().splitlines()
         return [line.rstrip("\n") for line in deque(fh, maxlen=tail)]
 

@@ -81,6 +81,8 @@ def list_instances(
         raise InvalidInputError.at("--sort", f"unknown sort key '{sort}'", f"one of: {', '.join(SORT_KEYS)}")
     if limit is not None and limit < 0:
         raise InvalidInputError.at("--limit", "must be 0 or more")
+    if limit is not None and limit > 2**62:
+        limit = None  # more rows than any home holds, and more than sqlite's INTEGER takes
     conn = open_index(home, write=False)
     if conn is not None:
         try:

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workflow_cli.errors import InvalidInputError, WorkflowError
@@ -43,6 +43,12 @@ def _log_unexpected(request: Request, exc: BaseException) -> str:
     return str(path)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser's GET of an address outside the API: it gets the UI's HTML 404 page."""
+    api = request.url.path.startswith(("/api/", "/hooks/", "/metrics", "/healthz", "/ui/static/"))
+    return request.method == "GET" and not api and "text/html" in request.headers.get("accept", "")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -55,15 +61,22 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status, exc.message, exc.code)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _starlette(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _starlette(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _wants_page(request):
+            from workflow_cli.server.ui.pages import not_found_page
+
+            return not_found_page(request)
         message = "no such route" if exc.status_code == 404 else str(exc.detail)
         return error_response(exc.status_code, message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
-        return error_response(400, f"{where}: {first.get('msg', 'invalid value')}" if where else str(first.get("msg", "invalid request")))
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body")) or "request"
+        message = str(first.get("msg", "invalid value"))
+        if first.get("type") == "int_parsing":  # ?limit=abc: said as the CLI says its own checks
+            message = f"expected an integer, got {first.get('input')!r}"
+        return workflow_error_response(InvalidInputError.at(where, message))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -96,7 +96,7 @@ def run_server(home: Home, *, host: str, port: int) -> int:
     with serve_lock(home):
         sock = _bind(host, port)
         bound = sock.getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
+        shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host) or (f"[{host}]" if ":" in host else host)  # a wildcard is no address to open
         url = f"http://{shown}:{bound}"
         ctx = ServerContext(home, host, bound, tuple((config.get("server") or {}).get("hosts") or ()))
         _first_token(home, url)

@@ -52,6 +52,11 @@ class ServiceMiddleware:
                 await _refuse(sending, f"host '{host}' is not served here (add it to server.hosts in config.yaml)")
             else:
                 await self.app(scope, receive, sending)
+        except Exception:
+            # Starlette re-raises an unexpected error after its handler answered 500 and wrote the
+            # details to <home>/logs/; without this uvicorn would print the traceback on stderr too.
+            if status["code"] != 500:
+                raise
         finally:
             ms = (time.monotonic() - started) * 1000
             self.ctx.log(f"{scope['method']} {scope['path']} {status['code']} {ms:.1f}ms")

@@ -6,6 +6,20 @@ import typer
 
 from workflow_cli.cli.failure import guarded
 
+SERVER_MODULES = ("fastapi", "uvicorn", "prometheus_client")
+
+
+def _check_server_extra() -> None:
+    """Exit 2 with one line naming what is missing when the ``[server]`` extra is not installed."""
+    from importlib.util import find_spec
+
+    from workflow_cli.errors import InvalidInputError
+
+    missing = [name for name in SERVER_MODULES if find_spec(name) is None]
+    if missing:
+        raise InvalidInputError(f"serve needs the server extra ({', '.join(missing)} not installed): "
+                                "pip install 'workflow-cli[server]'")
+
 
 def register(app: typer.Typer) -> None:
     @app.command("serve")
@@ -19,10 +33,7 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli --home ~/flows serve --port 8787
         """
-        try:
-            from workflow_cli.server.main import run_server
-        except ImportError as exc:
-            from workflow_cli.errors import InvalidInputError
+        _check_server_extra()
+        from workflow_cli.server.main import run_server
 
-            raise InvalidInputError(f"serve needs the server extra ({exc.name} is missing): pip install 'workflow-cli[server]'") from exc
         raise typer.Exit(run_server(ctx.obj.writable_home(), host=host, port=port))

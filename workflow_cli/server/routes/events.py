@@ -63,6 +63,8 @@ class EventTail:
                 event = json.loads(line)
             except ValueError:
                 continue  # a damaged line: status and audit report it; the stream goes on
+            if not isinstance(event, dict) or not isinstance(event.get("seq"), int):
+                continue  # valid JSON but not an event (a damaged log): skipped as above
             self.status = status_after(str(event.get("type")), self.status)
             if event.get("seq", 0) > since:
                 out.append(event)

@@ -30,6 +30,8 @@ async def hook(request: Request, name: str) -> Any:
         if identity is not None:
             raise HttpError(403, "forbidden", f"token '{identity.name}' has role {identity.role}; a webhook needs operator")
         raise HttpError(401, "unauthorized", f"webhook '{name}': bad or missing X-Hub-Signature-256, and no operator token")
+    if request.headers.get("x-github-event") == "ping":  # GitHub's check when a webhook is added: no run
+        return JSONResponse({"ping": "ok", "webhook": name}, status_code=200)
     headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
     delivery = request.headers.get("x-github-delivery") or request.headers.get("idempotency-key")
     instance_id, new = await run_in_threadpool(_fire, ctx, trigger, payload, headers, delivery)

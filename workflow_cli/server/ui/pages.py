@@ -20,6 +20,12 @@ def login_page(request: Request, target: str, error: str = "") -> HTMLResponse:
     return page(request, "login.html", None, status=401, title="Log in", next=safe_next(target), error=error)
 
 
+def not_found_page(request: Request) -> HTMLResponse:
+    """The UI's 404 page for an address that is no page (a browser asking for HTML gets no JSON)."""
+    who = request.app.state.tokens.identify(request)
+    return page(request, "error.html", who, status=404, title="Not found", message=f"There is no page at {request.url.path}.")
+
+
 def _guard(request: Request) -> Identity | Response:
     """The caller's identity; or the redirect of ``?token=T``; or the login page."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -25,9 +25,20 @@ def environment() -> Any:
                              autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["duration"] = duration_text
-    env.filters["when"] = lambda iso: iso.replace("T", " ").rstrip("Z")[:19] if iso else "–"
+    env.filters["when"] = _when
     env.filters["short"] = _short
     return env
+
+
+def _when(value: Any) -> str:
+    """``2026-12-05 14:03:26`` (UTC) from an ISO time or from epoch seconds (a gate's ``timeout_at``)."""
+    import datetime
+
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, (int, float)):
+        value = datetime.datetime.fromtimestamp(value, datetime.timezone.utc).isoformat()
+    return str(value).replace("T", " ").rstrip("Z")[:19]
 
 
 def _short(value: Any, limit: int = 200) -> str:
