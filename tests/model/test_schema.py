@@ -258,7 +258,8 @@ def test_builtin_template_parameters_follow_the_spec() -> None:
 
 
 def test_compiling_the_fast_validator_leaves_the_full_validator_working(tmp_path, monkeypatch) -> None:
-    """A cold schema cache: a big document compiles the fast check, then a small one needs the full validator."""
+    """A cold schema cache: a valid document compiles the fast check, then an invalid one needs the full validator,
+    and the shared schema is intact for both (the compiler must not rewrite it in place)."""
     from workflow_cli.model import schema as schema_module
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -266,10 +267,11 @@ def test_compiling_the_fast_validator_leaves_the_full_validator_working(tmp_path
     for cached in caches:
         cached.cache_clear()
     try:
-        big = {"version": "2.0.0", "name": "big", "tasks": {f"t{i}": {"action": "noop"} for i in range(schema_module.FAST_PATH_MIN_TASKS)}}
+        big = {"version": "2.0.0", "name": "big", "tasks": {f"t{i}": {"action": "noop"} for i in range(400)}}
         assert schema_module.schema_issues(big) == []
         small = {"version": "2.0.0", "name": "small", "tasks": {"a": {"action": "noop", "retyr": 1}}}
         assert [i.path for i in schema_module.schema_issues(small)] == ["tasks.a.retyr"]
+        assert schema_module.schema_issues(big) == []
     finally:
         for cached in caches:
             cached.cache_clear()
