@@ -80,6 +80,11 @@ def _field_problem(event: Mapping[str, Any]) -> str | None:
     """Why an event's fields have the wrong types, or None."""
     if not isinstance(event["type"], str) or not isinstance(event["time"], str) or not isinstance(event["data"], dict):
         return "wrong field types (type and time must be strings, data an object)"
+    return None
+
+
+def _instance_problem(event: Mapping[str, Any]) -> str | None:
+    """Why an event cannot be part of an instance's history (the fields the state fold reads), or None."""
     if event["type"].startswith(_TASK_EVENT_PREFIXES) and not isinstance(event["data"].get("task"), str):
         return f"a {event['type']} event without a task name"
     if event["type"] == "checkpoint.created" and not isinstance(event["data"].get("id"), str):
@@ -131,8 +136,11 @@ def summarize_log(path: Path, *, since_seq: int = 0) -> LogSummary:
     path = Path(path)
     out = LogSummary()
     with open(path, "rb") as fh:
-        for _end, event in _scan(fh, path):
+        for lineno, (_end, event) in enumerate(_scan(fh, path), 1):
             seq, etype = event["seq"], event["type"]
+            problem = _instance_problem(event)
+            if problem:
+                raise _corrupt(path, lineno, problem)
             out.last_seq = seq
             if etype == "checkpoint.created":
                 out.checkpoints.append((seq, event["data"]["id"]))
