@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -15,6 +16,7 @@ from typing import Any, Callable, TypeVar
 from workflow_cli.errors import InvalidInputError, NotFoundError, WorkflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
+_ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 def _current_context() -> Any:
@@ -110,6 +112,13 @@ def report(exc: BaseException) -> int:
                 lines[-1] += f" (home: {home})"
         if issues:
             payload["issues"] = [i.to_json() for i in issues]
+    elif isinstance(exc, OSError) and exc.errno in _ACCESS_ERRNOS:
+        # a file of the home (or one the user named) that cannot be read or written: the user's to fix (SPEC 16)
+        code = 2
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc} (check the permissions of the home and its files, or choose another home with --home)"
+        lines = [f"error: {message}"]
+        payload = {"message": message, "exit_code": code}
     else:
         code = 1
         log = _log_unexpected(exc)

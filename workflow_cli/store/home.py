@@ -172,6 +172,9 @@ class Home:
 
     def _refuse_shared(self) -> None:
         _refuse_if_shared(self.root)
+        if self.root.is_dir() and not os.access(self.root, os.R_OK | os.X_OK):
+            raise InvalidInputError(f"{self.root}: the home cannot be read (permission denied); check its permissions "
+                                    "or choose another home with --home")
         _refuse_if_shared(self.instances, "the home's instances/ folder")
         _refuse_if_shared(self.checkpoints, "the home's checkpoints/ folder")
         _refuse_if_shared(self.config_file, "the home's config.yaml", folder=False)
@@ -192,6 +195,10 @@ class Home:
             raise InvalidInputError(
                 f"{self.root}: cannot create the home folder: {exc.strerror or exc} (choose another one with --home)"
             ) from exc
+        for name in ("instances", "checkpoints"):  # what every writing command writes into
+            if not os.access(self.root / name, os.W_OK | os.X_OK):
+                raise InvalidInputError(f"{self.root / name}: the home cannot be written (permission denied or a "
+                                        "read-only file system); check its permissions or choose another home with --home")
         return self
 
 

@@ -93,6 +93,8 @@ def resolve_instance_id(instances_dir: Path, prefix: str) -> str:
         NotFoundError: no instance matches.
     """
     _check_prefix(prefix)
+    if len(prefix.encode("utf-8", "surrogateescape")) > 255:  # longer than any file name: no instance has it
+        raise NotFoundError(f"no instance matches '{prefix[:40]}...' ({len(prefix)} characters: longer than any instance id)")
     if (instances_dir / prefix).is_dir():
         return prefix
     try:
