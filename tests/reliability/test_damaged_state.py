@@ -256,3 +256,17 @@ def test_a_torn_last_line_is_repaired_and_the_repair_is_recorded(damaged_cli: tu
     assert repaired[0]["data"]["dropped_bytes"] > 0
     assert log.read_bytes().startswith(good)
     assert cli.status(instance)["status"] == "completed"
+
+
+@pytest.mark.parametrize("damage", ["checkpoint-index-truncated", "checkpoint-index-garbled", "checkpoint-index-deleted"])
+def test_the_way_out_for_a_damaged_checkpoint_index_rebuilds_it_from_the_log(damaged_cli: tuple[Any, str], damage: str) -> None:
+    cli, instance = damaged_cli
+    index = cli.home / "checkpoints" / instance / "checkpoints.jsonl"
+    good = [json.loads(line)["id"] for line in index.read_bytes().splitlines()]
+    DAMAGE[damage](cli.instance_dir(instance), index.parent)
+    assert cli.run("status", instance).returncode == 1
+    res = cli.run("checkpoints", instance, "--rebuild-index")
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(line)["id"] for line in index.read_bytes().splitlines()] == good == ["cp-0001", "cp-0002"]
+    assert cli.run("resume", instance).returncode == 0
+    assert cli.status(instance)["status"] == "completed"

@@ -103,24 +103,29 @@ def check_tasks_match(state: Mapping[str, Any], doc: Mapping[str, Any], snapshot
                          f"delete {snapshot} to rebuild it from the event log")
 
 
-def read_index(index: Path) -> list[dict[str, Any]] | None:
-    """The checkpoint index's entries (None: no index); a line still being written at the end is left out."""
+def _index_lines(index: Path) -> list[bytes] | None:
+    """The whole lines of the index (None: no index); a line still being written at the end is left out."""
     try:
         raw = index.read_bytes()
     except FileNotFoundError:
         return None
-    lines = raw.split(b"\n")
-    entries: list[dict[str, Any]] = []
-    for lineno, line in enumerate(lines[:-1], 1):  # lines[-1] is b"" or an unterminated append in progress
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            entry = None
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            raise StateError(f"{index}:{lineno}: corrupt checkpoint index: not a checkpoint entry; "
-                             f"{_rebuild_hint(index)}")
-        entries.append(entry)
-    return entries
+    return raw.split(b"\n")[:-1]  # the last piece is b"" or an unterminated append in progress
+
+
+def _entry(line: bytes, index: Path, lineno: int) -> dict[str, Any]:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        entry = None
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        raise StateError(f"{index}:{lineno}: corrupt checkpoint index: not a checkpoint entry; {_rebuild_hint(index)}")
+    return entry
+
+
+def read_index(index: Path) -> list[dict[str, Any]] | None:
+    """The checkpoint index's entries (None: no index), each checked."""
+    lines = _index_lines(index)
+    return None if lines is None else [_entry(line, index, n) for n, line in enumerate(lines, 1)]
 
 
 def _rebuild_hint(index: Path) -> str:
@@ -128,25 +133,29 @@ def _rebuild_hint(index: Path) -> str:
             "(or restore it from a backup)")
 
 
-def check_index(index: Path, log: LogSummary) -> list[dict[str, Any]] | None:
+def check_index(index: Path, log: LogSummary) -> None:
     """The index lists the log's checkpoints, in order (entries past the log's end: a write in progress)."""
-    entries = read_index(index)
-    if entries is None:
+    lines = _index_lines(index)
+    if lines is None:
         if log.checkpoints:
             raise StateError(f"{index}: the checkpoint index is missing but the event log records "
                              f"{len(log.checkpoints)} checkpoint(s); {_rebuild_hint(index)}")
-        return None
+        return
     for position, (seq, cp_id) in enumerate(log.checkpoints):
-        entry = entries[position] if position < len(entries) else None
-        if entry is None or entry["id"] != cp_id or entry.get("seq", seq) != seq:
-            found = "ends" if entry is None else f"has {entry['id']}"
-            raise StateError(f"{index}: the checkpoint index disagrees with the event log (entry {position + 1} "
-                             f"should be {cp_id} of event {seq}; the index {found}); {_rebuild_hint(index)}")
-    for entry in entries[len(log.checkpoints):]:
+        line = lines[position] if position < len(lines) else None
+        if line is not None and line.startswith(b'{"id":"%s","seq":%d,' % (cp_id.encode(), seq)):
+            continue  # the writer's compact form: no need to parse it
+        entry = _entry(line, index, position + 1) if line is not None else None
+        if entry is not None and entry["id"] == cp_id and entry.get("seq", seq) == seq:
+            continue  # an entry of an older release (no seq) or another spelling of the same one
+        found = "ends" if entry is None else f"has {entry['id']}"
+        raise StateError(f"{index}: the checkpoint index disagrees with the event log (entry {position + 1} "
+                         f"should be {cp_id} of event {seq}; the index {found}); {_rebuild_hint(index)}")
+    for lineno, line in enumerate(lines[len(log.checkpoints):], len(log.checkpoints) + 1):
+        entry = _entry(line, index, lineno)
         if not isinstance(entry.get("seq"), int) or entry["seq"] <= log.last_seq:
             raise StateError(f"{index}: the checkpoint index lists {entry['id']}, which the event log does not "
                              f"record; {_rebuild_hint(index)}")
-    return entries
 
 
 def cut_index_past(index: Path, last_seq: int) -> None:
