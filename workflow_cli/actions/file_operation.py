@@ -243,6 +243,23 @@ def _move(source: Resolved, target: Resolved, raw: str) -> None:
         os.unlink(source.name, dir_fd=source.dir_fd)
 
 
+def _remove_tree(name: str, dir_fd: int) -> None:
+    """``rm -r`` of the folder ``name`` in ``dir_fd``, by descriptors only (symlinks are removed, never followed)."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        for _, dirs, files, folder_fd in os.fwalk(".", topdown=False, dir_fd=fd):
+            for entry in files:
+                os.unlink(entry, dir_fd=folder_fd)
+            for entry in dirs:  # a symlink to a folder is listed here too: unlinked, not entered
+                try:
+                    os.rmdir(entry, dir_fd=folder_fd)
+                except NotADirectoryError:
+                    os.unlink(entry, dir_fd=folder_fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dir_fd)
+
+
 def _delete(op: _Op) -> ActionResult:
     raw = str(op.params.get("path"))
     with op.path(follow=False) as target:
@@ -253,7 +270,7 @@ def _delete(op: _Op) -> ActionResult:
             return outputs_result({"deleted": False})
         if stat.S_ISDIR(st.st_mode):
             if flag(op.params.get("recursive"), default=False):
-                shutil.rmtree(target.name, dir_fd=target.dir_fd)
+                _remove_tree(target.name, target.dir_fd)
             else:
                 try:
                     os.rmdir(target.name, dir_fd=target.dir_fd)
