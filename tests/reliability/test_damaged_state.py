@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pytest
 
 # ``quick`` and ``second`` complete (each a checkpoint), then the runner is killed while ``slow`` runs. Each
-# command appends a line to a counter file beside the home, so a re-run shows there.
+# command appends its name to ``workspace/ran``, so a re-run shows there (and in the home's digest).
 CHECKPOINTED = {"version": "2.0.0", "name": "checkpointed", "tasks": {
     "quick": {"action": "command", "checkpoint": True, "parameters": {"command": 'echo quick >> "$WORKFLOW_WORKSPACE/ran"'}},
     "second": {"action": "command", "checkpoint": True, "dependencies": ["quick"],
