@@ -244,7 +244,10 @@ def load_state(paths: InstancePaths, *, verify: bool = True) -> dict[str, Any]:
         state, snapshot, verify = None, None, True
     if verify:
         header = read_header(paths)
-        doc = check_document(_read(paths.document, "instance document"), paths.document)  # shape only: no migration
+        doc = _read(paths.document, "instance document")
+        if not (isinstance(doc, dict) and isinstance(doc.get("tasks"), dict)):
+            doc = read_document(paths)  # an older schema (1.0.0 had a task list) is migrated, then checked
+        check_document(doc, paths.document)
         if state is None:
             state = new_state(header, list(doc["tasks"]))
         else:
