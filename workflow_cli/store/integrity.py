@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from workflow_cli.errors import StateError
+from workflow_cli.model.states import InstanceState, TaskState
 from workflow_cli.store.events import LogSummary
 
-_INSTANCE_STATUSES = frozenset({"created", "running", "waiting", "paused", "completed", "failed", "cancelled"})
-_TASK_STATUSES = frozenset({"pending", "running", "waiting", "completed", "failed", "skipped", "cancelled"})
+_INSTANCE_STATUSES = frozenset(s.value for s in InstanceState)
+_TASK_STATUSES = frozenset(s.value for s in TaskState)
 _STATE_TYPES: dict[str, tuple[type, ...]] = {
     "format": (int,), "id": (str,), "status": (str,), "last_seq": (int,), "tasks": (dict,),
     "params": (dict,), "vars": (dict,), "checkpoints": (list,), "completion_order": (list,), "children": (list,),
