@@ -74,8 +74,8 @@ def test_unserializable_data_writes_nothing(log_path: Path) -> None:
 
 
 @pytest.mark.parametrize("tail", [b'{"v":1,"seq":3,"ti', b'{"v":1,"seq":3,"time":"x","type":"t","actor":"a","data":{}}',
-                                  b"\0\0\0\0", b"garbage\n"])
-def test_torn_last_line_is_ignored_then_cut_away(log_path: Path, tail: bytes) -> None:
+                                  b"\0\0\0\0"])
+def test_torn_last_line_is_ignored_then_cut_away_and_the_repair_recorded(log_path: Path, tail: bytes) -> None:
     with EventLog(log_path) as log:
         log.append("a")
         log.append("b")
@@ -83,11 +83,24 @@ def test_torn_last_line_is_ignored_then_cut_away(log_path: Path, tail: bytes) ->
         fh.write(tail)
     assert [e["seq"] for e in read_events(log_path)] == [1, 2]
     with EventLog(log_path) as log:
-        assert log.last_seq == 2
-        assert log.append("c")["seq"] == 3
+        assert log.last_seq == 3  # the repair is event 3
+        assert log.append("c")["seq"] == 4
     events = read_events(log_path)
-    assert [e["type"] for e in events] == ["a", "b", "c"]
-    assert log_path.read_bytes().count(b"\n") == 3
+    assert [e["type"] for e in events] == ["a", "b", "log.repaired", "c"]
+    assert events[2]["data"]["dropped_bytes"] == len(tail)
+    assert log_path.read_bytes().count(b"\n") == 4
+
+
+def test_a_whole_garbled_last_line_is_damage_not_a_torn_tail(log_path: Path) -> None:
+    with EventLog(log_path) as log:
+        log.append("a")
+    with open(log_path, "ab") as fh:
+        fh.write(b"garbage\n")  # a crash never leaves a terminated line that is not JSON
+    with pytest.raises(StateError, match=":2: corrupt event log"):
+        read_events(log_path)
+    with pytest.raises(StateError):
+        EventLog(log_path).open()
+    assert log_path.read_bytes().endswith(b"garbage\n")
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""Network policy for ``api_call`` (SPEC 6.5, 14): schemes, the host allow-list and metadata addresses.
+"""The one network policy (SPEC 6.5, 14) of ``api_call``, ``http`` agents and hooks: schemes, the host allow-list and metadata addresses.
 
 A URL passes when its scheme is http or https, its host matches ``allow_hosts`` (names or
 :mod:`fnmatch` patterns, case-insensitive; absent means any host) and - unless
@@ -101,7 +101,7 @@ def check_host(host: str, config: Mapping[str, Any]) -> None:
 
 
 def resolve_checked(
-    host: str, port: int, config: Mapping[str, Any], *, resolver: Resolver = socket.getaddrinfo
+    host: str, port: int, config: Mapping[str, Any], *, resolver: Resolver | None = None
 ) -> tuple[tuple[str, int], ...]:
     """Check ``host``, resolve it and check every address it resolves to; return those addresses.
 
@@ -110,7 +110,7 @@ def resolve_checked(
         OSError: the name cannot be resolved.
     """
     check_host(host, config)
-    infos = resolver(_normal_host(host), port, type=socket.SOCK_STREAM)
+    infos = (resolver or socket.getaddrinfo)(_normal_host(host), port, type=socket.SOCK_STREAM)
     addresses: list[tuple[str, int]] = []
     for info in infos:
         address = str(info[4][0])
@@ -126,7 +126,7 @@ def resolve_checked(
     return tuple(addresses)
 
 
-def check_url(url: str, config: Mapping[str, Any], *, resolver: Resolver = socket.getaddrinfo) -> Target:
+def check_url(url: str, config: Mapping[str, Any], *, resolver: Resolver | None = None) -> Target:
     """Parse and check one URL (every redirect hop goes through here too)."""
     try:
         parts = urlsplit(url)

@@ -14,14 +14,18 @@ checksum ``{algorithm, checksum}``. Output paths are workspace-relative when ins
 from __future__ import annotations
 
 import codecs
+import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
-from pathlib import Path
+import stat
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping
 
-from workflow_cli.actions._paths import Confined, PathRefusedError, allowed_roots, confine, display
+from workflow_cli.actions._beneath import NotFoundError, Resolved, resolve
+from workflow_cli.actions._paths import PathRefusedError, allowed_roots, display
 from workflow_cli.actions.base import (
     MAX_OUTPUT_BYTES,
     ActionContext,
@@ -37,7 +41,6 @@ ALLOWED = ("operation", "path", "dest", "content", "encoding", "algorithm", "rec
 OPERATIONS = ("read", "write", "append", "copy", "move", "delete", "mkdir", "exists", "list", "checksum")
 ALGORITHMS = ("sha256", "sha1", "md5")
 _CHUNK = 1024 * 1024
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class _OpError(Exception):
@@ -53,11 +56,14 @@ class _Op:
         self.roots = allowed_roots(ctx.workspace, ctx.config.get("file_roots"))
         self.encoding = str(self.params.get("encoding") or "utf-8")
 
-    def path(self, key: str = "path") -> Confined:
-        return confine(self.params.get(key), self.ctx.workspace, self.roots, what=key)
+    def path(self, key: str = "path", *, create: bool = False, follow: bool = True) -> Resolved:
+        try:
+            return resolve(self.params.get(key), self.ctx.workspace, self.roots, what=key, create_parents=create, follow=follow)
+        except NotFoundError as exc:
+            raise _OpError(str(exc)) from exc
 
-    def shown(self, path: Path) -> str:
-        return display(path, self.ctx.workspace)
+    def shown(self, path: PurePosixPath | Path) -> str:
+        return display(Path(path), self.roots[0])
 
     def overwrite(self) -> bool:
         return flag(self.params.get("overwrite"), default=True)
@@ -74,142 +80,258 @@ class _Op:
             raise _OpError(f"content cannot be encoded as {self.encoding}: {exc.reason}") from exc
 
 
-def _open_file(path: Path, flags: int, what: str) -> int:
-    """``os.open`` that refuses a symlink swapped in after the check and names the path on failure."""
+def _open_regular(target: Resolved, raw: str) -> int:
+    """A read descriptor of a regular file (never a symlink, FIFO or device: those could block or lie)."""
     try:
-        return os.open(path, flags | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except IsADirectoryError as exc:
-        raise _OpError(f"'{what}' is a folder, not a file") from exc
+        fd = target.open(os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError as exc:
-        raise _OpError(f"'{what}' does not exist") from exc
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+        raise _OpError(f"'{raw}' does not exist") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _OpError(f"'{raw}' was replaced by a symlink while it was used") from exc
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _OpError(f"'{raw}' is " + ("a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"))
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _read(op: _Op) -> ActionResult:
-    target = op.path()
-    if not target.resolved.is_file():
-        raise _OpError(f"cannot read '{target.raw}': " + ("it is a folder" if target.resolved.is_dir() else "no such file"))
-    size = target.resolved.stat().st_size
-    if size > MAX_OUTPUT_BYTES:
-        return ActionResult.failure(f"'{target.raw}' is {format_mib(size)}; read outputs are limited to 1 MiB", kind="output")
-    with os.fdopen(_open_file(target.resolved, os.O_RDONLY, target.raw), "rb") as fh:
-        data = fh.read(MAX_OUTPUT_BYTES + 1)
+    with op.path() as target:
+        raw = str(op.params.get("path"))
+        with os.fdopen(_open_regular(target, raw), "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_OUTPUT_BYTES:
+                return ActionResult.failure(f"'{raw}' is {format_mib(size)}; read outputs are limited to 1 MiB", kind="output")
+            data = fh.read(MAX_OUTPUT_BYTES + 1)
     try:
         content = data.decode(op.encoding)
     except UnicodeDecodeError as exc:
-        raise _OpError(f"'{target.raw}' is not {op.encoding} text (byte {exc.start})") from exc
+        raise _OpError(f"'{raw}' is not {op.encoding} text (byte {exc.start})") from exc
     return outputs_result({"content": content, "bytes": len(data)})
 
 
+def _open_for_write(target: Resolved, raw: str, *, append: bool, overwrite: bool) -> int:
+    """A write descriptor of a regular file with one link, created when missing; never through a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | (os.O_APPEND if append else 0) | (0 if overwrite or append else os.O_EXCL)
+    if not target.name:
+        raise _OpError(f"cannot write '{raw}': it is a folder")
+    try:
+        fd = target.open(flags)
+    except FileExistsError as exc:
+        raise _OpError(f"'{raw}' exists and overwrite is false") from exc
+    except IsADirectoryError as exc:
+        raise _OpError(f"cannot write '{raw}': it is a folder") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _OpError(f"'{raw}' is refused: a symlink there leads outside the workspace and file_roots") from exc
+        raise
+    st = os.fstat(fd)
+    problem = None if stat.S_ISREG(st.st_mode) else "it is not a regular file"
+    if problem is None and st.st_nlink > 1:
+        problem = f"it has {st.st_nlink} hard links (writing would change the other names too)"
+    if problem:
+        os.close(fd)
+        raise _OpError(f"cannot write '{raw}': {problem}")
+    os.set_blocking(fd, True)
+    if not append:
+        os.ftruncate(fd, 0)
+    return fd
+
+
 def _write(op: _Op, *, append: bool = False) -> ActionResult:
-    target = op.path()
     data = op.text()
-    if target.resolved.is_dir():
-        raise _OpError(f"cannot write '{target.raw}': it is a folder")
-    if not append and target.resolved.exists() and not op.overwrite():
-        raise _OpError(f"'{target.raw}' exists and overwrite is false")
-    target.resolved.parent.mkdir(parents=True, exist_ok=True)
-    mode = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
-    _write_all(_open_file(target.resolved, mode, target.raw), data)
-    op.ctx.log(f"{'appended' if append else 'wrote'} {len(data)} bytes to {op.shown(target.resolved)}")
-    return outputs_result({"path": op.shown(target.resolved), "bytes": len(data)})
+    raw = str(op.params.get("path"))
+    with op.path(create=True) as target:
+        with os.fdopen(_open_for_write(target, raw, append=append, overwrite=op.overwrite()), "wb") as fh:
+            fh.write(data)
+        shown = op.shown(target.shown)
+    op.ctx.log(f"{'appended' if append else 'wrote'} {len(data)} bytes to {shown}")
+    return outputs_result({"path": shown, "bytes": len(data)})
 
 
-def _tree_size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
+def _into_folder(dest: Resolved, name: str) -> Resolved:
+    """``dest`` names an existing folder: the entry ``name`` inside it (like cp and mv)."""
+    st = dest.lstat()
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return dest
+    fd = dest.open(os.O_RDONLY | os.O_DIRECTORY)
+    inner = Resolved(fd, name, dest.shown / name, dest.root, [*dest.ancestors, (st.st_dev, st.st_ino)])
+    dest.close()
+    return inner
+
+
+def _copy_file(source: Resolved, target: Resolved, raw: str) -> int:
+    """Copy a regular file into a fresh temporary name, then rename it over the target (never written through)."""
+    src_fd = _open_regular(source, raw)
+    tmp = f".{target.name}.{os.urandom(4).hex()}.tmp"
+    try:
+        st = os.fstat(src_fd)
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=target.dir_fd)
+        try:
+            with os.fdopen(os.dup(src_fd), "rb") as fin, os.fdopen(out, "wb") as fout:
+                shutil.copyfileobj(fin, fout, _CHUNK)
+                os.fchmod(fout.fileno(), stat.S_IMODE(st.st_mode))
+                os.utime(fout.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.rename(tmp, target.name, src_dir_fd=target.dir_fd, dst_dir_fd=target.dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=target.dir_fd)
+            raise
+        return st.st_size
+    finally:
+        os.close(src_fd)
+
+
+def _tree_size(source: Resolved) -> int:
+    st = source.lstat()
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return st.st_size if st else 0
     total = 0
-    for folder, _, files in os.walk(path):
-        total += sum(os.lstat(os.path.join(folder, name)).st_size for name in files)
+    fd = source.open(os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _, _, files, dfd in os.fwalk(".", dir_fd=fd):
+            total += sum(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_size for name in files)
+    finally:
+        os.close(fd)
     return total
 
 
 def _transfer(op: _Op, *, move: bool) -> ActionResult:
-    source, dest = op.path(), op.path("dest")
     verb = "move" if move else "copy"
-    if not source.resolved.exists():
-        raise _OpError(f"cannot {verb} '{source.raw}': no such file")
-    if not move and not source.resolved.is_file():
-        raise _OpError(f"cannot copy '{source.raw}': it is a folder (copy copies files)")
-    target = dest.resolved
-    if target.is_dir():  # into an existing folder, like cp and mv; that entry is checked in turn
-        target = confine(str(target / source.resolved.name), op.ctx.workspace, op.roots, what="dest").resolved
-    if target == source.resolved or source.resolved in target.parents:
-        raise _OpError(f"cannot {verb} '{source.raw}' onto or into itself")
-    if target.exists() and not op.overwrite():
-        raise _OpError(f"'{op.shown(target)}' exists and overwrite is false")
-    if target.is_dir():
-        raise _OpError(f"cannot {verb} onto the folder '{op.shown(target)}'")
-    size = _tree_size(source.resolved)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if move:
-        shutil.move(str(source.resolved), str(target))
-    else:
-        shutil.copy2(source.resolved, target, follow_symlinks=False)
-    op.ctx.log(f"{verb}d {op.shown(source.resolved)} to {op.shown(target)} ({size} bytes)")
-    return outputs_result({"path": op.shown(source.resolved), "dest": op.shown(target), "bytes": size})
+    raw = str(op.params.get("path"))
+    with op.path(follow=not move) as source:
+        src_st = source.lstat()
+        if src_st is None or not source.name:
+            raise _OpError(f"cannot {verb} '{raw}': " + ("no such file" if src_st is None else "it is an allowed root"))
+        if not move and not stat.S_ISREG(src_st.st_mode):
+            raise _OpError(f"cannot copy '{raw}': " + ("it is a folder (copy copies files)" if stat.S_ISDIR(src_st.st_mode) else "not a regular file"))
+        target = _into_folder(op.path("dest", create=True), source.name)
+        if (tst := target.lstat()) is not None and stat.S_ISLNK(tst.st_mode):  # like cp: onto what the link names
+            target.close()
+            target = resolve(str(target.shown), op.ctx.workspace, op.roots, what="dest")
+        with target:
+            tst = target.lstat()
+            if (src_st.st_dev, src_st.st_ino) in target.ancestors or (tst and (tst.st_dev, tst.st_ino) == (src_st.st_dev, src_st.st_ino)):
+                raise _OpError(f"cannot {verb} '{raw}' onto or into itself")
+            if tst is not None and not op.overwrite():
+                raise _OpError(f"'{op.shown(target.shown)}' exists and overwrite is false")
+            if tst is not None and stat.S_ISDIR(tst.st_mode) or not target.name:
+                raise _OpError(f"cannot {verb} onto the folder '{op.shown(target.shown)}'")
+            size = _tree_size(source)
+            if move:
+                _move(source, target, raw)
+            else:
+                _copy_file(source, target, raw)
+            shown = op.shown(target.shown)
+        op.ctx.log(f"{verb}d {op.shown(source.shown)} to {shown} ({size} bytes)")
+        return outputs_result({"path": op.shown(source.shown), "dest": shown, "bytes": size})
+
+
+def _move(source: Resolved, target: Resolved, raw: str) -> None:
+    try:
+        os.rename(source.name, target.name, src_dir_fd=source.dir_fd, dst_dir_fd=target.dir_fd)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        st = source.lstat()
+        if st is None or not stat.S_ISREG(st.st_mode):
+            raise _OpError(f"cannot move '{raw}' to another file system: only files can be") from exc
+        _copy_file(source, target, raw)
+        os.unlink(source.name, dir_fd=source.dir_fd)
+
+
+def _remove_tree(name: str, dir_fd: int) -> None:
+    """``rm -r`` of the folder ``name`` in ``dir_fd``, by descriptors only (symlinks are removed, never followed)."""
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        for _, dirs, files, folder_fd in os.fwalk(".", topdown=False, dir_fd=fd):
+            for entry in files:
+                os.unlink(entry, dir_fd=folder_fd)
+            for entry in dirs:  # a symlink to a folder is listed here too: unlinked, not entered
+                try:
+                    os.rmdir(entry, dir_fd=folder_fd)
+                except NotADirectoryError:
+                    os.unlink(entry, dir_fd=folder_fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dir_fd)
 
 
 def _delete(op: _Op) -> ActionResult:
-    target = op.path()
-    entry = target.entry
-    if entry == target.root or target.resolved == target.root:
-        raise _OpError(f"refusing to delete '{target.raw}': it is an allowed root itself")
-    if not os.path.lexists(entry):
-        return outputs_result({"deleted": False})
-    if entry.is_dir() and not entry.is_symlink():
-        if flag(op.params.get("recursive"), default=False):
-            shutil.rmtree(entry)
+    raw = str(op.params.get("path"))
+    with op.path(follow=False) as target:
+        if not target.name:
+            raise _OpError(f"refusing to delete '{raw}': it is an allowed root itself")
+        st = target.lstat()
+        if st is None:
+            return outputs_result({"deleted": False})
+        if stat.S_ISDIR(st.st_mode):
+            if flag(op.params.get("recursive"), default=False):
+                _remove_tree(target.name, target.dir_fd)
+            else:
+                try:
+                    os.rmdir(target.name, dir_fd=target.dir_fd)
+                except OSError as exc:
+                    raise _OpError(f"cannot delete the folder '{raw}': {exc.strerror} (set recursive: true)") from exc
         else:
-            try:
-                entry.rmdir()
-            except OSError as exc:
-                raise _OpError(f"cannot delete the folder '{target.raw}': {exc.strerror} (set recursive: true)") from exc
-    else:
-        entry.unlink()
-    op.ctx.log(f"deleted {op.shown(entry)}")
+            os.unlink(target.name, dir_fd=target.dir_fd)
+        op.ctx.log(f"deleted {op.shown(target.shown)}")
     return outputs_result({"deleted": True})
 
 
 def _mkdir(op: _Op) -> ActionResult:
-    target = op.path()
-    if target.resolved.exists() and not target.resolved.is_dir():
-        raise _OpError(f"cannot create the folder '{target.raw}': a file has that name")
-    target.resolved.mkdir(parents=True, exist_ok=True)
-    return outputs_result({"path": op.shown(target.resolved)})
+    raw = str(op.params.get("path"))
+    with op.path(create=True) as target:
+        if target.name:
+            try:
+                os.mkdir(target.name, 0o777, dir_fd=target.dir_fd)
+            except FileExistsError as exc:
+                st = target.lstat()
+                if st is None or not stat.S_ISDIR(st.st_mode):
+                    raise _OpError(f"cannot create the folder '{raw}': a file has that name") from exc
+        return outputs_result({"path": op.shown(target.shown)})
 
 
 def _exists(op: _Op) -> ActionResult:
-    path = op.path().resolved
-    return outputs_result({"exists": path.exists(), "is_file": path.is_file(), "is_dir": path.is_dir()})
+    try:
+        target = op.path()
+    except _OpError:  # a folder on the way is missing (or is a file)
+        return outputs_result({"exists": False, "is_file": False, "is_dir": False})
+    with target:
+        st = target.lstat()
+    mode = st.st_mode if st else 0
+    return outputs_result({"exists": st is not None and not stat.S_ISLNK(mode), "is_file": stat.S_ISREG(mode),
+                           "is_dir": stat.S_ISDIR(mode)})
 
 
 def _list(op: _Op) -> ActionResult:
-    target = op.path()
-    if not target.resolved.is_dir():
-        raise _OpError(f"cannot list '{target.raw}': it is not a folder")
-    if not flag(op.params.get("recursive"), default=False):
-        return outputs_result({"entries": sorted(os.listdir(target.resolved))})
-    entries: list[str] = []
-    for folder, dirs, files in os.walk(target.resolved):  # symlinked folders are listed, not entered
-        base = Path(folder).relative_to(target.resolved)
-        entries += [(base / name).as_posix() for name in dirs + files]
-    return outputs_result({"entries": sorted(entries)})
+    raw = str(op.params.get("path"))
+    with op.path() as target:
+        try:
+            fd = target.open(os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError, OSError) as exc:
+            raise _OpError(f"cannot list '{raw}': it is not a folder") from exc
+    try:
+        if not flag(op.params.get("recursive"), default=False):
+            return outputs_result({"entries": sorted(os.listdir(fd))})
+        entries: list[str] = []
+        for folder, dirs, files, _dfd in os.fwalk(".", dir_fd=fd):  # symlinked folders are listed, not entered
+            base = PurePosixPath(folder)
+            entries += [(base / name).as_posix() for name in dirs + files]
+        return outputs_result({"entries": sorted(entries)})
+    finally:
+        os.close(fd)
 
 
 def _checksum(op: _Op) -> ActionResult:
-    target = op.path()
     algorithm = str(op.params.get("algorithm") or "sha256").lower()
     if algorithm not in ALGORITHMS:
         raise _OpError(f"unknown checksum algorithm '{algorithm}' (use {', '.join(ALGORITHMS)})")
-    if not target.resolved.is_file():
-        raise _OpError(f"cannot checksum '{target.raw}': " + ("it is a folder" if target.resolved.is_dir() else "no such file"))
     digest = hashlib.new(algorithm, usedforsecurity=False)
-    with os.fdopen(_open_file(target.resolved, os.O_RDONLY, target.raw), "rb") as fh:
+    with op.path() as target, os.fdopen(_open_regular(target, str(op.params.get("path"))), "rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
             digest.update(chunk)
     return outputs_result({"algorithm": algorithm, "checksum": digest.hexdigest()})

@@ -36,6 +36,8 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Global options apply to every command and may also follow the command name."""
+    if home is not None and not home.strip():  # '' would silently mean "the default home"
+        raise typer.BadParameter("the folder name is empty", param_hint="'--home'")
     ctx.obj = CliContext(home_arg=home, json=json_out, quiet=quiet, color=not no_color)
 
 

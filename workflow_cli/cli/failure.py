@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
+import stat
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, Callable, TypeVar
 from workflow_cli.errors import InvalidInputError, NotFoundError, WorkflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
+_ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 def _current_context() -> Any:
@@ -50,13 +52,50 @@ def _home_searched() -> str | None:
         return None
 
 
-def _log_unexpected(exc: BaseException) -> Path:
-    """Write the traceback to a log file and return its path."""
-    folder = Path(os.environ.get("WORKFLOW_CLI_LOG_DIR") or tempfile.gettempdir()) / "workflow-cli-logs"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    path.write_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+def _private_folder(path: Path) -> Path | None:
+    """``path`` made if missing (0700), when it is a real folder of this user that nobody else can enter."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
     return path
+
+
+def _log_folders() -> list[Path]:
+    """Where logs of unexpected errors may go, best first (SPEC 14: never a shared temporary folder)."""
+    folders = []
+    if os.environ.get("WORKFLOW_CLI_LOG_DIR"):  # an explicit choice (the test suite uses it)
+        folders.append(Path(os.environ["WORKFLOW_CLI_LOG_DIR"]) / "workflow-cli-logs")
+    ctx = _current_context()
+    obj = getattr(ctx.find_root(), "obj", None) if ctx else None
+    home = getattr(obj, "_home", None)
+    if home is not None and home.root.is_dir():
+        folders.append(home.logs)
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
+    folders.append(base / "workflow-cli" / "logs")
+    return folders
+
+
+def _log_unexpected(exc: BaseException) -> Path | None:
+    """Write the traceback to a private log file (mode 0600, never through a link) and return its path."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    for candidate in _log_folders():
+        folder = _private_folder(candidate)
+        if folder is None:
+            continue
+        path = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.urandom(2).hex()}.log"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError:
+            continue
+        return path
+    return None
 
 
 def report(exc: BaseException) -> int:
@@ -73,11 +112,19 @@ def report(exc: BaseException) -> int:
                 lines[-1] += f" (home: {home})"
         if issues:
             payload["issues"] = [i.to_json() for i in issues]
+    elif isinstance(exc, OSError) and exc.errno in _ACCESS_ERRNOS:
+        # a file of the home (or one the user named) that cannot be read or written: the user's to fix (SPEC 16)
+        code = 2
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc} (check the permissions of the home and its files, or choose another home with --home)"
+        lines = [f"error: {message}"]
+        payload = {"message": message, "exit_code": code}
     else:
         code = 1
         log = _log_unexpected(exc)
-        lines = [f"error: unexpected {type(exc).__name__}: {exc} (details in {log})"]
-        payload = {"message": f"unexpected {type(exc).__name__}: {exc}", "exit_code": code, "log": str(log)}
+        where = f"details in {log}" if log else "no private folder for its details"
+        lines = [f"error: unexpected {type(exc).__name__}: {exc} ({where})"]
+        payload = {"message": f"unexpected {type(exc).__name__}: {exc}", "exit_code": code, "log": str(log) if log else None}
     for line in lines:
         sys.stderr.write(line + "\n")
     if _wants_json():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import IO, Any, Callable
 
 Sink = Callable[[dict[str, Any]], None]
@@ -54,6 +55,27 @@ def progress_line(event: dict[str, Any]) -> str | None:
     return None
 
 
+def open_events_file(target: str) -> IO[str]:
+    """``--events FILE`` opened for appending: a regular file only (never through a symlink, never a FIFO
+    or device, which could block or be replaced); a missing folder is an input error (exit 2)."""
+    import os
+    import stat
+
+    from workflow_cli.errors import InvalidInputError
+    from workflow_cli.store.atomic import check_output_path
+
+    path = check_output_path(Path(target), "--events")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise InvalidInputError.at("--events", f"cannot write {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidInputError.at("--events", f"{path} is not a regular file; refusing to write there")
+    os.set_blocking(fd, True)
+    return open(fd, "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+
+
 def make_sink(*, events_target: str | None, human: bool) -> tuple[Sink | None, list[IO[str]]]:
     """A subscriber writing ``--events`` JSON lines and/or progress lines on stderr."""
     outputs: list[IO[str]] = []
@@ -61,7 +83,7 @@ def make_sink(*, events_target: str | None, human: bool) -> tuple[Sink | None, l
     if events_target == "-":
         stream = sys.stdout
     elif events_target:
-        stream = open(events_target, "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+        stream = open_events_file(events_target)
         outputs.append(stream)
     if stream is None and not human:
         return None, outputs

@@ -14,6 +14,7 @@ the worker threads that start attempts neither fsync for it nor wait for it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -25,6 +26,7 @@ from workflow_cli.store.events import EVENT_FORMAT, EventLog, default_actor
 from workflow_cli.store.index import TERMINAL as TERMINAL_STATUSES
 from workflow_cli.store.index import note_state
 from workflow_cli.store.instances import InstancePaths
+from workflow_cli.store.integrity import cut_index_past
 from workflow_cli.store.state import INSTANCE_STATUS_EVENTS, apply_event
 
 EventSink = Callable[[dict[str, Any]], None]
@@ -44,10 +46,12 @@ class Journal:
         self.sink = sink
         self.actor = actor or default_actor()
         self.log = EventLog(paths.events).open()
+        cut_index_past(checkpoints_dir / "checkpoints.jsonl", self.log.last_seq)
         self.pending: list[dict[str, Any]] = []  # recorded, not yet written
         self.unsynced: list[dict[str, Any]] = []  # written, not yet fsynced
         self._oldest = 0.0
         self._checkpoints_dir_made = False
+        self._index_dirty = False
         self.since_snapshot = 0
         self.defer_snapshots = False  # set by a runner whose own thread writes the periodic snapshot
         self.snapshot_due = False
@@ -95,6 +99,7 @@ class Journal:
         """Write the recorded events to the log without fsync: they survive the death of this process."""
         if self.pending:
             events, self.pending = self.pending, []
+            self._index_checkpoints(events)
             self.log.write_prepared(events, fsync=False)
             self.unsynced.extend(events)
 
@@ -108,6 +113,7 @@ class Journal:
             events, self.unsynced = self.unsynced, []
         else:
             events, self.pending = self.pending, []
+            self._index_checkpoints(events)
             self.log.write_prepared(events)
         self._durable(events)
 
@@ -150,14 +156,10 @@ class Journal:
             note_state(self.paths.root.parent, self.state)
 
     def _durable(self, events: list[dict[str, Any]]) -> None:
-        """``events`` are fsynced: index their checkpoints, tell the subscriber, maybe snapshot."""
+        """``events`` are fsynced: tell the home's index and the subscriber, maybe snapshot."""
         if self._index_due and any(e["type"] in INSTANCE_STATUS_EVENTS for e in events):
             self._index_due = False
             note_state(self.paths.root.parent, self.state)
-        checkpoints = [{"id": e["data"]["id"], "created_at": e["time"], **e["data"]} for e in events
-                       if e["type"] == EventType.CHECKPOINT_CREATED]
-        if checkpoints:
-            self._index_checkpoints(checkpoints)
         if self.sink is not None:
             for event in events:
                 self.sink(event)
@@ -168,13 +170,21 @@ class Journal:
             else:
                 self.snapshot()
 
-    def _index_checkpoints(self, checkpoints: list[dict[str, Any]]) -> None:
-        # The index is derived from checkpoint.created events (already fsynced), so no fsync here.
+    def _index_checkpoints(self, events: list[dict[str, Any]]) -> None:
+        """Index the checkpoints of ``events`` *before* the events reach the log: a killed runner can leave
+        index entries past the log's end (cut at the next open), never a log checkpoint the index lacks -
+        which therefore means damage (SPEC 16). The index is fsynced when the journal closes, not per
+        batch (that would double the fsyncs of a run); see docs/security.md for a power loss mid-run."""
+        checkpoints = [{"id": e["data"]["id"], "seq": e["seq"], "created_at": e["time"], **e["data"]} for e in events
+                       if e["type"] == "checkpoint.created"]
+        if not checkpoints:
+            return
         if not self._checkpoints_dir_made:  # made at create; an instance of an older release may lack it
             self.checkpoints_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._checkpoints_dir_made = True
         with open(self.checkpoints_dir / "checkpoints.jsonl", "ab") as fh:
             fh.write(dumps_lines(checkpoints))
+        self._index_dirty = True
 
     def snapshot(self) -> None:
         """Replace ``state.json`` with the state as of the last flushed event."""
@@ -195,7 +205,14 @@ class Journal:
         return dumps(self.state) + b"\n"
 
     def close(self) -> None:
-        """Flush, snapshot and release the log."""
+        """Flush, snapshot and release the log (the checkpoint index is made durable too)."""
         self.flush()
         self.snapshot()
+        if self._index_dirty:
+            fd = os.open(self.checkpoints_dir / "checkpoints.jsonl", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._index_dirty = False
         self.log.close()

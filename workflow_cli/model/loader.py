@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,18 @@ def _path_join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+_NOT_UNICODE = "is not valid Unicode text (it holds a lone surrogate such as \\ud800)"
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (a lone surrogate from JSON's \\ud800 cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_tree(value: Any, issues: list[Issue]) -> Any:
     """Walk the parsed tree: report duplicates and limits, return plain dicts and lists."""
     count = 0
@@ -78,6 +91,8 @@ def _check_tree(value: Any, issues: list[Issue]) -> Any:
                 if not isinstance(key, str):
                     issues.append(Issue(_path_join(path, str(key)), f"key {key!r} is not a string"))
                     key = str(key)
+                if not _is_unicode(key):
+                    issues.append(Issue(path, f"key {key.encode('utf-8', 'backslashreplace').decode()!r} {_NOT_UNICODE}"))
                 plain[key] = None
                 stack.append((item, _path_join(path, key), depth + 1, plain, key))
             parent[slot] = plain
@@ -91,6 +106,8 @@ def _check_tree(value: Any, issues: list[Issue]) -> Any:
                 issues.append(Issue(path, "NaN and Infinity are not allowed"))
             elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= 2**63:
                 issues.append(Issue(path, "number is too large"))
+            elif isinstance(node, str) and not _is_unicode(node):
+                issues.append(Issue(path, _NOT_UNICODE))
             elif not isinstance(node, (str, int, float, bool, type(None))):
                 issues.append(Issue(path, f"unsupported value of type {type(node).__name__}"))
             parent[slot] = node
@@ -161,6 +178,8 @@ def _parse_yaml(text: str) -> Any:
         raise InvalidInputError.at("", f"invalid YAML{where}: {problem}") from exc
     except RecursionError as exc:
         raise InvalidInputError.at("", f"nesting deeper than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:  # a YAML integer too long for int() (more than 4,300 digits)
+        raise InvalidInputError.at("", f"invalid YAML value: {str(exc).split(';')[0]}") from exc
 
 
 def parse_text(text: str, *, fmt: str = "auto") -> Any:
@@ -177,18 +196,39 @@ def parse_text(text: str, *, fmt: str = "auto") -> Any:
     return value
 
 
-def read_text(path: Path, *, what: str = "document") -> str:
-    """Read a UTF-8 file, turning OS errors into user-facing errors."""
+def _read_regular(path: Path, what: str) -> bytes:
+    """The bytes of a regular file, refusing anything else at once (a FIFO would block, /dev/zero never end)."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        if path.is_dir():
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
             raise InvalidInputError.at(str(path), f"is a folder, not a {what} file")
-        data = path.read_bytes()
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) else "not a regular file"
+            raise InvalidInputError.at(str(path), f"is {kind}, not a {what} file (only regular files are read)")
+        if st.st_size > MAX_BYTES:
+            raise InvalidInputError.at(str(path), f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return fh.read(MAX_BYTES + 1)  # a file that grows while read is capped too
+    finally:
+        os.close(fd)
+
+
+def read_text(path: Path, *, what: str = "document") -> str:
+    """Read a UTF-8 regular file, turning OS errors into user-facing errors."""
+    if not str(path):
+        raise InvalidInputError.at("", f"the {what} file name is empty")
+    try:
+        data = _read_regular(path, what)
     except FileNotFoundError as exc:
         raise NotFoundError(f"{what} file not found: {path}") from exc
     except PermissionError as exc:
         raise InvalidInputError.at(str(path), "cannot read: permission denied") from exc
     except OSError as exc:
-        raise InvalidInputError.at(str(path), f"cannot read: {exc.strerror}") from exc
+        raise InvalidInputError.at(str(path), f"cannot read: {exc.strerror or exc}") from exc
     if len(data) > MAX_BYTES:
         raise InvalidInputError.at(str(path), f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     try:

@@ -75,3 +75,21 @@ def _template_strings(path: str, value: Any, extra: set[str]) -> Iterator[tuple[
     elif isinstance(value, list):
         for i, item in enumerate(value):
             yield from _template_strings(f"{path}[{i}]", item, extra)
+
+
+MAX_TASK_ID = 128  # task ids name files (logs/<id>.log, outputs/<id>.<attempt>, mailboxes): far below NAME_MAX
+
+
+def limit_issues(tid: str, tolerated: Any, base: str) -> list[Issue]:
+    """A task id too long to name a file; a tolerated-failure percentage above 100% (SPEC 16)."""
+    issues = []
+    if len(tid) > MAX_TASK_ID:
+        issues.append(Issue(base, f"task id is {len(tid)} characters long; at most {MAX_TASK_ID} (it names the task's files)"))
+    if isinstance(tolerated, str) and tolerated.strip().endswith("%"):
+        try:
+            percent = float(tolerated.strip()[:-1])
+        except ValueError:
+            percent = -1.0
+        if not 0 <= percent <= 100:
+            issues.append(Issue(f"{base}.foreach_tolerated_failures", f"'{tolerated}' is not a percentage from 0% to 100%"))
+    return issues

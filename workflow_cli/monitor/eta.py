@@ -36,7 +36,7 @@ def past_durations(home: Home, template: str | None, exclude: str) -> dict[str, 
         if paths.id == exclude:
             continue
         try:
-            state = load_state(paths)
+            state = load_state(paths, verify=False)
         except Exception:  # noqa: BLE001 - a broken old instance must not break status
             continue
         if state.get("template") != template or state["status"] != "completed":

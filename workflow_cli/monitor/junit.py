@@ -108,9 +108,9 @@ def junit_tree(state: Mapping[str, Any], *, log_dir: Path | None = None) -> ET.E
 
 def write_junit(state: Mapping[str, Any], path: Path, *, log_dir: Path | None = None) -> None:
     """Write the JUnit XML of an instance to ``path`` (atomically; missing parent folders are created)."""
-    from workflow_cli.store.atomic import write_bytes_atomic
+    from workflow_cli.store.atomic import check_output_path, write_bytes_atomic
 
-    target = Path(path)
+    target = check_output_path(Path(path), "--junit", parent_must_exist=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     root: Any = junit_tree(state, log_dir=log_dir).getroot()
     data = ET.tostring(root, encoding="utf-8", xml_declaration=True)

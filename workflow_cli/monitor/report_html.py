@@ -136,7 +136,7 @@ def write_report(home: Home, instance: str, output: Path) -> Path:
     """
     from workflow_cli._version import __version__
     from workflow_cli.clock import SystemClock, utc_iso
-    from workflow_cli.store.atomic import write_bytes_atomic
+    from workflow_cli.store.atomic import check_output_path, write_bytes_atomic
     from workflow_cli.store.ids import resolve_instance_id
 
     paths = InstancePaths(home.instances / resolve_instance_id(home.instances, instance))
@@ -144,9 +144,7 @@ def write_report(home: Home, instance: str, output: Path) -> Path:
     now = SystemClock().time()
     page = render_html(state, read_document(paths), now=now, logs=_log_tails(paths, state),
                        generated_by=f"workflow-cli {__version__} at {utc_iso(now)}")
-    target = Path(output).expanduser().absolute()
-    if target.is_dir():
-        raise InvalidInputError.at("--output", f"{target} is a folder", "give a file name such as report.html")
+    target = check_output_path(Path(output), "--output")
     try:
         write_bytes_atomic(target, page.encode("utf-8"), mode=0o644)
     except OSError as exc:

@@ -125,6 +125,25 @@ def list_checkpoints(home: Home, instance: str) -> list[dict[str, Any]]:
     return [{"id": cp["id"], "created_at": cp["created_at"], "task": cp.get("task")} for cp in load_state(paths)["checkpoints"]]
 
 
+def rebuild_checkpoint_index(home: Home, instance: str) -> dict[str, Any]:
+    """Rewrite ``checkpoints/<id>/checkpoints.jsonl`` from the event log's ``checkpoint.created`` events."""
+    from workflow_cli.store.events import read_events
+    from workflow_cli.store.integrity import write_index
+
+    paths = instance_paths(home, instance)
+    lock = InstanceLock(paths.lock)
+    if not lock.acquire():
+        raise ConflictError(f"instance {paths.id} is held by a live runner; rebuild its checkpoint index when it stops")
+    try:
+        entries = [{"id": e["data"]["id"], "seq": e["seq"], "created_at": e["time"], **e["data"]}
+                   for e in read_events(paths.events) if e["type"] == "checkpoint.created"]
+        paths.checkpoints.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_index(paths.checkpoint_index, entries)
+    finally:
+        lock.release()
+    return {"id": paths.id, "index": str(paths.checkpoint_index), "checkpoints": len(entries)}
+
+
 def rollback(home: Home, instance: str, *, checkpoint: str | None = None) -> dict[str, Any]:
     """Return to a checkpoint (default: the latest): compensate, reset what moved since; the instance ends ``paused``.
 

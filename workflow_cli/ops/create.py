@@ -44,8 +44,10 @@ class CreateResult:
 
 def load_params_file(path: str | None) -> dict[str, Any]:
     """Values from ``--params-file`` (JSON or YAML mapping)."""
-    if not path:
+    if path is None:
         return {}
+    if not path.strip():
+        raise InvalidInputError.at("--params-file", "the file name is empty", "name a JSON or YAML file")
     from workflow_cli.model.loader import load_file
 
     values = load_file(Path(path), what="params")

@@ -18,6 +18,7 @@ from workflow_cli.model.validate import (
     JINJA_GLOBALS,
     TASK_FIELDS,
     expression_sites,
+    limit_issues,
     version_issues,
 )
 
@@ -188,6 +189,7 @@ def rule_issues(wf: Workflow, known_actions: Iterable[str]) -> list[Issue]:
             issues.append(Issue(f"{base}.trigger_rule", f"'{rule}' can never fire on a task without dependencies"))
         if task.loop and task.foreach:
             issues.append(Issue(f"{base}.loop", "a task cannot have both loop and foreach"))
+        issues += limit_issues(tid, task.foreach_tolerated_failures, base)
         issues += _action_parameter_issues(task.action, task.parameters, f"{base}.parameters")
         if task.compensate is not None:
             comp_action = default_action(task.compensate)

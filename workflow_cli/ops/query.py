@@ -7,7 +7,7 @@ from typing import Any
 
 from workflow_cli.errors import InvalidInputError, StateError
 from workflow_cli.monitor.summary import list_row, status_document
-from workflow_cli.store.home import Home
+from workflow_cli.store.home import Home, refuse_shared_instance
 from workflow_cli.store import index
 from workflow_cli.store.ids import _MAX_CANDIDATES, _check_prefix, pick_match, resolve_instance_id
 from workflow_cli.store.indexed import open_index, unfinished_rows, verified
@@ -20,7 +20,9 @@ STATUSES = ("created", "queued", "running", "waiting", "paused", "completed", "f
 
 def instance_paths(home: Home, id_or_prefix: str) -> InstancePaths:
     """The folder of the instance an id or unique prefix names (NotFoundError otherwise)."""
-    return InstancePaths(home.instances / resolve_id(home, id_or_prefix))
+    paths = InstancePaths(home.instances / resolve_id(home, id_or_prefix))
+    refuse_shared_instance(paths.root)
+    return paths
 
 
 def resolve_id(home: Home, id_or_prefix: str) -> str:
@@ -92,7 +94,7 @@ def list_instances(
     rows = []
     for paths in reversed(instance_dirs(home.instances)):
         try:
-            state = load_state(paths)
+            state = load_state(paths, verify=False)
         except StateError as exc:  # one damaged instance must not hide the others
             if problems is None:
                 raise

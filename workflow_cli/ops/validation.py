@@ -60,7 +60,7 @@ def validate_document(
     if issues:
         return ValidationResult(origin, issues, tasks=len(wf.tasks))
     notes: list[str] = []
-    given = bool(cli_pairs or params_file)
+    given = bool(cli_pairs) or params_file is not None
     try:
         resolved = resolve_params(wf.parameters, file_values=load_params_file(params_file), cli_pairs=cli_pairs)
         issues = _resolved_issues(document, resolved)

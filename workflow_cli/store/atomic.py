@@ -91,3 +91,34 @@ def read_json(path: Path, *, what: str = "state file", way_out: str | None = Non
         return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise StateError(f"{path}: corrupt {what}: {exc}; {hint}") from exc
+
+
+def check_output_path(path: Path, option: str, *, parent_must_exist: bool = True) -> Path:
+    """A path the user names for output (``--output``, ``--junit``, ``--events``), checked (SPEC 14).
+
+    Only a regular file (or nothing) may be there: a symlink, FIFO, device or folder is refused, so the
+    command never writes through a link nor replaces ``/dev/full`` with a file.
+
+    Raises:
+        InvalidInputError: what is there is not a regular file, or (``parent_must_exist``) its folder is missing.
+    """
+    import stat
+
+    from workflow_cli.errors import InvalidInputError
+
+    target = Path(os.path.abspath(Path(path).expanduser()))
+    try:
+        st = os.lstat(target)
+    except FileNotFoundError:
+        if parent_must_exist and not target.parent.is_dir():
+            raise InvalidInputError.at(option, f"cannot write {target}: the folder {target.parent} does not exist",
+                                       "create it first, or choose another path") from None
+        return target
+    except OSError as exc:
+        raise InvalidInputError.at(option, f"cannot write {target}: {exc.strerror or exc}") from exc
+    if stat.S_ISREG(st.st_mode):
+        return target
+    kind = ("a symlink" if stat.S_ISLNK(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+            else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "not a regular file")
+    raise InvalidInputError.at(option, f"{target} is {kind}; refusing to write there", "name a regular file")

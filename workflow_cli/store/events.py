@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from workflow_cli.store.atomic import fsync_dir
 from workflow_cli.store.codec import dumps_lines
 
 EVENT_FORMAT = 1
+REPAIRED = "log.repaired"
 _FIELDS = ("v", "seq", "time", "type", "actor", "data")
 
 
@@ -49,11 +51,14 @@ def _parse(raw: bytes, path: Path, lineno: int, *, last: bool, prev_seq: int) ->
     try:
         event = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        if last:
-            return None
+        # A whole line (newline included) that is not JSON is damage, last line or not: a crash
+        # mid-write leaves a line without its newline, never a garbled terminated one.
         raise _corrupt(path, lineno, f"invalid JSON ({exc})") from exc
     if not isinstance(event, dict) or not all(k in event for k in _FIELDS):
         raise _corrupt(path, lineno, f"not an event object with the fields {', '.join(_FIELDS)}")
+    problem = _field_problem(event)
+    if problem:
+        raise _corrupt(path, lineno, problem)
     version = event["v"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise _corrupt(path, lineno, f"bad format version {version!r}")
@@ -66,6 +71,16 @@ def _parse(raw: bytes, path: Path, lineno: int, *, last: bool, prev_seq: int) ->
     if type(seq) is not int or seq != prev_seq + 1:
         raise _corrupt(path, lineno, f"sequence number {seq!r} after {prev_seq} (expected {prev_seq + 1})")
     return event
+
+
+_TASK_EVENT_PREFIXES = ("task.", "item.", "loop.", "rollback.task")
+
+
+def _field_problem(event: Mapping[str, Any]) -> str | None:
+    """Why an event's fields have the wrong types, or None."""
+    if type(event["type"]) is not str or type(event["time"]) is not str or type(event["data"]) is not dict:
+        return "wrong field types (type and time must be strings, data an object)"
+    return None
 
 
 def _scan(fh: IO[bytes], path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -95,6 +110,40 @@ def iter_events(path: Path, *, since_seq: int = 0) -> Iterator[dict[str, Any]]:
         for _end, event in _scan(fh, path):
             if event["seq"] > since_seq:
                 yield event
+
+
+@dataclass
+class LogSummary:
+    """One pass over a log: the events after a point, its last sequence number and its checkpoints."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    last_seq: int = 0
+    checkpoints: list[tuple[int, str]] = field(default_factory=list)  # (seq, checkpoint id), log order
+    tasks: set[str] = field(default_factory=set)  # every task an event names
+
+
+def summarize_log(path: Path, *, since_seq: int = 0) -> LogSummary:
+    """Read ``path`` once (checked like :func:`read_events`); a missing file raises FileNotFoundError."""
+    path = Path(path)
+    out = LogSummary()
+    with open(path, "rb") as fh:
+        for lineno, (_end, event) in enumerate(_scan(fh, path), 1):
+            seq, etype = event["seq"], event["type"]
+            # the fields the state fold reads must have their types (SPEC 16: a wrong type is damage)
+            if etype.startswith(_TASK_EVENT_PREFIXES):
+                task = event["data"].get("task")
+                if type(task) is not str:
+                    raise _corrupt(path, lineno, f"a {etype} event without a task name")
+                out.tasks.add(task)
+            elif etype == "checkpoint.created":
+                cp_id = event["data"].get("id")
+                if type(cp_id) is not str:
+                    raise _corrupt(path, lineno, "a checkpoint.created event without a checkpoint id")
+                out.checkpoints.append((seq, cp_id))
+            out.last_seq = seq
+            if seq > since_seq:
+                out.events.append(event)
+    return out
 
 
 def read_events(path: Path, *, since_seq: int = 0) -> list[dict[str, Any]]:
@@ -137,7 +186,8 @@ class EventLog:
             with open(os.dup(fd), "rb") as fh:
                 for end, event in _scan(fh, self.path):  # noqa: B007 - `end` is read after the loop
                     seq = event["seq"]
-            if os.fstat(fd).st_size > end:
+            dropped = os.fstat(fd).st_size - end
+            if dropped > 0:
                 os.ftruncate(fd, end)  # the torn tail of a write that never completed
                 os.fsync(fd)
             if created:
@@ -146,6 +196,8 @@ class EventLog:
             os.close(fd)
             raise
         self._fd, self._seq, self._end = fd, seq, end
+        if dropped > 0:  # the repair itself is part of the instance's history
+            self.append(REPAIRED, {"dropped_bytes": dropped, "offset": end, "reason": "torn last line (a crash mid-write)"})
         return self
 
     @property

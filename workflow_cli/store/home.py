@@ -65,19 +65,27 @@ def resolve_home(
     return _user_data_dir(env, platform or sys.platform)
 
 
-def _refuse_if_shared(path: Path) -> None:
-    """Raise InvalidInputError when a folder that exists can be written by group or others."""
+def _refuse_if_shared(path: Path, what: str = "the home", *, folder: bool = True) -> None:
+    """Raise InvalidInputError when ``path`` exists and can be written by group or others (SPEC 14)."""
     try:
         st = path.stat()
     except (FileNotFoundError, NotADirectoryError):
         return
-    if not stat.S_ISDIR(st.st_mode):
-        raise InvalidInputError(f"{path}: the home is not a folder (choose another one with --home)")
+    except PermissionError as exc:
+        raise InvalidInputError(f"{path}: {what} cannot be read ({exc.strerror}); check its permissions or choose "
+                                "another home with --home") from exc
+    if folder and not stat.S_ISDIR(st.st_mode):
+        raise InvalidInputError(f"{path}: {what} is not a folder (choose another home with --home)")
     if st.st_mode & 0o022:
         raise InvalidInputError(
-            f"{path}: the home can be written by other users (mode {stat.S_IMODE(st.st_mode):04o}); "
+            f"{path}: {what} can be written by other users (mode {stat.S_IMODE(st.st_mode):04o}); "
             f"refusing to use it (run: chmod go-w {path})"
         )
+
+
+def refuse_shared_instance(path: Path) -> None:
+    """Refuse an instance folder that group or others can write to."""
+    _refuse_if_shared(path, "the instance folder")
 
 
 def make_private_dir(path: Path) -> Path:
@@ -162,14 +170,23 @@ class Home:
         """The checkpoint folder of one instance."""
         return self.checkpoints / _check_component(instance_id, "instance id")
 
+    def _refuse_shared(self) -> None:
+        _refuse_if_shared(self.root)
+        if self.root.is_dir() and not os.access(self.root, os.R_OK | os.X_OK):
+            raise InvalidInputError(f"{self.root}: the home cannot be read (permission denied); check its permissions "
+                                    "or choose another home with --home")
+        _refuse_if_shared(self.instances, "the home's instances/ folder")
+        _refuse_if_shared(self.checkpoints, "the home's checkpoints/ folder")
+        _refuse_if_shared(self.config_file, "the home's config.yaml", folder=False)
+
     def check_readable(self) -> Home:
         """Refuse a home that others can write to, creating nothing (for read-only commands)."""
-        _refuse_if_shared(self.root)
+        self._refuse_shared()
         return self
 
     def ensure(self) -> Home:
         """Refuse a shared home, then create the missing folders with mode 0700."""
-        _refuse_if_shared(self.root)
+        self._refuse_shared()
         try:
             make_private_dir(self.root)
             for name in _SUBDIRS:
@@ -178,6 +195,10 @@ class Home:
             raise InvalidInputError(
                 f"{self.root}: cannot create the home folder: {exc.strerror or exc} (choose another one with --home)"
             ) from exc
+        for name in ("instances", "checkpoints"):  # what every writing command writes into
+            if not os.access(self.root / name, os.W_OK | os.X_OK):
+                raise InvalidInputError(f"{self.root / name}: the home cannot be written (permission denied or a "
+                                        "read-only file system); check its permissions or choose another home with --home")
         return self
 
 

@@ -79,6 +79,8 @@ def reserve_instance_id(instances_dir: Path, now: datetime | None = None) -> str
 
 def _check_prefix(prefix: str) -> None:
     """Raise InvalidInputError for a prefix that could escape the instances folder."""
+    if len(prefix.encode("utf-8", "surrogateescape")) > 255:  # longer than any file name: no instance has it
+        raise NotFoundError(f"no instance matches '{prefix[:40]}...' ({len(prefix)} characters: longer than any instance id)")
     if not prefix or "/" in prefix or "\\" in prefix or ".." in prefix or "\0" in prefix or prefix.startswith("."):
         raise InvalidInputError(
             f"invalid instance id {prefix!r}: expected an id or a prefix of one, like 20261121-2151"

@@ -31,9 +31,17 @@ from workflow_cli.errors import StateError
 from workflow_cli.store.atomic import fsync_dir, read_json, write_all, write_json_atomic
 from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.clock import utc_now
-from workflow_cli.store.events import EVENT_FORMAT, default_actor, read_events
+from workflow_cli.store.events import EVENT_FORMAT, default_actor, read_events, summarize_log
 from workflow_cli.store.home import Home
 from workflow_cli.store.state import apply_event, new_state, replay
+from workflow_cli.store.integrity import (
+    check_against_log,
+    check_document,
+    check_header,
+    check_index,
+    check_state,
+    check_tasks_match,
+)
 
 HEADER_FORMAT = 1
 CURRENT_DOCUMENT_VERSION = "2.0.0"  # model.validate.CURRENT_VERSION (not imported: store stays light)
@@ -57,6 +65,9 @@ class InstancePaths:
     workspace = cached_property(lambda self: self.root / "workspace")
     requests = cached_property(lambda self: self.root / "requests")
     outputs = cached_property(lambda self: self.root / "outputs")
+    # the home's checkpoints/<id>/ folder (instances/<id> -> checkpoints/<id>)
+    checkpoints = cached_property(lambda self: self.root.parent.parent / "checkpoints" / self.root.name)
+    checkpoint_index = cached_property(lambda self: self.checkpoints / "checkpoints.jsonl")
 
     def task_log(self, task_id: str) -> Path:
         return Path(f"{self.logs}/{task_id}.log")  # one Path built from a string: cheaper than logs / name
@@ -175,9 +186,9 @@ def _read(path: Path, what: str) -> Any:
 
 def read_header(paths: InstancePaths) -> dict[str, Any]:
     """The instance's header; a newer format than this tool knows is refused."""
-    header = _read(paths.header, "instance header")
-    if not isinstance(header, dict) or header.get("format", 0) > HEADER_FORMAT:
-        raise StateError(f"{paths.header}: written by a newer release of workflow-cli (format {header.get('format') if isinstance(header, dict) else '?'})")
+    header = check_header(_read(paths.header, "instance header"), paths.header, paths.id)
+    if header.get("format", 0) > HEADER_FORMAT:
+        raise StateError(f"{paths.header}: written by a newer release of workflow-cli (format {header.get('format')})")
     return header
 
 
@@ -187,10 +198,10 @@ def read_document(paths: InstancePaths) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise StateError(f"{paths.document}: corrupt instance document: not a mapping")
     if doc.get("version") == CURRENT_DOCUMENT_VERSION:
-        return doc  # the common case: the migration code is not even loaded
+        return check_document(doc, paths.document)  # the common case: the migration code is not even loaded
     from workflow_cli.model.migrations import migrate_instance_document
 
-    return migrate_instance_document(doc, where=str(paths.document))
+    return check_document(migrate_instance_document(doc, where=str(paths.document)), paths.document)
 
 
 def read_secrets(paths: InstancePaths) -> dict[str, Any]:
@@ -215,22 +226,43 @@ def read_secrets(paths: InstancePaths) -> dict[str, Any]:
     return dict(data)
 
 
-def load_state(paths: InstancePaths) -> dict[str, Any]:
-    """The current state: the snapshot plus every event logged after it."""
-    if paths.snapshot.exists():
-        state = _read(paths.snapshot, "state snapshot")
-        if not isinstance(state, dict) or "last_seq" not in state:
-            raise StateError(f"{paths.snapshot}: corrupt state snapshot; delete it to rebuild it from events.jsonl")
-        if state.get("format", 0) > 1:
-            raise StateError(f"{paths.snapshot}: written by a newer release of workflow-cli")
-    else:
-        header = read_header(paths)
-        state = new_state(header, list(read_document(paths)["tasks"]))
+def load_state(paths: InstancePaths, *, verify: bool = True) -> dict[str, Any]:
+    """The current state: the snapshot plus every event logged after it, checked against the other files.
+
+    ``verify=False`` (overviews that read every instance: ``list``, ``health``) skips the cross-checks
+    with ``instance.json``, ``workflow.json`` and the checkpoint index when a snapshot exists; the
+    snapshot and the log are still checked. Commands on one instance always verify.
+
+    Raises:
+        StateError: a file is missing, corrupt, of the wrong shape, or disagrees with the event log.
+    """
+    snapshot: Path | None = paths.snapshot
     try:
-        events = read_events(paths.events, since_seq=state["last_seq"])
+        state = check_state(read_json(paths.snapshot, what="state snapshot",
+                                      way_out=f"delete {paths.snapshot} to rebuild it from the event log"), paths.snapshot)
+    except FileNotFoundError:
+        state, snapshot, verify = None, None, True
+    if verify:
+        header = read_header(paths)
+        doc = _read(paths.document, "instance document")
+        if not (isinstance(doc, dict) and isinstance(doc.get("tasks"), dict)):
+            doc = read_document(paths)  # an older schema (1.0.0 had a task list) is migrated, then checked
+        check_document(doc, paths.document)
+        if state is None:
+            state = new_state(header, list(doc["tasks"]))
+        else:
+            check_tasks_match(state, doc, paths.snapshot, paths.document)
+    assert state is not None
+    if state.get("format", 0) > 1:
+        raise StateError(f"{paths.snapshot}: written by a newer release of workflow-cli")
+    try:
+        log = summarize_log(paths.events, since_seq=state["last_seq"])
     except FileNotFoundError as exc:
         raise _missing(paths.events, "event log") from exc
-    return replay(state, events) if events else state
+    check_against_log(state, log, snapshot, paths.events)
+    if verify:
+        check_index(paths.checkpoint_index, log)  # read after the log: a live runner indexes before it logs
+    return replay(state, log.events) if log.events else state
 
 
 def instance_dirs(instances_dir: Path) -> list[InstancePaths]:

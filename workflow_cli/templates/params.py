@@ -50,6 +50,11 @@ def parse_pairs(pairs: Sequence[str]) -> tuple[dict[str, str], list[Issue]]:
         if not sep or not key:
             issues.append(Issue(f"--param {raw}", "expected key=value", "for example --param region=eu"))
             continue
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8 reach argv as lone surrogates
+            issues.append(Issue(f"--param {key.encode('utf-8', 'backslashreplace').decode()}", "the value is not valid UTF-8 text"))
+            continue
         values[key] = value
     return values, issues
 

@@ -80,14 +80,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command("checkpoints")
     @guarded
-    def checkpoints(ctx: typer.Context, instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix.")) -> None:
+    def checkpoints(ctx: typer.Context, instance: str = typer.Argument(..., metavar="ID", help="Instance id or unique prefix."),
+                    rebuild_index: bool = typer.Option(False, "--rebuild-index",
+                                                       help="Rewrite a damaged checkpoint index from the event log.")) -> None:
         """List the checkpoints of an instance.
 
         Example: workflow-cli checkpoints 20261121-2151 --json
         """
-        from workflow_cli.ops.control import list_checkpoints
+        from workflow_cli.ops.control import list_checkpoints, rebuild_checkpoint_index
 
         obj = ctx.obj
+        if rebuild_index:
+            done = rebuild_checkpoint_index(obj.writable_home(), instance)
+            obj.info(f"rebuilt {done['index']} from the event log: {done['checkpoints']} checkpoint(s)")
         rows = list_checkpoints(obj.readable_home(), instance)
         if obj.json:
             obj.emit_json(rows)

@@ -49,6 +49,9 @@ def _exit_code(report: dict[str, Any] | None) -> int:
     return 1 if report is not None and report["status"] == "critical" else 0
 
 
+MIN_WATCH_INTERVAL = 0.1
+
+
 def register(app: typer.Typer) -> None:
     @app.command("health")
     @guarded
@@ -65,6 +68,11 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.monitor.health import health_report, watch as watch_loop, write_files
 
         obj = ctx.obj
+        if watch and max_rounds is None and interval < MIN_WATCH_INTERVAL:  # an endless busy loop rewriting files
+            from workflow_cli.errors import InvalidInputError
+
+            raise InvalidInputError.at("--interval", f"must be at least {MIN_WATCH_INTERVAL:g} s with --watch "
+                                       "(unless --max-rounds bounds it)")
         home = obj.writable_home()
 
         def check() -> dict[str, Any]:

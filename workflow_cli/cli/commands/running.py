@@ -87,6 +87,18 @@ def _write_junit(obj: Any, instance_id: str, target: str) -> None:
         raise InvalidInputError.at("--junit", f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
+def check_outputs(events: Optional[str], junit: Optional[str]) -> None:
+    """Refuse ``--events``/``--junit`` targets that cannot be written before anything is created or run."""
+    from pathlib import Path
+
+    from workflow_cli.store.atomic import check_output_path
+
+    if events and events != "-":
+        check_output_path(Path(events), "--events")
+    if junit:
+        check_output_path(Path(junit), "--junit", parent_must_exist=False)
+
+
 def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, junit: Optional[str] = None,
            replay: Optional[str] = None, grace: Optional[float] = None, **kwargs: Any) -> None:
     """Run ``fn`` with progress lines and the ``--events`` stream; ``replay``: stream that instance's first events too.
@@ -97,6 +109,7 @@ def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, 
     from workflow_cli.cli.progress import make_sink
     from workflow_cli.ops.interrupt import handling_signals, interrupted_line
 
+    check_outputs(events, junit)
     sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
     try:
         if replay and sink is not None and events:
@@ -194,6 +207,7 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.executors import open_executor
         from workflow_cli.ops.run import start as op
 
+        check_outputs(events, junit)
         # unreachable scheduler: exit 5 with nothing created (a queued run is started later by serve or tick)
         session = None if queue else open_executor(obj.writable_home(), executor, scheduler_address)
         try:
