@@ -31,7 +31,7 @@ from workflow_cli.errors import StateError
 from workflow_cli.store.atomic import fsync_dir, read_json, write_all, write_json_atomic
 from workflow_cli.store.codec import dumps, dumps_lines
 from workflow_cli.clock import utc_now
-from workflow_cli.store.events import EVENT_FORMAT, default_actor, read_events, summarize_log
+from workflow_cli.store.events import EVENT_FORMAT, default_actor, summarize_log
 from workflow_cli.store.home import Home
 from workflow_cli.store.state import apply_event, new_state, replay
 from workflow_cli.store.integrity import (

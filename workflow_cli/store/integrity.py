@@ -56,7 +56,8 @@ def check_document(doc: Any, path: Path) -> dict[str, Any]:
     for tid, spec in tasks.items():
         if not isinstance(spec, dict):
             raise StateError(f"{path}: corrupt instance document: task '{tid}' is {type(spec).__name__}, not an object; {way_out}")
-    return doc
+    checked: dict[str, Any] = doc
+    return checked
 
 
 def check_state(state: Any, path: Path) -> dict[str, Any]:
