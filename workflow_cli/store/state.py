@@ -21,6 +21,7 @@ from workflow_cli.model.states import (
 )
 
 STATE_FORMAT = 1
+USAGE_FIELDS = ("cpu_seconds", "max_rss_mb")  # an attempt's process tree, from task.completed / task.failed
 
 
 class AttemptRecord(TypedDict, total=False):
@@ -152,9 +153,9 @@ def _task_started(state: dict[str, Any], data: Mapping[str, Any], time: str | No
     task["history"].append({"attempt": task["attempts"], "started_at": time})
     if len(data) > 2:  # foreach items, a loop iteration, a cache key: the rare extras
         _started_extras(task, data)
-    elif "cached" in task or "waiting_for_pool" in task:
-        task.pop("cached", None)
-        task.pop("waiting_for_pool", None)
+    elif "cached" in task or "waiting_for_pool" in task or "cpu_seconds" in task:
+        for key in ("cached", "waiting_for_pool", *USAGE_FIELDS):
+            task.pop(key, None)
 
 
 def _task_ended(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
@@ -239,8 +240,8 @@ def _restart_item(old: list[dict[str, Any]], index: int, value: Any) -> ItemReco
 
 def _started_extras(task: dict[str, Any], data: Mapping[str, Any]) -> None:
     """``task.started`` of a foreach task (its item list), a loop iteration, a cache lookup."""
-    task.pop("cached", None)
-    task.pop("waiting_for_pool", None)
+    for key in ("cached", "waiting_for_pool", *USAGE_FIELDS):
+        task.pop(key, None)
     if "items" in data:
         old = task.get("items") or []
         kept = set(data.get("kept") or ())
@@ -350,6 +351,11 @@ def _close_attempt(task: dict[str, Any], time: str | None, status: str, data: Ma
             entry["error"] = data["error"]
         if data.get("exit_code") is not None:
             entry["exit_code"] = data["exit_code"]
+    if "cpu_seconds" in data:  # the attempt's process tree (SPEC 9): on the task (latest attempt) and its history
+        for key in USAGE_FIELDS:
+            task[key] = data.get(key)
+            if task["history"]:
+                task["history"][-1][key] = data.get(key)
 
 
 def _instance_status(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
