@@ -15,7 +15,7 @@ TERMINAL = ("completed", "failed", "cancelled")
 NOT_MOVING = ("created", "paused")
 
 
-def _parse_data(text: str | None) -> Any:
+def parse_data(text: str | None) -> Any:
     if text is None:
         return None
     from workflow_cli.model.loader import parse_text
@@ -26,7 +26,7 @@ def _parse_data(text: str | None) -> Any:
         raise InvalidInputError.at("--data", f"not valid JSON: {exc}") from exc
 
 
-def _deliver(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any], *, continue_run: bool,
+def deliver_request(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any], *, continue_run: bool,
              sink: Callable[[dict], None] | None, status: str) -> dict[str, Any]:
     """Post the request; with no live runner, apply it here (and continue unless told not to).
 
@@ -66,13 +66,13 @@ def decide(home: Home, instance: str, task: str, kind: str, *, by: str, comment:
     waiting = ts.get("waiting") or {}
     if ts["status"] != "waiting" or waiting.get("kind") != "approval":
         raise ConflictError(f"task '{task}' of instance {paths.id} is {ts['status']}, not waiting for approval")
-    value = _parse_data(data)
+    value = parse_data(data)
     problem = check_decision(waiting, kind, by, value)
     if problem:
         if problem.startswith("--data") or problem.startswith("this gate needs"):
             raise InvalidInputError.at("--data", problem)
         raise ConflictError(problem)
-    return _deliver(home, paths, kind, {"task": task, "by": by, "comment": comment, "data": value},
+    return deliver_request(home, paths, kind, {"task": task, "by": by, "comment": comment, "data": value},
                     continue_run=continue_run, sink=sink, status=state["status"])
 
 
@@ -85,5 +85,5 @@ def send_signal(home: Home, instance: str, name: str, *, data: str | None = None
         raise ConflictError(f"instance {paths.id} is {state['status']}; it takes no signals")
     if not name or not name.strip():
         raise InvalidInputError.at("NAME", "a signal needs a name")
-    return _deliver(home, paths, "signal", {"name": name, "payload": _parse_data(data)}, continue_run=continue_run, sink=sink,
+    return deliver_request(home, paths, "signal", {"name": name, "payload": parse_data(data)}, continue_run=continue_run, sink=sink,
                     status=state["status"])

@@ -396,12 +396,25 @@ def _checkpoint_created(state: dict[str, Any], data: Mapping[str, Any], time: st
     state["checkpoint_seq"] = max(state.get("checkpoint_seq", 0), _checkpoint_number(data["id"]))
 
 
+def _signal_received(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
+    """A broadcast event (``emit``) carries an id: kept so that the same event is never taken twice."""
+    if data.get("event"):
+        state.setdefault("events", []).append(data["event"])
+
+
 def _signal_buffered(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
-    state.setdefault("signals", {})[data.get("name")] = data.get("payload")
+    name = data.get("name")
+    state.setdefault("signals", {})[name] = data.get("payload")
+    keys = state.setdefault("signal_keys", {})
+    if data.get("key") is not None:  # an event for one entity: only a wait with that key takes it
+        keys[name] = data["key"]
+    else:
+        keys.pop(name, None)
 
 
 def _signal_consumed(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
     state.setdefault("signals", {}).pop(data.get("name"), None)
+    state.setdefault("signal_keys", {}).pop(data.get("name"), None)
 
 
 def _vars_set(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
@@ -472,6 +485,7 @@ HANDLERS: dict[str, Handler] = {
     EventType.LOOP_ITERATION: _loop_iteration,
     **{etype: _instance_status for etype in _INSTANCE_STATUS},
     EventType.CHECKPOINT_CREATED: _checkpoint_created,
+    EventType.SIGNAL_RECEIVED: _signal_received,
     EventType.SIGNAL_BUFFERED: _signal_buffered,
     EventType.SIGNAL_CONSUMED: _signal_consumed,
     EventType.VARS_SET: _vars_set,
