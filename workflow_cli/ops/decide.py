@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
@@ -27,17 +28,25 @@ def parse_data(text: str | None) -> Any:
 
 
 def deliver_request(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any], *, continue_run: bool,
-             sink: Callable[[dict], None] | None, status: str) -> dict[str, Any]:
+                    sink: Callable[[dict], None] | None, status: str) -> dict[str, Any]:
     """Post the request; with no live runner, apply it here (and continue unless told not to).
 
     A ``created`` or ``paused`` instance is not driven: applying the request here would start it, or
-    take it out of the pause a person chose. The request waits for ``start``/``resume``.
+    take it out of the pause a person chose. The request waits for ``start``/``resume``. A runner
+    that was just ending may let go of the instance without reading the request: then it is applied
+    here, as if no runner had been alive (see :func:`_taken_by_runner`).
     """
     from workflow_cli.store.requests import post_request
 
-    post_request(paths.root, kind, data)
+    request = post_request(paths.root, kind, data)
     if is_locked(paths.lock):
-        return {"id": paths.id, "requested": kind, "handed_to_runner": True, "exit_code": 0}
+        if _taken_by_runner(paths, request):
+            return {"id": paths.id, "requested": kind, "handed_to_runner": True, "exit_code": 0}
+        status = load_state(paths)["status"]
+        if status in TERMINAL:  # it finished meanwhile: nothing is left to take the request
+            request.unlink(missing_ok=True)
+            return {"id": paths.id, "requested": kind, "handed_to_runner": False, "instance_status": status,
+                    "too_late": True, "exit_code": 0}
     if status in NOT_MOVING:
         verb = "start" if status == "created" else "resume"
         return {"id": paths.id, "requested": kind, "handed_to_runner": False, "queued": True, "instance_status": status,
@@ -51,6 +60,28 @@ def deliver_request(home: Home, paths: InstancePaths, kind: str, data: Mapping[s
     out = {"id": paths.id, "requested": kind, "handed_to_runner": False, "status": result.status,
            "exit_code": result.exit_code if continue_run else 0}
     return out
+
+
+HANDOFF_WAIT = 2.0  # seconds a live runner is given to take a request before it is left to its next pass
+
+
+def _taken_by_runner(paths: InstancePaths, request: Path) -> bool:
+    """Whether the live runner takes ``request``: False when it lets go of the instance with the request still there.
+
+    A runner reads requests at every pass of its loop; one that was ending as the request arrived
+    releases its lock without reading it. A runner busy for longer than HANDOFF_WAIT keeps the request
+    for its next pass (True).
+    """
+    import time
+
+    end = time.monotonic() + HANDOFF_WAIT
+    while request.exists():
+        if not is_locked(paths.lock):
+            return not request.exists()
+        if time.monotonic() >= end:
+            return True
+        time.sleep(0.005)
+    return True
 
 
 def decide(home: Home, instance: str, task: str, kind: str, *, by: str, comment: str | None = None,

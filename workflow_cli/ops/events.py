@@ -129,6 +129,8 @@ def emit_event(home: Home, name: str, *, key: Any = None, template: str | None =
     reached = []
     for cand in candidates(home, name, key, template):
         outcome = deliver_request(home, cand.paths, "signal", request, continue_run=continue_run, sink=sink, status=cand.status)
+        if outcome.get("too_late"):  # it finished before the event came: nothing waits for it there any more
+            continue
         row = {"id": cand.paths.id, "tasks": list(cand.tasks), "handed_to_runner": outcome["handed_to_runner"]}
         if "status" in outcome:
             row["status"] = outcome["status"].get("status") if isinstance(outcome["status"], Mapping) else outcome["status"]
