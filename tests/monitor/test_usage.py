@@ -120,3 +120,13 @@ def test_health_flags_a_run_using_more_than_twice_the_median_memory(sh, home, wr
     human = sh("health")
     assert "task work: peak memory" in human.stdout
     assert json.loads((Path(home) / "monitoring" / "alerts.json").read_text())["alerts"][0]["kind"] == "resource"
+
+
+def test_foreach_items_record_their_own_figures(cli, write):
+    doc = {"version": "2.0.0", "name": "items",
+           "tasks": {"each": {"action": "command", "foreach": "[1, 2]", "parameters": {"command": ["echo", "{{ item }}"]}}}}
+    result = cli("run", write("items.json", doc), "--json")
+    assert result.exit_code == 0, result
+    audit = cli("audit", result.json()["id"], "--json").json()
+    items = [e["data"] for e in audit if e["type"] == "item.completed"]
+    assert len(items) == 2 and all(d["cpu_seconds"] >= 0 and d["max_rss_mb"] > 0 for d in items)
