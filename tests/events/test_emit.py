@@ -117,3 +117,18 @@ def test_concurrent_emits_never_deliver_one_event_twice(sh, home, shop):
     # every event that reached an instance still waiting for it was taken (one that finished meanwhile needs none)
     taken = [e for e in _events(home, shop["gated_a"]) if e["type"] == "signal.received"]
     assert len(taken) == reached[shop["gated_a"]] == 4
+
+
+def test_one_event_read_twice_is_taken_once(sh, cli, home, shop):
+    """A request read again (a crash between recording it and removing it) carries the same event id: ignored."""
+    from workflow_cli.store.requests import post_request
+
+    instance_dir = home / "instances" / shop["order_b"]
+    event = {"name": "payment_received", "payload": {"n": 1}, "key": "B", "event": "ev-test-1"}
+    post_request(instance_dir, "signal", event)
+    post_request(instance_dir, "signal", event)
+    assert cli("resume", shop["order_b"]).exit_code == 0
+    events = _events(home, shop["order_b"])
+    assert [e["data"]["event"] for e in events if e["type"] == "signal.received"] == ["ev-test-1"]
+    ignored = [e["data"] for e in events if e["type"] == "request.ignored"]
+    assert ignored and ignored[0]["reason"] == "this event was already taken"
