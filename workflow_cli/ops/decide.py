@@ -12,8 +12,9 @@ from workflow_cli.store.instances import InstancePaths, load_state
 from workflow_cli.store.locks import is_locked
 
 TERMINAL = ("completed", "failed", "cancelled")
-# Not started, or stopped by a person: a request is kept for the runner that starts or resumes the instance.
-NOT_MOVING = ("created", "paused")
+# Not started (or waiting in the run queue), or stopped by a person: a request is kept for the runner that
+# starts or resumes the instance (applying it here would start it, past the queue, or undo the pause).
+NOT_MOVING = ("created", "queued", "paused")
 
 
 def parse_data(text: str | None) -> Any:
@@ -48,9 +49,10 @@ def deliver_request(home: Home, paths: InstancePaths, kind: str, data: Mapping[s
             return {"id": paths.id, "requested": kind, "handed_to_runner": False, "instance_status": status,
                     "too_late": True, "exit_code": 0}
     if status in NOT_MOVING:
-        verb = "start" if status == "created" else "resume"
+        following = {"created": f"workflow-cli start {paths.id}", "paused": f"workflow-cli resume {paths.id}",
+                     "queued": "workflow-cli queue (it starts when a slot is free)"}
         return {"id": paths.id, "requested": kind, "handed_to_runner": False, "queued": True, "instance_status": status,
-                "next": f"workflow-cli {verb} {paths.id}", "exit_code": 0}
+                "next": following[status], "exit_code": 0}
     from workflow_cli.ops.run import drive
 
     try:
