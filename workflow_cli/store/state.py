@@ -33,11 +33,13 @@ class AttemptRecord(TypedDict, total=False):
     status: str
     error: str
     exit_code: int
+    cpu_seconds: float | None  # the attempt's process tree (SPEC 9): user + system CPU time
+    max_rss_mb: float | None  # and its peak resident memory
 
 
 class TaskRecord(TypedDict, total=False):
     """A task in the snapshot (``state["tasks"][id]``); the fold adds ``items``, ``loop``, ``cached``,
-    ``cache_key`` and ``waiting_for_pool`` where they apply."""
+    ``cache_key``, ``waiting_for_pool`` and the latest attempt's ``cpu_seconds``/``max_rss_mb`` where they apply."""
 
     status: str  # a TaskState value
     attempts: int
@@ -57,6 +59,8 @@ class TaskRecord(TypedDict, total=False):
     cache_key: str
     waiting_for_pool: str
     retry_base: int  # attempts made before a retry/resume reset (a fresh retry budget)
+    cpu_seconds: float | None
+    max_rss_mb: float | None
 
 
 class ItemRecord(TypedDict, total=False):
