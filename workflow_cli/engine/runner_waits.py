@@ -92,7 +92,7 @@ class Waits:
         run = self.run
         data = request.get("data") or {}
         name, payload, key, event = data.get("name"), data.get("payload"), data.get("key"), data.get("event")
-        if event and event in (run.state.get("events") or ()):
+        if event and event in (run.state.get("event_ids") or ()):
             run.journal.record(EventType.REQUEST_IGNORED, {"kind": "signal", "name": name, "event": event,
                                                            "reason": "this event was already taken"})
             return

@@ -403,7 +403,7 @@ def _checkpoint_created(state: dict[str, Any], data: Mapping[str, Any], time: st
 def _signal_received(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
     """A broadcast event (``emit``) carries an id: kept so that the same event is never taken twice."""
     if data.get("event"):
-        state.setdefault("events", []).append(data["event"])
+        state.setdefault("event_ids", []).append(data["event"])
 
 
 def _signal_buffered(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
