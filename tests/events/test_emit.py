@@ -132,3 +132,17 @@ def test_one_event_read_twice_is_taken_once(sh, cli, home, shop):
     assert [e["data"]["event"] for e in events if e["type"] == "signal.received"] == ["ev-test-1"]
     ignored = [e["data"] for e in events if e["type"] == "request.ignored"]
     assert ignored and ignored[0]["reason"] == "this event was already taken"
+
+
+def test_the_index_and_a_folder_scan_find_the_same_instances(home, shop, monkeypatch):
+    from workflow_cli.ops.events import candidates
+    from workflow_cli.store.home import Home
+
+    def found(key: str | None, template: str | None = None) -> list[str]:
+        return [c.paths.id for c in candidates(Home(home), "payment_received", key, template)]
+
+    with_index = [found("A"), found(None), found(None, "order"), found("B", "invoice")]
+    monkeypatch.setenv("WORKFLOW_CLI_INDEX", "off")
+    assert [found("A"), found(None), found(None, "order"), found("B", "invoice")] == with_index
+    assert sorted(with_index[0]) == sorted([shop["order_a"], shop["invoice_a"], shop["gated_a"], shop["created_a"]])
+    assert with_index[3] == []

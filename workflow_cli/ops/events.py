@@ -76,11 +76,31 @@ def _wants(wait: Mapping[str, Any], task: Mapping[str, Any], name: str, key: str
 
 
 def _unfinished(home: Home, template: str | None) -> Iterator[tuple[InstancePaths, dict[str, Any]]]:
-    """Every unfinished instance (of ``template``) with its state.
+    """Every unfinished instance (of ``template``) with its state, oldest first.
 
-    The one place that finds them: a plain scan of the instances folder (the home's index, once it has
-    one, answers the same question without reading finished instances).
+    The one place that finds them: the home's sqlite index names the unfinished instances (its rows
+    of finished ones are trusted and never read), and each one's files are read (and its row healed
+    when they disagree); without an index (a release without one, ``WORKFLOW_CLI_INDEX=off``, an
+    unreadable file) the instances folder is scanned.
     """
+    try:
+        from workflow_cli.store.indexed import open_index, unfinished_rows, verified  # type: ignore[import-not-found]
+    except ImportError:
+        yield from _scan(home, template)
+        return
+    conn = open_index(home, write=True)
+    if conn is None:
+        yield from _scan(home, template)
+        return
+    stored = {i: row for i, row in unfinished_rows(conn).items() if template is None or row["template"] == template}
+    for checked in verified(home, conn, sorted(stored), stored):
+        state = checked.state
+        if state is not None and state["status"] not in TERMINAL:
+            yield checked.paths, state
+
+
+def _scan(home: Home, template: str | None) -> Iterator[tuple[InstancePaths, dict[str, Any]]]:
+    """Every unfinished instance (of ``template``), reading every instance folder."""
     for paths in instance_dirs(home.instances):
         try:
             state = load_state(paths)
