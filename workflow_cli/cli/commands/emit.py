@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         """Deliver an event once to every instance waiting for it, or whose wait for it has not started yet.
 
         Prints the instances reached (--json: a list of ids); exits 0 even when none was waiting.
+
         Example: workflow-cli emit payment_received --key A-1001 --data '{"amount": 120}'
         """
         from workflow_cli.cli.commands.decide import _sink
