@@ -113,7 +113,8 @@ def test_concurrent_emits_never_deliver_one_event_twice(sh, home, shop):
         elif label in ("order_a", "invoice_a", "order_b"):
             assert len(completed) == 1, label  # they were waiting: the first event woke them
     reached = Counter(i for out, _ in outs for i in json.loads(out))
-    assert reached[shop["order_b"]] == 2  # only the two events without a key (B is not A)
+    # only events without a key reach B (two were sent; the second may find it finished already)
+    assert 1 <= reached[shop["order_b"]] <= 2
     # every event that reached an instance still waiting for it was taken (one that finished meanwhile needs none)
     taken = [e for e in _events(home, shop["gated_a"]) if e["type"] == "signal.received"]
     assert len(taken) == reached[shop["gated_a"]] == 4

@@ -80,14 +80,11 @@ def _unfinished(home: Home, template: str | None) -> Iterator[tuple[InstancePath
 
     The one place that finds them: the home's sqlite index names the unfinished instances (its rows
     of finished ones are trusted and never read), and each one's files are read (and its row healed
-    when they disagree); without an index (a release without one, ``WORKFLOW_CLI_INDEX=off``, an
-    unreadable file) the instances folder is scanned.
+    when they disagree); without an index (``WORKFLOW_CLI_INDEX=off``, an unreadable file) the
+    instances folder is scanned.
     """
-    try:
-        from workflow_cli.store.indexed import open_index, unfinished_rows, verified  # type: ignore[import-not-found]
-    except ImportError:
-        yield from _scan(home, template)
-        return
+    from workflow_cli.store.indexed import open_index, unfinished_rows, verified
+
     conn = open_index(home, write=True)
     if conn is None:
         yield from _scan(home, template)
