@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -314,3 +315,14 @@ def test_a_shared_workspace_and_a_long_log_cut_on_the_worker(dask_cluster: Any, 
     assert "log cut on the worker" in text
     assert 8 * 1024 * 1024 <= log.stat().st_size < 8 * 1024 * 1024 + 4096  # 9 MiB written, 8 MiB kept
     assert text.rstrip().endswith("not parsed as outputs (write them to $WORKFLOW_OUTPUT)")  # the end is kept
+
+
+def test_cpu_time_and_peak_memory_are_measured_on_the_worker(dask_cluster: Any, sh: Any, write: Any) -> None:
+    hungry = f"{sys.executable} -c 'b = bytearray(200 * 2**20)'"
+    doc = write("usage.json", _doc({"hungry": _cmd(hungry)}))
+    result = sh("run", doc, "--json", *_dask(dask_cluster))
+    assert result.exit_code == 0, result
+    task = result.json()["tasks"]["hungry"]
+    assert task["max_rss_mb"] >= 150 and task["cpu_seconds"] > 0
+    done = [e for e in _events(sh.home, result.json()["id"]) if e["type"] == "task.completed"]
+    assert done[0]["data"]["max_rss_mb"] == task["max_rss_mb"]

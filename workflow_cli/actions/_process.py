@@ -12,6 +12,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class ProcessOutcome:
     timed_out: bool = False
     cancelled: bool = False
     start_error: str | None = None
+    usage: dict[str, float] | None = None  # cpu_seconds, max_rss_mb of the reaped child and its reaped descendants
 
 
 def kill_grace() -> float:
@@ -48,6 +50,40 @@ def kill_grace() -> float:
         return max(0.0, float(os.environ.get("WORKFLOW_CLI_KILL_GRACE", DEFAULT_GRACE)))
     except ValueError:
         return DEFAULT_GRACE
+
+
+_RSS_UNIT = 1.0 if sys.platform == "darwin" else 1024.0  # bytes per unit of ru_maxrss: bytes on macOS, KiB elsewhere
+
+
+def reap(proc: Any, *, block: bool = False) -> bool:
+    """Collect the child's exit status with ``wait4`` (True once it has exited), keeping its rusage.
+
+    The rusage is the kernel's accounting of the child and of every descendant it reaped: user + system
+    CPU time and the peak resident size (SPEC 9). It is kept as ``proc.usage`` (seconds, MiB).
+    """
+    if proc.returncode is not None:
+        return True
+    try:
+        pid, status, ru = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:  # collected elsewhere: Popen knows what to report
+        proc.poll()
+        return proc.returncode is not None
+    if pid == 0:
+        return False
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.usage = {"cpu_seconds": round(ru.ru_utime + ru.ru_stime, 3), "max_rss_mb": round(ru.ru_maxrss * _RSS_UNIT / 1048576.0, 1)}
+    return True
+
+
+def _reap_within(proc: Any, wait: float) -> bool:
+    """Wait up to ``wait`` seconds for the child to exit (where no pidfd tells when); True once it has."""
+    end = time.monotonic() + wait
+    while not reap(proc):
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(_SLICE / 4, left))
+    return True
 
 
 def _process_table() -> dict[int, tuple[int, str | None, str]]:
@@ -143,14 +179,13 @@ def kill_tree(proc: Any, grace: float | None = None, hurry: threading.Event | No
     _signal_tree(proc.pid, known, signal.SIGTERM)
     end = time.monotonic() + grace
     while time.monotonic() < end and not (hurry is not None and hurry.is_set()):
-        if proc.poll() is not None and not _group_alive(proc.pid) and not any(_alive(p, s) for p, s in known.items()):
+        if reap(proc) and not _group_alive(proc.pid) and not any(_alive(p, s) for p, s in known.items()):
             break
         time.sleep(_SLICE)
     live = [proc.pid, *(p for p, s in known.items() if _alive(p, s))]
     known = {**known, **descendants(live)}
     _signal_tree(proc.pid, known, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):  # stuck in uninterruptible sleep: no signal helps
-        proc.wait(timeout=5)
+    _reap_within(proc, 5.0)  # stuck in uninterruptible sleep: no signal helps
 
 
 class _Pipes:
@@ -301,12 +336,6 @@ def _pidfd(pid: int) -> int:
         return -1
 
 
-def _wait_exit(proc: Any, wait: float) -> None:
-    """Wait up to ``wait`` s for the child to exit, where no pidfd watches it (see :func:`_follow`)."""
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=wait)
-
-
 def run_process(
     argv: list[str],
     *,
@@ -357,7 +386,7 @@ def _follow(proc: Any, stdin: bytes | None, log: Callable[[str], None], cancel: 
     try:
         while True:
             if pidfd < 0 or pipes.exited:
-                if proc.poll() is not None:
+                if reap(proc):
                     break
                 if pidfd >= 0:  # readable before the exit status can be collected: ask waitpid from now on
                     os.close(pidfd)
@@ -374,12 +403,15 @@ def _follow(proc: Any, stdin: bytes | None, log: Callable[[str], None], cancel: 
                 break
             wait = _SLICE if deadline is None else max(0.0, min(_SLICE, deadline - time.monotonic()))
             if not pipes.pump(wait) and not pipes.is_open() and pidfd < 0:
-                _wait_exit(proc, wait)
+                _reap_within(proc, wait)
     finally:
         if pidfd >= 0:
             os.close(pidfd)
     pipes.drain()
+    if proc.returncode is None:  # left running after a kill that did not take (uninterruptible sleep)
+        reap(proc)
     outcome.returncode = proc.returncode
+    outcome.usage = getattr(proc, "usage", None)
     outcome.stdout, outcome.stdout_truncated = bytes(pipes.stdout), pipes.truncated
     outcome.last_stderr = pipes.last_stderr or None
     return outcome

@@ -62,6 +62,7 @@ class ActionResult:
     kind: str = "error"
     exit_code: int | None = None
     waiting: Mapping[str, Any] | None = None
+    usage: Mapping[str, float] | None = None  # the attempt's process tree: cpu_seconds, max_rss_mb (SPEC 9)
 
     @classmethod
     def success(cls, outputs: Any = None) -> ActionResult:

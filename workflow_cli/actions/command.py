@@ -222,10 +222,9 @@ class CommandAction:
         outcome = run_process(
             argv, cwd=cwd, env=env, log=ctx.log, cancel=ctx.cancel, timeout=ctx.timeout, stdin=_stdin(params.get("stdin"))
         )
-        failed = _failure(outcome, ctx, codes)
-        if failed is not None:
-            return failed
-        return self._outputs(ctx, outcome)
+        result = _failure(outcome, ctx, codes) or self._outputs(ctx, outcome)
+        result.usage = outcome.usage
+        return result
 
     def _outputs(self, ctx: ActionContext, outcome: ProcessOutcome) -> ActionResult:
         code = outcome.returncode

@@ -24,7 +24,7 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import Any, Callable
 
-from workflow_cli.actions._process import run_process
+from workflow_cli.actions._process import ProcessOutcome, run_process
 from workflow_cli.actions.base import (
     MAX_OUTPUT_BYTES,
     ActionContext,
@@ -176,6 +176,13 @@ def _run_isolated(ctx: ActionContext, spec: str, args: list[Any], kwargs: dict[s
         stderr_prefix="",
         stdout_limit=_REPLY_LIMIT,
     )
+    result = _isolated_result(ctx, outcome)
+    result.usage = outcome.usage
+    return result
+
+
+def _isolated_result(ctx: ActionContext, outcome: ProcessOutcome) -> ActionResult:
+    """What the isolated child's exit and reply say about the attempt."""
     if outcome.start_error is not None:
         return ActionResult.failure(outcome.start_error, kind="error")
     if outcome.cancelled:

@@ -56,6 +56,13 @@ def run_command(agent: AgentSpec, payload: Mapping[str, Any], ctx: ActionContext
         return ActionResult.failure(f"agent {agent.id}: {exc}", kind="config")
     outcome = run_process(argv, cwd=cwd, env=env, log=ctx.log, cancel=ctx.cancel, timeout=timeout,
                           stdin=payload_bytes(payload), log_stdout=False)
+    result = _command_result(agent, ctx, timeout, outcome)
+    result.usage = outcome.usage
+    return result
+
+
+def _command_result(agent: AgentSpec, ctx: ActionContext, timeout: float | None, outcome: Any) -> ActionResult:
+    """What the agent program's exit and stdout say about the attempt."""
     code = outcome.returncode
     if outcome.start_error is not None:
         return ActionResult.failure(f"agent {agent.id}: {outcome.start_error}", kind="error")

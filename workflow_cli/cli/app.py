@@ -15,7 +15,7 @@ from workflow_cli.cli.output import CliContext
 
 COMMAND_MODULES = (
     "init", "templates", "validate", "schema", "create", "listing", "status", "graph",
-    "running", "control", "logs", "decide", "agents", "monitor", "inspect", "health", "report", "cache", "migrate", "prune", "scheduler",
+    "running", "control", "logs", "decide", "emit", "agents", "monitor", "inspect", "health", "report", "cache", "migrate", "prune", "scheduler",
     "tokens", "queue", "serve",
 )
 HELP = "Run workflows of shell commands, Python callables, agents, approvals and more from JSON/YAML templates."

@@ -20,7 +20,7 @@ COMMANDS = {
     "list": "listing", "status": "status", "graph": "graph",
     "start": "running", "run": "running", "resume": "running", "retry": "running",
     "stop": "control", "cancel": "control", "rollback": "control", "checkpoints": "control",
-    "logs": "logs", "approve": "decide", "reject": "decide", "signal": "decide", "tick": "decide",
+    "logs": "logs", "approve": "decide", "reject": "decide", "signal": "decide", "tick": "decide", "emit": "emit",
     "agents": "agents", "monitor": "monitor", "debug": "inspect", "audit": "inspect",
     "health": "health", "alerts": "health", "report": "report", "cache": "cache", "migrate": "migrate",
     "prune": "prune", "scheduler": "scheduler", "schedules": "scheduler",

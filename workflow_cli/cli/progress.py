@@ -46,6 +46,10 @@ def progress_line(event: dict[str, Any]) -> str | None:
         elif etype == "task.waiting":
             waiting = data.get("waiting") or {}
             extra = f": waiting for {waiting.get('kind', 'input')}"
+        if "cpu_seconds" in data:  # the attempt's process tree (SPEC 9)
+            from workflow_cli.monitor.usage import usage_text
+
+            extra += f" [{usage_text(data)}]"
         return f"{_SYMBOLS[etype]} {tid}{extra}"
     if etype in _FLOW_LINES:
         return _FLOW_LINES[etype](data)

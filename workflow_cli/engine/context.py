@@ -142,6 +142,7 @@ class RunContext:
         """What actions may use besides their parameters (the scope, the clock, the home...): in-process handles."""
         return {"clock": self.clock, "scope": scope if scope is not None else self.scope(task), "home": self.home,
                 "workflow": self.wf, "paths": self.paths, "signals": self.journal.state.get("signals") or {},
+                "signal_keys": self.journal.state.get("signal_keys") or {},
                 "children": self.children, "base_env": self.base_env, "workspace_resolved": self.workspace_resolved,
                 "child_workflows": self.options.child_workflows, "task": task,
                 "base_dir": self.journal.state.get("base_dir"), "link_child": self.link_child,

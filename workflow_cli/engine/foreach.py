@@ -180,6 +180,8 @@ class Fanouts:
             result = ActionResult.failure(f"a foreach item cannot wait ({result.waiting.get('kind', 'input')}); "
                                           "use a separate task for approvals, signals and mailbox agents")
         base = {"task": task.id, "index": index, "attempt": attempt}
+        if result.usage:  # the item attempt's process tree (SPEC 9)
+            base.update(result.usage)
         if result.ok:
             outputs = run.redact.value(result.outputs if result.outputs is not None else {})
             run.journal.record(_ITEM_COMPLETED, {**base, "outputs": outputs, **({"cached": True} if live.cached else {})})

@@ -62,6 +62,8 @@ class Outcomes:
         data = {"task": task.id, "attempt": attempt, "outputs": outputs}
         if cached:
             data["cached"] = True
+        if result.usage:
+            data.update(result.usage)
         if extra:
             data.update(extra)
         run.journal.record(_TASK_COMPLETED, data)
@@ -95,6 +97,8 @@ class Outcomes:
         run = self.run
         data = {"task": task.id, "attempt": attempt, "error": run.redact(result.error or "failed"), "kind": result.kind,
                 "exit_code": result.exit_code}
+        if result.usage:
+            data.update(result.usage)
         if result.outputs:  # what a failed attempt still tells (a rejected gate's decision, a child's outputs)
             data["outputs"] = run.redact.value(result.outputs)
         if cancel_reason == "stop":

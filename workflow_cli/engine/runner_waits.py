@@ -84,11 +84,21 @@ class Waits:
         self._apply(str(tid), deliver(run.wf.tasks[str(tid)].action, waiting, request, run.clock.time()))
 
     def signal(self, request: Mapping[str, Any]) -> None:
-        """``signal``: merge an object payload into vars, wake the waits for it, or keep it for a later wait."""
+        """``signal``/``emit``: merge an object payload into vars, wake the waits for it, or keep it for a later wait.
+
+        An event broadcast by ``emit`` carries an id (taken once per instance, even if its request is
+        read again after a crash) and may carry a key (only waits with that key take it).
+        """
         run = self.run
         data = request.get("data") or {}
-        name, payload = data.get("name"), data.get("payload")
-        run.journal.record(EventType.SIGNAL_RECEIVED, {"name": name, "payload": payload})
+        name, payload, key, event = data.get("name"), data.get("payload"), data.get("key"), data.get("event")
+        if event and event in (run.state.get("event_ids") or ()):
+            run.journal.record(EventType.REQUEST_IGNORED, {"kind": "signal", "name": name, "event": event,
+                                                           "reason": "this event was already taken"})
+            return
+        received = {"name": name, "payload": payload}
+        received.update({k: v for k, v in (("key", key), ("event", event)) if v is not None})
+        run.journal.record(EventType.SIGNAL_RECEIVED, received)
         if isinstance(payload, Mapping):
             run.journal.record(EventType.VARS_SET, {"signal": name, "vars": dict(payload)})
         delivered = False
@@ -96,4 +106,7 @@ class Waits:
             if waiting.get("kind") == "signal" and waiting.get("name") == name:
                 delivered |= self._apply(tid, deliver(run.wf.tasks[tid].action, waiting, request, run.clock.time()))
         if not delivered:
-            run.journal.record(EventType.SIGNAL_BUFFERED, {"name": name, "payload": payload})
+            buffered = {"name": name, "payload": payload}
+            if key is not None:
+                buffered["key"] = key
+            run.journal.record(EventType.SIGNAL_BUFFERED, buffered)

@@ -143,7 +143,8 @@ def debug_report(paths: InstancePaths, *, runner_alive: bool, tail: int = LOG_TA
     shown = display_status(state, runner_alive=runner_alive)
     return {"id": paths.id, "name": state.get("name", ""), "status": state["status"], "display_status": shown,
             "runner_alive": runner_alive, "error": state.get("error"), "fix": _instance_fix(paths.id, shown, tasks),
-            "tasks": tasks}
+            "tasks": tasks, "usage": {tid: {"cpu_seconds": ts["cpu_seconds"], "max_rss_mb": ts.get("max_rss_mb")}
+                                      for tid, ts in state["tasks"].items() if ts.get("cpu_seconds") is not None}}
 
 
 def _order(deps: Mapping[str, list[str]]) -> list[str]:

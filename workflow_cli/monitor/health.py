@@ -17,7 +17,9 @@ weighs 1, each older one RECENCY_DECAY times the next newer one), capped by the 
 run. One bad run last month lowers the mean a little; a failure nobody has fixed yet, or a stuck
 run, sets the template's level on its own. The home's score is its worst template's (100 when it
 has none), and its status that score's level: critical below 50, warning from 50 to under 70,
-healthy from 70. Alerts are the problems of current instances, each with the command that fixes it.
+healthy from 70. Alerts are the problems of current instances, each with the command that fixes it,
+and (a warning that does not change any score) each task of a template's newest finished run whose
+CPU time or peak memory is more than twice the median of the template's earlier runs (``usage.py``).
 """
 
 from __future__ import annotations
@@ -222,17 +224,20 @@ def summarize(records: list[Record], *, now: float) -> dict[str, Any]:
             rec.score, rec.problems = score_instance(rec.state, now=now, runner_alive=rec.runner_alive,
                                                      expected_seconds=rec.expected_seconds)
         by_template.setdefault(_template_of(rec.state), []).append(rec)
-    workflows, current = [], []
+    from workflow_cli.monitor.usage import usage_alerts
+
+    workflows, current, resource = [], [], []
     for template in sorted(by_template):
         entry, cur = _workflow_entry(template, by_template[template])
         workflows.append(entry)
         current.extend(cur)
+        resource += usage_alerts([r.state for r in by_template[template] if r.error is None])
     score = min([w["score"] for w in workflows], default=100.0)
     instances = [{"id": r.state["id"], "template": r.state.get("template"), "name": r.state.get("name"),
                   "status": r.state.get("status"), "score": r.score, "level": level_of(r.score),
                   "problems": [p.message for p in r.problems]} for r in records]
     return {"format": REPORT_FORMAT, "status": level_of(score), "score": score, "checked_at": utc_iso(now),
-            "workflows": workflows, "instances": instances, "alerts": _alerts(current)}
+            "workflows": workflows, "instances": instances, "alerts": _alerts(current) + resource}
 
 
 def _load(paths: InstancePaths) -> Record:

@@ -61,6 +61,10 @@ def _testcase(suite: ET.Element, classname: str, task_id: str, task: Mapping[str
     """Append the test case of one task; return its outcome (passed, failure, error, skipped)."""
     case = ET.SubElement(suite, "testcase", classname=_clean(classname), name=_clean(task_id),
                          time=_seconds(task.get("duration_seconds")))
+    if task.get("cpu_seconds") is not None:  # the latest attempt's process tree (SPEC 9)
+        props = ET.SubElement(case, "properties")
+        for key in ("cpu_seconds", "max_rss_mb"):
+            ET.SubElement(props, "property", name=key, value=_clean(task.get(key)))
     status = task.get("status")
     if status == "completed":
         return "passed"

@@ -64,6 +64,8 @@ def _names(document: Mapping[str, Any]) -> dict[str, str]:
 def _task_rows(state: Mapping[str, Any], names: Mapping[str, str]) -> list[dict[str, Any]]:
     return [{"id": tid, "name": names.get(tid, ""), "status": str(t["status"]), "attempts": int(t.get("attempts") or 0),
              "started_at": t.get("started_at"), "duration": duration_text(t.get("duration_seconds")),
+             "cpu": "" if t.get("cpu_seconds") is None else f"{t['cpu_seconds']:.2f} s",
+             "rss": "" if t.get("max_rss_mb") is None else f"{t['max_rss_mb']:.1f} MB",
              "error": _short(t.get("error") or "", 500)} for tid, t in state["tasks"].items()]
 
 

@@ -193,6 +193,8 @@ def gantt_svg(tasks: Mapping[str, Mapping[str, Any]], *, now: float) -> str:
         x = LABEL_W + (start - t0) / span * CHART_W
         w = max(3.0, (end - start) / span * CHART_W)
         tip = f"{tid} attempt {entry.get('attempt', '?')}: {status}, {end - start:.3f} s"
+        if entry.get("cpu_seconds") is not None:  # the attempt's process tree (SPEC 9)
+            tip += f" (cpu {entry['cpu_seconds']:.2f} s, peak {entry.get('max_rss_mb') or 0:.1f} MB)"
         if entry.get("error"):
             tip += f": {entry['error']}"
         parts.append(f'<rect class="bar" data-status="{escape(status)}" x="{x:.1f}" y="{row * ROW_H + 5}" width="{w:.1f}" height="{ROW_H - 10}" '

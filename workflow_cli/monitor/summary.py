@@ -9,7 +9,7 @@ from workflow_cli.store.state import progress
 
 TASK_FIELDS = ("status", "attempts", "started_at", "finished_at", "duration_seconds", "error", "outputs")
 # Extra per-task fields (SPEC 8 allows additions): why a task failed, what it waits for, when it retries.
-TASK_EXTRA_FIELDS = ("error_kind", "exit_code", "waiting", "next_attempt_at")
+TASK_EXTRA_FIELDS = ("error_kind", "exit_code", "waiting", "next_attempt_at", "cpu_seconds", "max_rss_mb")
 
 
 def display_status(state: Mapping[str, Any], *, runner_alive: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from workflow_cli.errors import ConflictError, InvalidInputError, NotFoundError, did_you_mean
@@ -11,11 +12,12 @@ from workflow_cli.store.instances import InstancePaths, load_state
 from workflow_cli.store.locks import is_locked
 
 TERMINAL = ("completed", "failed", "cancelled")
-# Not started, or stopped by a person: a request is kept for the runner that starts or resumes the instance.
-NOT_MOVING = ("created", "paused")
+# Not started (or waiting in the run queue), or stopped by a person: a request is kept for the runner that
+# starts or resumes the instance (applying it here would start it, past the queue, or undo the pause).
+NOT_MOVING = ("created", "queued", "paused")
 
 
-def _parse_data(text: str | None) -> Any:
+def parse_data(text: str | None) -> Any:
     if text is None:
         return None
     from workflow_cli.model.loader import parse_text
@@ -26,22 +28,31 @@ def _parse_data(text: str | None) -> Any:
         raise InvalidInputError.at("--data", f"not valid JSON: {exc}") from exc
 
 
-def _deliver(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any], *, continue_run: bool,
-             sink: Callable[[dict], None] | None, status: str) -> dict[str, Any]:
+def deliver_request(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any], *, continue_run: bool,
+                    sink: Callable[[dict], None] | None, status: str) -> dict[str, Any]:
     """Post the request; with no live runner, apply it here (and continue unless told not to).
 
     A ``created`` or ``paused`` instance is not driven: applying the request here would start it, or
-    take it out of the pause a person chose. The request waits for ``start``/``resume``.
+    take it out of the pause a person chose. The request waits for ``start``/``resume``. A runner
+    that was just ending may let go of the instance without reading the request: then it is applied
+    here, as if no runner had been alive (see :func:`_taken_by_runner`).
     """
     from workflow_cli.store.requests import post_request
 
-    post_request(paths.root, kind, data)
+    request = post_request(paths.root, kind, data)
     if is_locked(paths.lock):
-        return {"id": paths.id, "requested": kind, "handed_to_runner": True, "exit_code": 0}
+        if _taken_by_runner(paths, request):
+            return {"id": paths.id, "requested": kind, "handed_to_runner": True, "exit_code": 0}
+        status = load_state(paths)["status"]
+        if status in TERMINAL:  # it finished meanwhile: nothing is left to take the request
+            request.unlink(missing_ok=True)
+            return {"id": paths.id, "requested": kind, "handed_to_runner": False, "instance_status": status,
+                    "too_late": True, "exit_code": 0}
     if status in NOT_MOVING:
-        verb = "start" if status == "created" else "resume"
+        following = {"created": f"workflow-cli start {paths.id}", "paused": f"workflow-cli resume {paths.id}",
+                     "queued": "workflow-cli queue (it starts when a slot is free)"}
         return {"id": paths.id, "requested": kind, "handed_to_runner": False, "queued": True, "instance_status": status,
-                "next": f"workflow-cli {verb} {paths.id}", "exit_code": 0}
+                "next": following[status], "exit_code": 0}
     from workflow_cli.ops.run import drive
 
     try:
@@ -51,6 +62,28 @@ def _deliver(home: Home, paths: InstancePaths, kind: str, data: Mapping[str, Any
     out = {"id": paths.id, "requested": kind, "handed_to_runner": False, "status": result.status,
            "exit_code": result.exit_code if continue_run else 0}
     return out
+
+
+HANDOFF_WAIT = 2.0  # seconds a live runner is given to take a request before it is left to its next pass
+
+
+def _taken_by_runner(paths: InstancePaths, request: Path) -> bool:
+    """Whether the live runner takes ``request``: False when it lets go of the instance with the request still there.
+
+    A runner reads requests at every pass of its loop; one that was ending as the request arrived
+    releases its lock without reading it. A runner busy for longer than HANDOFF_WAIT keeps the request
+    for its next pass (True).
+    """
+    import time
+
+    end = time.monotonic() + HANDOFF_WAIT
+    while request.exists():
+        if not is_locked(paths.lock):
+            return not request.exists()
+        if time.monotonic() >= end:
+            return True
+        time.sleep(0.005)
+    return True
 
 
 def decide(home: Home, instance: str, task: str, kind: str, *, by: str, comment: str | None = None,
@@ -66,13 +99,13 @@ def decide(home: Home, instance: str, task: str, kind: str, *, by: str, comment:
     waiting = ts.get("waiting") or {}
     if ts["status"] != "waiting" or waiting.get("kind") != "approval":
         raise ConflictError(f"task '{task}' of instance {paths.id} is {ts['status']}, not waiting for approval")
-    value = _parse_data(data)
+    value = parse_data(data)
     problem = check_decision(waiting, kind, by, value)
     if problem:
         if problem.startswith("--data") or problem.startswith("this gate needs"):
             raise InvalidInputError.at("--data", problem)
         raise ConflictError(problem)
-    return _deliver(home, paths, kind, {"task": task, "by": by, "comment": comment, "data": value},
+    return deliver_request(home, paths, kind, {"task": task, "by": by, "comment": comment, "data": value},
                     continue_run=continue_run, sink=sink, status=state["status"])
 
 
@@ -85,5 +118,5 @@ def send_signal(home: Home, instance: str, name: str, *, data: str | None = None
         raise ConflictError(f"instance {paths.id} is {state['status']}; it takes no signals")
     if not name or not name.strip():
         raise InvalidInputError.at("NAME", "a signal needs a name")
-    return _deliver(home, paths, "signal", {"name": name, "payload": _parse_data(data)}, continue_run=continue_run, sink=sink,
+    return deliver_request(home, paths, "signal", {"name": name, "payload": parse_data(data)}, continue_run=continue_run, sink=sink,
                     status=state["status"])

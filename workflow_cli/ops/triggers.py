@@ -38,6 +38,7 @@ class Trigger:
     kind: str  # "webhook" or "files"
     spec: Mapping[str, Any]
     params: Mapping[str, Any] = field(default_factory=dict)
+    emit: Mapping[str, Any] | None = None  # a webhook that broadcasts an event instead of starting a run
 
     @property
     def name(self) -> str:
@@ -66,7 +67,8 @@ def _template_triggers(name: str, path: Path) -> list[Trigger]:
             continue
         kind = "webhook" if isinstance(entry.get("webhook"), Mapping) else "files" if isinstance(entry.get("files"), Mapping) else None
         if kind:
-            found.append(Trigger(name, i, kind, entry[kind], entry.get("params") or {}))
+            emit = entry.get("emit") if kind == "webhook" and isinstance(entry.get("emit"), Mapping) else None
+            found.append(Trigger(name, i, kind, entry[kind], entry.get("params") or {}, emit))
     _cache[path] = (mtime, found)
     return found
 
@@ -142,6 +144,41 @@ def fire_webhook(home: Home, hook: Trigger, payload: Any, headers: Mapping[str, 
         make_private_dir(path.parent)
         write_json_atomic(path, {"format": 1, "webhook": hook.name, "delivery": delivery, "instance": instance_id, "time": now_iso})
     return instance_id, True
+
+
+def emit_webhook(home: Home, hook: Trigger, payload: Any, headers: Mapping[str, str], *, delivery: str | None,
+                 now_iso: str, emit: Callable[[Mapping[str, Any], str], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """Broadcast the hook's event (``emit`` delivers it), or return what a delivery with the same id did: (result, new).
+
+    The event's ``name``, ``key``, ``template`` and ``data`` (default: the payload) are rendered with
+    ``trigger`` in scope. A redelivered webhook carries the same event id, so an instance that took it
+    the first time (a crash before the delivery was recorded) ignores it.
+    """
+    from workflow_cli.ops.events import new_event_id
+    from workflow_cli.templates.render import ExpressionError, render_value
+
+    if delivery:
+        try:
+            record = read_json(_delivery_path(home, hook.name, delivery), what="webhook delivery")
+            return dict(record["event"]), False
+        except FileNotFoundError:
+            pass
+    scope = {"type": "webhook", "name": hook.name, "payload": payload, "headers": dict(headers), "path": None,
+             "time": now_iso, "delivery": delivery}
+    spec = dict(hook.emit or {})
+    try:
+        rendered = render_value(spec, {"trigger": scope})
+    except ExpressionError as exc:
+        raise InvalidInputError.at(f"{hook.template}: triggers[{hook.index}].emit", str(exc)) from exc
+    if "data" not in spec:
+        rendered["data"] = payload
+    event_id = "ev-hook-" + hashlib.sha256(f"{hook.name}\0{delivery}".encode("utf-8")).hexdigest()[:32] if delivery else new_event_id()
+    result = emit(rendered, event_id)
+    if delivery:
+        path = _delivery_path(home, hook.name, delivery)
+        make_private_dir(path.parent)
+        write_json_atomic(path, {"format": 1, "webhook": hook.name, "delivery": delivery, "event": result, "time": now_iso})
+    return result, True
 
 
 # -- files ------------------------------------------------------------------------------------------

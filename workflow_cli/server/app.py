@@ -16,14 +16,14 @@ def build_app(ctx: ServerContext) -> Any:
     from workflow_cli.server import errors
     from workflow_cli.server.metrics import registry_for
     from workflow_cli.server.middleware import ServiceMiddleware
-    from workflow_cli.server.routes import events, hooks, instances, service
+    from workflow_cli.server.routes import broadcast, events, hooks, instances, service
 
     app = FastAPI(title="workflow-cli", version=__version__, openapi_url=None, docs_url=None, redoc_url=None,
                   description="The HTTP API of workflow-cli serve (SPEC 18.2). Every route but /healthz needs 'Authorization: Bearer TOKEN'.")
     app.state.ctx = ctx
     app.state.tokens = TokenCache(ctx.home.root)
     app.state.metrics = registry_for(ctx.home)
-    for module in (service, events, instances, hooks):
+    for module in (service, events, instances, hooks, broadcast):
         app.include_router(module.router)
     errors.install(app)
     from workflow_cli.server import ui

@@ -21,6 +21,7 @@ from workflow_cli.model.states import (
 )
 
 STATE_FORMAT = 1
+USAGE_FIELDS = ("cpu_seconds", "max_rss_mb")  # an attempt's process tree, from task.completed / task.failed
 
 
 class AttemptRecord(TypedDict, total=False):
@@ -32,11 +33,13 @@ class AttemptRecord(TypedDict, total=False):
     status: str
     error: str
     exit_code: int
+    cpu_seconds: float | None  # the attempt's process tree (SPEC 9): user + system CPU time
+    max_rss_mb: float | None  # and its peak resident memory
 
 
 class TaskRecord(TypedDict, total=False):
     """A task in the snapshot (``state["tasks"][id]``); the fold adds ``items``, ``loop``, ``cached``,
-    ``cache_key`` and ``waiting_for_pool`` where they apply."""
+    ``cache_key``, ``waiting_for_pool`` and the latest attempt's ``cpu_seconds``/``max_rss_mb`` where they apply."""
 
     status: str  # a TaskState value
     attempts: int
@@ -56,6 +59,8 @@ class TaskRecord(TypedDict, total=False):
     cache_key: str
     waiting_for_pool: str
     retry_base: int  # attempts made before a retry/resume reset (a fresh retry budget)
+    cpu_seconds: float | None
+    max_rss_mb: float | None
 
 
 class ItemRecord(TypedDict, total=False):
@@ -152,9 +157,9 @@ def _task_started(state: dict[str, Any], data: Mapping[str, Any], time: str | No
     task["history"].append({"attempt": task["attempts"], "started_at": time})
     if len(data) > 2:  # foreach items, a loop iteration, a cache key: the rare extras
         _started_extras(task, data)
-    elif "cached" in task or "waiting_for_pool" in task:
-        task.pop("cached", None)
-        task.pop("waiting_for_pool", None)
+    elif "cached" in task or "waiting_for_pool" in task or "cpu_seconds" in task:
+        for key in ("cached", "waiting_for_pool", *USAGE_FIELDS):
+            task.pop(key, None)
 
 
 def _task_ended(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
@@ -239,8 +244,8 @@ def _restart_item(old: list[dict[str, Any]], index: int, value: Any) -> ItemReco
 
 def _started_extras(task: dict[str, Any], data: Mapping[str, Any]) -> None:
     """``task.started`` of a foreach task (its item list), a loop iteration, a cache lookup."""
-    task.pop("cached", None)
-    task.pop("waiting_for_pool", None)
+    for key in ("cached", "waiting_for_pool", *USAGE_FIELDS):
+        task.pop(key, None)
     if "items" in data:
         old = task.get("items") or []
         kept = set(data.get("kept") or ())
@@ -350,6 +355,11 @@ def _close_attempt(task: dict[str, Any], time: str | None, status: str, data: Ma
             entry["error"] = data["error"]
         if data.get("exit_code") is not None:
             entry["exit_code"] = data["exit_code"]
+    if "cpu_seconds" in data:  # the attempt's process tree (SPEC 9): on the task (latest attempt) and its history
+        for key in USAGE_FIELDS:
+            task[key] = data.get(key)
+            if task["history"]:
+                task["history"][-1][key] = data.get(key)
 
 
 def _instance_status(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
@@ -390,12 +400,25 @@ def _checkpoint_created(state: dict[str, Any], data: Mapping[str, Any], time: st
     state["checkpoint_seq"] = max(state.get("checkpoint_seq", 0), _checkpoint_number(data["id"]))
 
 
+def _signal_received(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
+    """A broadcast event (``emit``) carries an id: kept so that the same event is never taken twice."""
+    if data.get("event"):
+        state.setdefault("event_ids", []).append(data["event"])
+
+
 def _signal_buffered(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
-    state.setdefault("signals", {})[data.get("name")] = data.get("payload")
+    name = data.get("name")
+    state.setdefault("signals", {})[name] = data.get("payload")
+    keys = state.setdefault("signal_keys", {})
+    if data.get("key") is not None:  # an event for one entity: only a wait with that key takes it
+        keys[name] = data["key"]
+    else:
+        keys.pop(name, None)
 
 
 def _signal_consumed(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
     state.setdefault("signals", {}).pop(data.get("name"), None)
+    state.setdefault("signal_keys", {}).pop(data.get("name"), None)
 
 
 def _vars_set(state: dict[str, Any], data: Mapping[str, Any], time: str | None, etype: str) -> None:
@@ -466,6 +489,7 @@ HANDLERS: dict[str, Handler] = {
     EventType.LOOP_ITERATION: _loop_iteration,
     **{etype: _instance_status for etype in _INSTANCE_STATUS},
     EventType.CHECKPOINT_CREATED: _checkpoint_created,
+    EventType.SIGNAL_RECEIVED: _signal_received,
     EventType.SIGNAL_BUFFERED: _signal_buffered,
     EventType.SIGNAL_CONSUMED: _signal_consumed,
     EventType.VARS_SET: _vars_set,

@@ -21,6 +21,10 @@ def _attempt_line(entry: Mapping[str, Any]) -> str:
     text = f"#{entry.get('attempt')} {entry.get('started_at')} -> {end} {entry.get('status') or 'running'}"
     if entry.get("exit_code") is not None:
         text += f" (exit {entry['exit_code']})"
+    if entry.get("cpu_seconds") is not None:
+        from workflow_cli.monitor.usage import usage_text
+
+        text += f" [{usage_text(entry)}]"
     return text + (f": {entry['error']}" if entry.get("error") else "")
 
 
@@ -76,6 +80,12 @@ def _render_debug(console: Any, report: Mapping[str, Any], limit: int | None) ->
     if rest:
         counts = ", ".join(f"{n} {key}" for key, n in rest.items())
         console.print(f"\n… {sum(rest.values())} more task(s) not detailed: {counts} (--all or --json shows them)", markup=False)
+    if report.get("usage"):
+        from workflow_cli.monitor.usage import usage_text
+
+        console.print("\nresources (latest attempt of each task that ran a process):", markup=False)
+        for tid, figures in report["usage"].items():
+            console.print(f"  {tid:<20} {usage_text(figures)}", markup=False, highlight=False)
     if report.get("fix"):
         console.print(f"\nnext: {report['fix']}", markup=False)
 

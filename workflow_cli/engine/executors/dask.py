@@ -62,8 +62,10 @@ def _placement(spec: AttemptSpec, services: Mapping[str, Any] | None) -> tuple[b
 
 
 def _from_payload(payload: Mapping[str, Any]) -> ActionResult:
-    return ActionResult(bool(payload["ok"]), payload.get("outputs"), payload.get("error"), str(payload.get("kind") or "error"),
-                        payload.get("exit_code"))
+    result = ActionResult(bool(payload["ok"]), payload.get("outputs"), payload.get("error"), str(payload.get("kind") or "error"),
+                          payload.get("exit_code"))
+    result.usage = payload.get("usage")  # the process tree's CPU time and peak memory, measured on the worker
+    return result
 
 
 class DaskExecutor:

@@ -123,7 +123,8 @@ def _scratch_root() -> str | None:
 
 def _result(result: Any, log: str) -> dict[str, Any]:
     return {"ok": result.ok, "outputs": result.outputs, "error": result.error, "kind": result.kind,
-            "exit_code": result.exit_code, "log": log, "worker": _where(), "pid": os.getpid()}
+            "exit_code": result.exit_code, "log": log, "worker": _where(), "pid": os.getpid(),
+            "usage": dict(result.usage) if result.usage else None}  # measured on the worker (SPEC 9)
 
 
 def run_remote(spec_json: str, key: str, shared_workspace: str | None = None, agent: dict[str, Any] | None = None,

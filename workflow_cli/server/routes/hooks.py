@@ -34,6 +34,9 @@ async def hook(request: Request, name: str) -> Any:
         return JSONResponse({"ping": "ok", "webhook": name}, status_code=200)
     headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
     delivery = request.headers.get("x-github-delivery") or request.headers.get("idempotency-key")
+    if trigger.emit is not None:  # this webhook broadcasts an event instead of starting a run
+        event, new = await run_in_threadpool(_emit, ctx, trigger, payload, headers, delivery)
+        return JSONResponse({**event, "new": new}, status_code=202 if new else 200)
     instance_id, new = await run_in_threadpool(_fire, ctx, trigger, payload, headers, delivery)
     status = (await run_in_threadpool(_status, ctx, instance_id))
     return JSONResponse({"id": instance_id, "status": status, "new": new}, status_code=201 if new else 200)
@@ -50,6 +53,22 @@ def _fire(ctx: Any, trigger: Any, payload: Any, headers: dict[str, str], deliver
     if not new:
         ctx.log(f"webhook {trigger.name}: delivery {delivery} already started {instance_id}")
     return instance_id, new
+
+
+def _emit(ctx: Any, trigger: Any, payload: Any, headers: dict[str, str], delivery: str | None) -> tuple[dict[str, Any], bool]:
+    from workflow_cli.clock import SystemClock
+    from workflow_cli.ops.triggers import emit_webhook
+    from workflow_cli.server.routes.broadcast import emit_and_continue
+
+    def emit(spec: Any, event_id: str) -> dict[str, Any]:
+        return emit_and_continue(ctx, str(spec.get("name") or ""), key=spec.get("key"), template=spec.get("template"),
+                                 data=spec.get("data"), event_id=event_id)
+
+    with ctx.lock:  # a redelivery racing the first delivery waits and then finds its record
+        event, new = emit_webhook(ctx.home, trigger, payload, headers, delivery=delivery, now_iso=SystemClock().now_iso(), emit=emit)
+    ctx.log(f"webhook {trigger.name}: event {event.get('name')} reached {len(event.get('reached') or [])} instance(s)"
+            + ("" if new else f" (delivery {delivery} again: not sent twice)"))
+    return event, new
 
 
 def _status(ctx: Any, instance_id: str) -> str:
