@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import IO, Any, Callable
 
 Sink = Callable[[dict[str, Any]], None]
@@ -61,7 +62,9 @@ def make_sink(*, events_target: str | None, human: bool) -> tuple[Sink | None, l
     if events_target == "-":
         stream = sys.stdout
     elif events_target:
-        stream = open(events_target, "a", encoding="utf-8")  # noqa: SIM115 - closed by the caller
+        from workflow_cli.store.output_target import open_output_append
+
+        stream = open_output_append(Path(events_target), "--events")  # closed by the caller
         outputs.append(stream)
     if stream is None and not human:
         return None, outputs

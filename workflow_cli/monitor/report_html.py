@@ -144,9 +144,9 @@ def write_report(home: Home, instance: str, output: Path) -> Path:
     now = SystemClock().time()
     page = render_html(state, read_document(paths), now=now, logs=_log_tails(paths, state),
                        generated_by=f"workflow-cli {__version__} at {utc_iso(now)}")
-    target = Path(output).expanduser().absolute()
-    if target.is_dir():
-        raise InvalidInputError.at("--output", f"{target} is a folder", "give a file name such as report.html")
+    from workflow_cli.store.output_target import check_output_target
+
+    target = check_output_target(Path(output), "--output")
     try:
         write_bytes_atomic(target, page.encode("utf-8"), mode=0o644)
     except OSError as exc:

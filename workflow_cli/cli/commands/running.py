@@ -76,11 +76,25 @@ def _write_junit(obj: Any, instance_id: str, target: str) -> None:
     from workflow_cli.ops.query import instance_paths
     from workflow_cli.store.instances import load_state
 
+    from workflow_cli.store.output_target import check_output_target
+
     paths = instance_paths(obj.home, instance_id)
     try:
-        write_junit(load_state(paths), Path(target), log_dir=paths.logs)
+        write_junit(load_state(paths), check_output_target(Path(target), "--junit"), log_dir=paths.logs)
     except OSError as exc:
         raise InvalidInputError.at("--junit", f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _check_targets(events: Optional[str], junit: Optional[str]) -> None:
+    """Refuse an ``--events``/``--junit`` path that is a FIFO, a device, a symlink or a folder (exit 2, SPEC 14)."""
+    from pathlib import Path
+
+    from workflow_cli.store.output_target import check_output_target
+
+    if events and events != "-":
+        check_output_target(Path(events), "--events")
+    if junit:
+        check_output_target(Path(junit), "--junit")
 
 
 def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, junit: Optional[str] = None,
@@ -93,6 +107,7 @@ def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, 
     from workflow_cli.cli.progress import make_sink
     from workflow_cli.ops.interrupt import handling_signals, interrupted_line
 
+    _check_targets(None, junit)  # refused before the run, not after it
     sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
     try:
         if replay and sink is not None and events:
@@ -185,6 +200,7 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.create import create_instance
         from workflow_cli.ops.run import start as op
 
+        _check_targets(events, junit)  # a bad --events/--junit path leaves the home unchanged
         with source_notes(lambda note: obj.info(f"note: {note}")):
             created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name,
                                       workdir=workdir)

@@ -1,0 +1,79 @@
+"""Acceptance findings of a fresh-install pass over SPEC 2-13, each through the installed console script."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+NOOP_DOC = {"version": "2.0.0", "name": "Tiny", "tasks": {"only": {"action": "noop"}}}
+
+
+def _instances(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / "instances").iterdir() if not p.name.startswith("."))
+
+
+@pytest.fixture
+def finished(sh, write) -> str:
+    """The id of a completed instance."""
+    result = sh("run", write("tiny.json", NOOP_DOC), "--json")
+    assert result.exit_code == 0, result
+    return result.json()["id"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_report_output_refuses_fifo_and_symlink(sh, finished, tmp_path, kind) -> None:
+    """SPEC 14: a FIFO or symlink named by --output is refused (exit 2) and left as it was."""
+    target = tmp_path / "out.html"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        (tmp_path / "elsewhere.html").write_text("keep")
+        target.symlink_to(tmp_path / "elsewhere.html")
+    result = sh("report", finished, "--output", target)
+    assert result.exit_code == 2, result
+    assert "--output" in result.stderr and str(target) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert target.is_symlink() if kind == "symlink" else target.is_fifo()
+    if kind == "symlink":
+        assert (tmp_path / "elsewhere.html").read_text() == "keep"
+
+
+def test_report_output_refuses_a_device(sh, finished, tmp_path) -> None:
+    """A device node is never replaced by the report (as root, a rename over it would succeed).
+
+    The node is made in tmp_path (never a real /dev entry: a broken build would replace it)."""
+    node = tmp_path / "null-device"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except (PermissionError, OSError):
+        pytest.skip("cannot make a device node here (not root)")
+    result = sh("report", finished, "--output", node)
+    assert result.exit_code == 2, result
+    assert "device" in result.stderr
+    assert node.is_char_device()
+
+
+@pytest.mark.parametrize("option", ["--events", "--junit"])
+def test_run_refuses_fifo_output_before_creating(sh, home, write, tmp_path, option) -> None:
+    """--events/--junit naming a FIFO: exit 2 at once (never blocks on the FIFO), no instance made."""
+    doc = write("tiny.json", NOOP_DOC)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    before = _instances(home)
+    result = sh("run", doc, option, fifo)
+    assert result.exit_code == 2, result
+    assert option in result.stderr and "FIFO" in result.stderr
+    assert _instances(home) == before
+    assert fifo.is_fifo()
+
+
+def test_run_events_and_junit_to_regular_files(sh, write, tmp_path) -> None:
+    """The ordinary case still works: events appended as JSON lines, JUnit written."""
+    events, junit = tmp_path / "ev.jsonl", tmp_path / "j.xml"
+    result = sh("run", write("tiny.json", NOOP_DOC), "--events", events, "--junit", junit)
+    assert result.exit_code == 0, result
+    assert '"workflow.completed"' in events.read_text()
+    assert "<testcase" in junit.read_text()
