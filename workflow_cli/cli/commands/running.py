@@ -75,7 +75,6 @@ def _write_junit(obj: Any, instance_id: str, target: str) -> None:
     from workflow_cli.monitor.junit import write_junit
     from workflow_cli.ops.query import instance_paths
     from workflow_cli.store.instances import load_state
-
     from workflow_cli.store.output_target import check_output_target
 
     paths = instance_paths(obj.home, instance_id)
