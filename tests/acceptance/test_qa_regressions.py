@@ -77,3 +77,24 @@ def test_run_events_and_junit_to_regular_files(sh, write, tmp_path) -> None:
     assert result.exit_code == 0, result
     assert '"workflow.completed"' in events.read_text()
     assert "<testcase" in junit.read_text()
+
+
+@pytest.mark.parametrize("command", ["validate", "create", "run", "graph"])
+def test_document_that_is_a_device_or_fifo_is_refused_at_once(sh, home, tmp_path, command, snapshot_tree) -> None:
+    """SPEC 16: /dev/zero or a FIFO given as a document: exit 2 at once (it was read until the OOM killer came)."""
+    fifo = tmp_path / "flow.json"
+    os.mkfifo(fifo)
+    before = snapshot_tree(home)
+    for source in ("/dev/zero", str(fifo)):
+        result = sh(command, source)
+        assert result.exit_code == 2, result
+        assert source.split("/")[-1] in result.stderr and "not a regular file" in result.stderr
+    assert snapshot_tree(home) == before
+
+
+def test_params_file_that_is_a_device_is_refused(sh, write) -> None:
+    """--params-file /dev/zero: exit 2 with the file named, never read forever."""
+    doc = write("tiny.json", NOOP_DOC)
+    result = sh("validate", doc, "--params-file", "/dev/zero")
+    assert result.exit_code == 2, result
+    assert "/dev/zero" in result.stderr and "not a regular file" in result.stderr
