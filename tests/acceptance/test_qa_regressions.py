@@ -98,3 +98,20 @@ def test_params_file_that_is_a_device_is_refused(sh, write) -> None:
     result = sh("validate", doc, "--params-file", "/dev/zero")
     assert result.exit_code == 2, result
     assert "/dev/zero" in result.stderr and "not a regular file" in result.stderr
+
+
+def test_rollback_of_a_failed_instance_clears_finished_at(sh, write) -> None:
+    """A failed instance rolled back is paused: status and list show no finish time any more."""
+    doc = {"version": "2.0.0", "name": "Fails", "tasks": {
+        "a": {"action": "noop"},
+        "b": {"action": "command", "dependencies": ["a"], "parameters": {"command": "exit 3"}}}}
+    run = sh("run", write("fails.json", doc), "--json")
+    assert run.exit_code == 1, run
+    iid = run.json()["id"]
+    assert run.json()["finished_at"]
+    back = sh("rollback", iid)
+    assert back.exit_code == 0, back
+    status = sh("status", iid, "--json").json()
+    assert status["status"] == "paused" and status["finished_at"] is None
+    listed = [row for row in sh("list", "--json").json() if row["id"] == iid]
+    assert listed[0]["finished_at"] is None

@@ -276,6 +276,7 @@ def apply_event(state: dict[str, Any], event: Mapping[str, Any]) -> dict[str, An
             state["waiting_for"] = data.get("waiting_for")
         if etype == "workflow.paused":
             state["error"] = data.get("reason")
+            state["finished_at"] = None  # a paused instance (after a rollback of a failed one too) has not finished
         if etype == "workflow.queued":  # SPEC 18.4: what the queue orders by and caps with
             state["queue"] = {"priority": int(data.get("priority") or 0), "queued_at": time,
                               "max_active_runs": data.get("max_active_runs"), "released_at": None}
