@@ -115,3 +115,13 @@ def test_rollback_of_a_failed_instance_clears_finished_at(sh, write) -> None:
     assert status["status"] == "paused" and status["finished_at"] is None
     listed = [row for row in sh("list", "--json").json() if row["id"] == iid]
     assert listed[0]["finished_at"] is None
+
+
+def test_run_with_a_misspelt_config_creates_nothing(sh, home, write) -> None:
+    """A config.yaml that start refuses makes run exit 2 before it creates an instance."""
+    (home / "config.yaml").write_text("max_paralel: 3\n")
+    before = _instances(home)
+    result = sh("run", write("tiny.json", NOOP_DOC))
+    assert result.exit_code == 2, result
+    assert "max_paralel" in result.stderr and "did you mean 'max_parallel'" in result.stderr
+    assert _instances(home) == before

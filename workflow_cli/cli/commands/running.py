@@ -200,6 +200,9 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.run import start as op
 
         _check_targets(events, junit)  # a bad --events/--junit path leaves the home unchanged
+        from workflow_cli.ops.config import load_config
+
+        load_config(obj.writable_home())  # so does a config.yaml that start would refuse
         with source_notes(lambda note: obj.info(f"note: {note}")):
             created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name,
                                       workdir=workdir)
