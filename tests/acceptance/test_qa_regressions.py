@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,40 @@ def test_run_with_a_misspelt_config_creates_nothing(sh, home, write) -> None:
     assert result.exit_code == 2, result
     assert "max_paralel" in result.stderr and "did you mean 'max_parallel'" in result.stderr
     assert _instances(home) == before
+
+
+@pytest.mark.parametrize("argv", [["status", "a" * 300], ["create", "b" * 300], ["logs", "c" * 300]])
+def test_name_too_long_is_input_error(sh, home, argv, snapshot_tree) -> None:
+    """SPEC 16: an id or name too long for the file system is exit 2 with a message, never exit 1 'unexpected'."""
+    before = snapshot_tree(home)
+    result = sh(*argv)
+    assert result.exit_code in (2, 4), result
+    assert "unexpected" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot_tree(home) == before
+
+
+def test_argument_that_is_not_unicode_is_input_error(sh, finished) -> None:
+    """SPEC 16: a command-line string that is not valid Unicode (byte 0xff) is exit 2, not 'unexpected'.
+
+    The home holds an instance, so the id goes to the instance index (sqlite refused to encode it)."""
+    script = os.fsencode(str(Path(sys.executable).with_name("workflow-cli")))
+    proc = subprocess.run([script, b"status", b"x\xff"], env=sh.env, capture_output=True, timeout=60)
+    assert proc.returncode == 2, proc
+    assert b"not valid Unicode" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_unexpected_error_log_is_never_in_the_shared_temp_folder(sh, tmp_path) -> None:
+    """SPEC 14: an internal-error log goes to a private folder (mode 0600 file), never to $TMPDIR."""
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    env = {k: v for k, v in sh.env.items() if k != "WORKFLOW_CLI_LOG_DIR"}
+    env.update(TMPDIR=str(shared), XDG_STATE_HOME=str(tmp_path / "state"))
+    code = "import sys; from workflow_cli.cli.failure import report; sys.exit(report(RuntimeError('boom')))"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    folder = tmp_path / "state" / "workflow-cli" / "logs"
+    assert f"details in {folder}" in proc.stderr, proc.stderr
+    assert not any(shared.iterdir())
+    log = next(folder.iterdir())
+    assert (log.stat().st_mode & 0o777) == 0o600 and "RuntimeError: boom" in log.read_text()

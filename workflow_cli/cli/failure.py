@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -50,13 +50,48 @@ def _home_searched() -> str | None:
         return None
 
 
-def _log_unexpected(exc: BaseException) -> Path:
-    """Write the traceback to a log file and return its path."""
-    folder = Path(os.environ.get("WORKFLOW_CLI_LOG_DIR") or tempfile.gettempdir()) / "workflow-cli-logs"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    path.write_text("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    return path
+def _log_folders() -> list[Path]:
+    """Where an internal-error log may go, best first: never a shared temporary folder (SPEC 14).
+
+    ``$WORKFLOW_CLI_LOG_DIR/workflow-cli-logs`` when set, else the home's ``logs/`` (when the home
+    exists), else the user's private state folder (``$XDG_STATE_HOME`` or ``~/.local/state``).
+    """
+    if os.environ.get("WORKFLOW_CLI_LOG_DIR"):
+        return [Path(os.environ["WORKFLOW_CLI_LOG_DIR"]) / "workflow-cli-logs"]
+    folders: list[Path] = []
+    home = _home_searched()
+    if home and Path(home).is_dir():
+        folders.append(Path(home) / "logs")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    folders.append(Path(state) / "workflow-cli" / "logs")
+    return folders
+
+
+def _log_unexpected(exc: BaseException) -> Path | None:
+    """Write the traceback to a private log file and return its path (None when no folder takes it)."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    for folder in _log_folders():
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def _user_error(exc: BaseException) -> str | None:
+    """The message of an OS or encoding error that a command line caused (exit 2, SPEC 16), else None."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        name = str(exc.filename or "")
+        shown = name if len(name) <= 80 else name[:40] + "..." + name[-20:]
+        return f"name too long for the file system: {shown} ({len(name)} characters)"
+    if isinstance(exc, UnicodeError) and "surrogate" in str(exc):
+        return "an argument or a file name is not valid Unicode (check the shell's locale and the bytes given)"
+    return None
 
 
 def report(exc: BaseException) -> int:
@@ -73,11 +108,16 @@ def report(exc: BaseException) -> int:
                 lines[-1] += f" (home: {home})"
         if issues:
             payload["issues"] = [i.to_json() for i in issues]
+    elif _user_error(exc):
+        code = 2
+        lines = [f"error: {_user_error(exc)}"]
+        payload = {"message": _user_error(exc), "exit_code": code}
     else:
         code = 1
         log = _log_unexpected(exc)
-        lines = [f"error: unexpected {type(exc).__name__}: {exc} (details in {log})"]
-        payload = {"message": f"unexpected {type(exc).__name__}: {exc}", "exit_code": code, "log": str(log)}
+        where = f" (details in {log})" if log else ""
+        lines = [f"error: unexpected {type(exc).__name__}: {exc}{where}"]
+        payload = {"message": f"unexpected {type(exc).__name__}: {exc}", "exit_code": code, "log": str(log) if log else None}
     for line in lines:
         sys.stderr.write(line + "\n")
     if _wants_json():
