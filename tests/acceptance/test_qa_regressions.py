@@ -164,3 +164,16 @@ def test_unexpected_error_log_is_never_in_the_shared_temp_folder(sh, tmp_path) -
     assert not any(shared.iterdir())
     log = next(folder.iterdir())
     assert (log.stat().st_mode & 0o777) == 0o600 and "RuntimeError: boom" in log.read_text()
+
+
+def test_a_truncated_instance_header_is_reported_even_with_a_snapshot(sh, finished, home) -> None:
+    """SPEC 16: a truncated instance.json is reported with the file and a way out (exit 1), nothing changed."""
+    header = home / "instances" / finished / "instance.json"
+    assert (home / "instances" / finished / "state.json").exists()
+    header.write_bytes(header.read_bytes()[:20])
+    events = (home / "instances" / finished / "events.jsonl").read_bytes()
+    for argv in (["status", finished], ["resume", finished], ["report", finished, "--output", home.parent / "r.html"]):
+        result = sh(*argv)
+        assert result.exit_code == 1, result
+        assert str(header) in result.stderr and "unexpected" not in result.stderr
+    assert (home / "instances" / finished / "events.jsonl").read_bytes() == events

@@ -217,7 +217,8 @@ def read_secrets(paths: InstancePaths) -> dict[str, Any]:
 
 
 def load_state(paths: InstancePaths) -> dict[str, Any]:
-    """The current state: the snapshot plus every event logged after it."""
+    """The current state: the snapshot plus every event logged after it (a damaged header is refused too)."""
+    header = read_header(paths)  # small; a truncated instance.json is reported, not hidden by the snapshot (SPEC 16)
     if paths.snapshot.exists():
         state = _read(paths.snapshot, "state snapshot")
         if not isinstance(state, dict) or "last_seq" not in state:
@@ -225,7 +226,6 @@ def load_state(paths: InstancePaths) -> dict[str, Any]:
         if state.get("format", 0) > 1:
             raise StateError(f"{paths.snapshot}: written by a newer release of workflow-cli")
     else:
-        header = read_header(paths)
         state = new_state(header, list(read_document(paths)["tasks"]))
     try:
         events = read_events(paths.events, since_seq=state["last_seq"])
