@@ -177,3 +177,18 @@ def test_a_truncated_instance_header_is_reported_even_with_a_snapshot(sh, finish
         assert result.exit_code == 1, result
         assert str(header) in result.stderr and "unexpected" not in result.stderr
     assert (home / "instances" / finished / "events.jsonl").read_bytes() == events
+
+
+def test_prune_takes_its_defaults_from_config_retention(sh, home, finished) -> None:
+    """SPEC 6.5: config.yaml's retention gives prune its defaults; without either, one clear exit 2."""
+    missing = sh("prune", "--dry-run")
+    assert missing.exit_code == 2, missing
+    assert "--older-than" in missing.stderr and "retention.older_than" in missing.stderr
+    (home / "config.yaml").write_text("retention: {older_than: 0s, status: [completed]}\n")
+    planned = sh("prune", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned
+    assert [row["id"] for row in planned.json()["pruned"]] == [finished]
+    (home / "config.yaml").write_text("retention: {older_than: 0s, status: [failed]}\n")
+    assert sh("prune", "--dry-run", "--json").json()["pruned"] == []
+    assert [row["id"] for row in sh("prune", "--json", "--status", "completed").json()["pruned"]] == [finished]
+    assert not (home / "instances" / finished).exists()
