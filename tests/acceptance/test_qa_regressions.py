@@ -192,3 +192,18 @@ def test_prune_takes_its_defaults_from_config_retention(sh, home, finished) -> N
     assert sh("prune", "--dry-run", "--json").json()["pruned"] == []
     assert [row["id"] for row in sh("prune", "--json", "--status", "completed").json()["pruned"]] == [finished]
     assert not (home / "instances" / finished).exists()
+
+
+@pytest.mark.parametrize("command", ["audit", "status", "graph"])
+def test_a_reader_that_leaves_early_is_no_error(sh, write, command) -> None:
+    """`workflow-cli audit ID | head -1`: no 'unexpected BrokenPipeError' line, no error log, no traceback."""
+    doc = {"version": "2.0.0", "name": "Wide", "tasks": {f"t{i}": {"action": "noop"} for i in range(400)}}
+    iid = sh("run", write("wide.json", doc), "--json").json()["id"]
+    script = str(Path(sys.executable).with_name("workflow-cli"))
+    proc = subprocess.Popen([script, command, iid], env=sh.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in (0, 1, 141)  # rich's console ends with 1 on a closed pipe, silently
+    assert "unexpected" not in err and "Traceback" not in err and "Exception ignored" not in err, err

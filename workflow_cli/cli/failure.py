@@ -125,6 +125,16 @@ def report(exc: BaseException) -> int:
     return code
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def guarded(fn: F) -> F:
     """Wrap a command body so every error is reported once with its exit code."""
     import typer
@@ -138,6 +148,9 @@ def guarded(fn: F) -> F:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # `workflow-cli audit ID | head`: the reader left; end quietly as SIGPIPE would
+            _silence_stdout()
+            raise typer.Exit(141) from None
         except Exception as exc:  # noqa: BLE001 - this is the one handler
             raise typer.Exit(report(exc)) from None
 
