@@ -207,3 +207,12 @@ def test_a_reader_that_leaves_early_is_no_error(sh, write, command) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) in (0, 1, 141)  # rich's console ends with 1 on a closed pipe, silently
     assert "unexpected" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+
+
+def test_health_watch_with_interval_zero_is_refused(sh, home, snapshot_tree) -> None:
+    """`health --watch --interval 0` looped forever writing a report per round into monitoring/."""
+    before = snapshot_tree(home)
+    result = sh("health", "--watch", "--interval", "0")
+    assert result.exit_code == 2, result
+    assert "--interval" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert snapshot_tree(home) == before

@@ -65,6 +65,11 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.monitor.health import health_report, watch as watch_loop, write_files
 
         obj = ctx.obj
+        if watch and max_rounds is None and interval < 1:  # an endless busy loop writing a report per round
+            from workflow_cli.errors import InvalidInputError
+
+            raise InvalidInputError.at("--interval", f"{interval:g} s is too short for an endless --watch",
+                                       "give 1 or more seconds, or --max-rounds N")
         home = obj.writable_home()
 
         def check() -> dict[str, Any]:
