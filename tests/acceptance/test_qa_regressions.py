@@ -216,3 +216,14 @@ def test_health_watch_with_interval_zero_is_refused(sh, home, snapshot_tree) -> 
     assert result.exit_code == 2, result
     assert "--interval" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert snapshot_tree(home) == before
+
+
+def test_serve_without_the_server_extra_says_what_to_install(sh, home, tmp_path) -> None:
+    """Without uvicorn (the [server] extra), serve said 'unexpected ModuleNotFoundError' (exit 1)."""
+    shadow = tmp_path / "no-uvicorn"
+    shadow.mkdir()
+    (shadow / "sitecustomize.py").write_text("import sys\nsys.modules['uvicorn'] = None  # as if not installed\n")
+    result = sh("serve", "--port", "0", env={"PYTHONPATH": str(shadow)})
+    assert result.exit_code == 2, result
+    assert "uvicorn" in result.stderr and "workflow-cli[server]" in result.stderr
+    assert "unexpected" not in result.stderr

@@ -6,6 +6,8 @@ import typer
 
 from workflow_cli.cli.failure import guarded
 
+SERVER_MODULES = ("fastapi", "uvicorn", "prometheus_client")  # what the [server] extra brings and serve imports
+
 
 def register(app: typer.Typer) -> None:
     @app.command("serve")
@@ -19,10 +21,16 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli --home ~/flows serve --port 8787
         """
+        import importlib.util
+
+        from workflow_cli.errors import InvalidInputError
+
+        missing = [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
+        if missing:  # checked before anything starts: uvicorn is only imported once the server runs
+            raise InvalidInputError(f"serve needs the server extra ({', '.join(missing)} missing): "
+                                    "pip install 'workflow-cli[server]'")
         try:
             from workflow_cli.server.main import run_server
         except ImportError as exc:
-            from workflow_cli.errors import InvalidInputError
-
             raise InvalidInputError(f"serve needs the server extra ({exc.name} is missing): pip install 'workflow-cli[server]'") from exc
         raise typer.Exit(run_server(ctx.obj.writable_home(), host=host, port=port))
