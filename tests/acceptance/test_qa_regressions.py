@@ -227,3 +227,17 @@ def test_serve_without_the_server_extra_says_what_to_install(sh, home, tmp_path)
     assert result.exit_code == 2, result
     assert "uvicorn" in result.stderr and "workflow-cli[server]" in result.stderr
     assert "unexpected" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "start"])
+def test_json_and_events_to_stdout_are_refused_together(sh, home, write, command) -> None:
+    """--json promises one JSON document on stdout; --events - would put event lines before it."""
+    doc = write("tiny.json", NOOP_DOC)
+    target = doc if command == "run" else sh("create", doc, "-q").stdout.strip()
+    before = _instances(home)
+    result = sh(command, target, "--json", "--events", "-")
+    assert result.exit_code == 2, result
+    assert "--events" in result.stderr and "--json" in result.stderr
+    assert _instances(home) == before
+    if command == "start":
+        assert sh("status", target, "--json").json()["status"] == "created"

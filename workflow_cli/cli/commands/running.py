@@ -84,11 +84,17 @@ def _write_junit(obj: Any, instance_id: str, target: str) -> None:
         raise InvalidInputError.at("--junit", f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
-def _check_targets(events: Optional[str], junit: Optional[str]) -> None:
-    """Refuse an ``--events``/``--junit`` path that is a FIFO, a device, a symlink or a folder (exit 2, SPEC 14)."""
+def _check_targets(events: Optional[str], junit: Optional[str], *, json_out: bool = False) -> None:
+    """Refuse an ``--events``/``--junit`` path that is a FIFO, a device, a symlink or a folder (exit 2, SPEC 14),
+    and ``--events -`` with ``--json`` (stdout holds one JSON document then)."""
     from pathlib import Path
 
+    from workflow_cli.errors import InvalidInputError
     from workflow_cli.store.output_target import check_output_target
+
+    if json_out and events == "-":
+        raise InvalidInputError.at("--events", "'-' (stdout) cannot be used with --json: stdout holds the status document",
+                                   "give --events a file, or drop --json")
 
     if events and events != "-":
         check_output_target(Path(events), "--events")
@@ -106,7 +112,7 @@ def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, 
     from workflow_cli.cli.progress import make_sink
     from workflow_cli.ops.interrupt import handling_signals, interrupted_line
 
-    _check_targets(None, junit)  # refused before the run, not after it
+    _check_targets(events, junit, json_out=obj.json)  # refused before the run, not after it
     sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
     try:
         if replay and sink is not None and events:
@@ -199,7 +205,7 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.create import create_instance
         from workflow_cli.ops.run import start as op
 
-        _check_targets(events, junit)  # a bad --events/--junit path leaves the home unchanged
+        _check_targets(events, junit, json_out=obj.json)  # a bad --events/--junit path leaves the home unchanged
         from workflow_cli.ops.config import load_config
 
         load_config(obj.writable_home())  # so does a config.yaml that start would refuse
