@@ -241,3 +241,40 @@ def test_json_and_events_to_stdout_are_refused_together(sh, home, write, command
     assert _instances(home) == before
     if command == "start":
         assert sh("status", target, "--json").json()["status"] == "created"
+
+
+def test_logs_follow_of_one_task_prints_its_lines_unprefixed(sh, write, tmp_path) -> None:
+    """`logs ID TASK --follow`: the lines that arrive later look like the ones printed first (no '[task] ')."""
+    gate = tmp_path / "go"
+    command = f"echo one; while [ ! -e {gate} ]; do sleep 0.05; done; echo two"
+    doc = {"version": "2.0.0", "name": "Follow", "tasks": {
+        "a": {"action": "command", "parameters": {"command": command}},
+        "b": {"action": "noop", "dependencies": ["a"]}}}
+    iid = sh("run", write("follow.json", doc), "--detach").stdout.strip().splitlines()[-1]
+    script = str(Path(sys.executable).with_name("workflow-cli"))
+    proc = subprocess.Popen([script, "logs", iid, "a", "--follow"], env=sh.env, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    seen = []
+    while "one" not in seen:
+        line = proc.stdout.readline()
+        assert line, "logs --follow ended before the task printed"
+        seen.append(line.rstrip("\n"))
+    gate.write_text("")
+    seen += [line.rstrip("\n") for line in proc.stdout]
+    assert proc.wait(timeout=60) == 0
+    assert seen[-2:] == ["one", "two"] or seen[-1] == "two", seen
+    assert not any(line.startswith("[a]") for line in seen), seen
+
+
+def test_detach_returns_once_the_runner_holds_the_instance(sh, write, tmp_path) -> None:
+    """Right after `run --detach`, the instance has a live runner (a following `logs -f` or `stop` sees it)."""
+    gate = tmp_path / "go"
+    doc = {"version": "2.0.0", "name": "Held", "tasks": {
+        "a": {"action": "command", "parameters": {"command": f"while [ ! -e {gate} ]; do sleep 0.05; done"}}}}
+    iid = sh("run", write("held.json", doc), "--detach").stdout.strip().splitlines()[-1]
+    try:
+        status = sh("status", iid, "--json").json()
+        assert status["runner_alive"] is True and status["status"] == "running", status
+    finally:
+        gate.write_text("")
+    assert sh("monitor", iid, "--duration", "60").exit_code == 0
