@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,14 +125,26 @@ def test_exit_code_of_the_state_watching_ended_at(status: str, kind: str | None,
     assert monitor_exit_code({"status": status, "error_kind": kind}, alive) == code
 
 
-def test_plain_lines_follow_a_detached_run_to_its_end(sh: Any, write: Any) -> None:
-    doc = write("two.json", _doc({"a": _sleep_task(0.3), "b": _sleep_task(0.3, "a")}))
+def test_plain_lines_follow_a_detached_run_to_its_end(sh: Any, write: Any, tmp_path: Path) -> None:
+    # `a` waits for a gate opened once monitor has printed its first lines, so its completion is a change
+    # that monitor sees (with a plain sleep it could end before monitor started: no "running -> completed").
+    gate = tmp_path / "gate"
+    gated = {"action": "command", "parameters": {"command": f"while [ ! -e {gate} ]; do sleep 0.05; done"}}
+    doc = write("two.json", _doc({"a": gated, "b": _sleep_task(0.3, "a")}))
     started = sh("run", "--detach", "-q", doc)
     assert started.exit_code == 0, started
     iid = started.stdout.strip().splitlines()[-1]
-    watched = sh("monitor", iid, "--interval", "0.1")
-    assert watched.exit_code == 0, watched
-    changes = [m.groupdict() for m in map(LINE.match, watched.stdout.splitlines()) if m]
+    import subprocess
+
+    script = Path(sys.executable).with_name("workflow-cli")
+    proc = subprocess.Popen([str(script), "monitor", iid, "--interval", "0.1"], env=sh.env,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    gate.write_text("")
+    out = first + proc.stdout.read()
+    assert proc.wait(timeout=60) == 0, out
+    changes = [m.groupdict() for m in map(LINE.match, out.splitlines()) if m]
     reached = {(c["who"], c["new"]) for c in changes}
     assert {("a", "completed"), ("b", "completed"), ("[instance]", "completed")} <= reached
     assert changes[-1]["who"] == "[instance]"

@@ -98,6 +98,17 @@ def _log_unexpected(exc: BaseException) -> Path | None:
     return None
 
 
+def _user_error(exc: BaseException) -> str | None:
+    """The message of an OS or encoding error that a command line caused (exit 2, SPEC 16), else None."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        name = str(exc.filename or "")
+        shown = name if len(name) <= 80 else name[:40] + "..." + name[-20:]
+        return f"name too long for the file system: {shown} ({len(name)} characters)"
+    if isinstance(exc, UnicodeError) and "surrogate" in str(exc):
+        return "an argument or a file name is not valid Unicode (check the shell's locale and the bytes given)"
+    return None
+
+
 def report(exc: BaseException) -> int:
     """Print one line per problem on stderr (and a JSON error document with --json); return the exit code."""
     if isinstance(exc, WorkflowError):
@@ -119,6 +130,10 @@ def report(exc: BaseException) -> int:
         message = f"{where}{exc.strerror or exc} (check the permissions of the home and its files, or choose another home with --home)"
         lines = [f"error: {message}"]
         payload = {"message": message, "exit_code": code}
+    elif (user_message := _user_error(exc)) is not None:
+        code = 2
+        lines = [f"error: {user_message}"]
+        payload = {"message": user_message, "exit_code": code}
     else:
         code = 1
         log = _log_unexpected(exc)
@@ -130,6 +145,16 @@ def report(exc: BaseException) -> int:
     if _wants_json():
         sys.stdout.write(json.dumps({"error": payload}, indent=2) + "\n")
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def guarded(fn: F) -> F:
@@ -145,6 +170,9 @@ def guarded(fn: F) -> F:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # `workflow-cli audit ID | head`: the reader left; end quietly as SIGPIPE would
+            _silence_stdout()
+            raise typer.Exit(141) from None
         except Exception as exc:  # noqa: BLE001 - this is the one handler
             raise typer.Exit(report(exc)) from None
 

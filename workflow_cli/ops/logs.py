@@ -67,7 +67,7 @@ def follow(paths: InstancePaths, files: list[tuple[str, Path]], *, interval: flo
                 chunk = fh.read()
                 offsets[path] = fh.tell()
             for line in chunk.splitlines():
-                yield f"[{tid}] {line}"
+                yield f"[{tid}] {line}" if len(watch) > 1 else line  # one task: its lines as printed before
         if not live:
             return
         time.sleep(interval)

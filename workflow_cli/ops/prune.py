@@ -43,11 +43,26 @@ def _forget(conn: Any, home: Home, instance_id: str, before: str | None) -> None
         pass  # the fingerprint no longer matches: the next reader drops the row
 
 
-def prune(home: Home, *, older_than: str, statuses: Sequence[str] = (), archive: bool = False,
+def _retention(home: Home, older_than: str | None, statuses: Sequence[str]) -> tuple[str, Sequence[str]]:
+    """``--older-than``/``--status``, else the defaults of ``retention`` in config.yaml (SPEC 6.5)."""
+    if older_than is not None and statuses:
+        return older_than, statuses
+    from workflow_cli.ops.config import load_config
+
+    retention = load_config(home).get("retention") or {}
+    older_than = older_than if older_than is not None else retention.get("older_than")
+    if older_than is None:
+        raise InvalidInputError.at("--older-than", "missing: give --older-than (e.g. 30d), "
+                                   f"or set retention.older_than in {home.config_file}")
+    return older_than, list(statuses or retention.get("status") or ())
+
+
+def prune(home: Home, *, older_than: str | None, statuses: Sequence[str] = (), archive: bool = False,
           dry_run: bool = False, now: float | None = None) -> dict[str, Any]:
     """Finished instances whose finish is older than ``older_than`` (``7d``, ``12h``...): removed or archived."""
     from workflow_cli.clock import SystemClock, parse_duration, parse_iso
 
+    older_than, statuses = _retention(home, older_than, statuses)
     seconds = parse_duration(older_than)
     if seconds is None:
         raise InvalidInputError.at("--older-than", f"not a duration: {older_than!r}", "e.g. 30m, 12h, 7d, 2w")

@@ -107,14 +107,25 @@ def detach(home: Home, paths: InstancePaths, verb: str, extra: Sequence[str] = (
     log = open(paths.root / "runner.log", "ab")  # noqa: SIM115 - handed to the child
     cmd = [sys.executable, "-m", "workflow_cli", "--home", str(home.root), "--quiet", verb, paths.id, *extra,
            *(["--no-cache"] if no_cache else [])]
-    subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                     env={**os.environ, "WORKFLOW_CLI_DETACHED": "1"})
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                             close_fds=True, env={**os.environ, "WORKFLOW_CLI_DETACHED": "1"})
     log.close()
+    _until_runner_holds(paths, child)
     state = load_state(paths)
     doc = status_document(state, runner_alive=True)
     doc["detached"] = True
     doc["runner_log"] = str(paths.root / "runner.log")
     return RunResult(doc, 0, detached=True)
+
+
+def _until_runner_holds(paths: InstancePaths, child: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Wait until the background runner holds the instance (or has exited): a ``logs --follow``, ``monitor`` or
+    ``stop`` right after ``--detach`` then sees a live runner instead of an instance nobody drives yet."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while child.poll() is None and not is_locked(paths.lock) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _detach_flags(kw: Mapping[str, Any]) -> list[str]:

@@ -382,6 +382,7 @@ def _instance_status(state: dict[str, Any], data: Mapping[str, Any], time: str |
         state["waiting_for"] = data.get("waiting_for")
     elif new == _I.PAUSED:
         state["error"] = data.get("reason")
+        state["finished_at"] = None  # a paused instance (a failed one rolled back too) has not finished
     elif new == _I.QUEUED:  # SPEC 18.4: what the queue orders by and caps with
         state["queue"] = {"priority": int(data.get("priority") or 0), "queued_at": time,
                           "max_active_runs": data.get("max_active_runs"), "released_at": None}

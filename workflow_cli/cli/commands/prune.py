@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import typer
 
@@ -14,8 +14,10 @@ def register(app: typer.Typer) -> None:
     @guarded
     def prune(
         ctx: typer.Context,
-        older_than: str = typer.Option(..., "--older-than", help="Finished longer ago than this (30m, 12h, 7d, 2w)."),
-        status: List[str] = typer.Option([], "--status", help="Only these states (completed, failed, cancelled; repeatable)."),
+        older_than: Optional[str] = typer.Option(None, "--older-than", help="Finished longer ago than this (30m, 12h, 7d, 2w); "
+                                                 "default: retention.older_than of config.yaml."),
+        status: List[str] = typer.Option([], "--status", help="Only these states (completed, failed, cancelled; repeatable); "
+                                         "default: retention.status of config.yaml, else all three."),
         archive: bool = typer.Option(False, "--archive", help="Move them to <home>/archive/ instead of deleting."),
         dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; change nothing."),
     ) -> None:

@@ -87,11 +87,17 @@ def _write_junit(obj: Any, instance_id: str, target: str) -> None:
         raise InvalidInputError.at("--junit", f"cannot write {target}: {exc.strerror or exc}") from exc
 
 
-def check_outputs(events: Optional[str], junit: Optional[str]) -> None:
-    """Refuse ``--events``/``--junit`` targets that cannot be written before anything is created or run."""
+def check_outputs(events: Optional[str], junit: Optional[str], *, json_out: bool = False) -> None:
+    """Refuse ``--events``/``--junit`` targets that cannot be written before anything is created or run,
+    and ``--events -`` with ``--json`` (stdout holds one JSON document then)."""
     from pathlib import Path
 
+    from workflow_cli.errors import InvalidInputError
     from workflow_cli.store.atomic import check_output_path
+
+    if json_out and events == "-":
+        raise InvalidInputError.at("--events", "'-' (stdout) cannot be used with --json: stdout holds the status document",
+                                   "give --events a file, or drop --json")
 
     if events and events != "-":
         check_output_path(Path(events), "--events")
@@ -109,7 +115,7 @@ def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, 
     from workflow_cli.cli.progress import make_sink
     from workflow_cli.ops.interrupt import handling_signals, interrupted_line
 
-    check_outputs(events, junit)
+    check_outputs(events, junit, json_out=obj.json)
     sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
     try:
         if replay and sink is not None and events:
@@ -207,7 +213,7 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.executors import open_executor
         from workflow_cli.ops.run import start as op
 
-        check_outputs(events, junit)
+        check_outputs(events, junit, json_out=obj.json)
         # unreachable scheduler: exit 5 with nothing created (a queued run is started later by serve or tick)
         session = None if queue else open_executor(obj.writable_home(), executor, scheduler_address)
         try:
