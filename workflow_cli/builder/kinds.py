@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -53,12 +54,12 @@ def _given(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-class TaskKinds:
+class TaskKinds(ABC):
     """The task methods; a subclass decides where a task goes through :meth:`_add`."""
 
+    @abstractmethod
     def _add(self, where: str, task_id: str, spec: dict[str, Any], fields: Mapping[str, Any]) -> TaskHandle:
         """Add a task: ``spec`` is its action part as given (expressions and handles not rendered yet)."""
-        raise NotImplementedError
 
     def _action(self, where: str, task_id: str, action: str, parameters: Mapping[str, Any],
                 fields: Mapping[str, Any]) -> TaskHandle:
