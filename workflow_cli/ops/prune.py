@@ -47,7 +47,7 @@ def _retention(home: Home, older_than: str | None, statuses: Sequence[str]) -> t
     """``--older-than``/``--status``, else the defaults of ``retention`` in config.yaml (SPEC 6.5)."""
     if older_than is not None and statuses:
         return older_than, statuses
-    from workflow_cli.ops.config import load_config
+    from workflow_cli.store.config import load_config
 
     retention = load_config(home).get("retention") or {}
     older_than = older_than if older_than is not None else retention.get("older_than")

@@ -127,22 +127,40 @@ def _delivery_path(home: Home, hook: str, delivery: str) -> Path:
     return home.root / "triggers" / "deliveries" / f"{digest}.json"
 
 
+def _recorded_delivery(home: Home, hook: Trigger, delivery: str | None) -> dict[str, Any] | None:
+    """What an earlier delivery with this id did (GitHub redelivers with the same id), else None."""
+    if not delivery:
+        return None
+    try:
+        return dict(read_json(_delivery_path(home, hook.name, delivery), what="webhook delivery"))
+    except FileNotFoundError:
+        return None
+
+
+def _record_delivery(home: Home, hook: Trigger, delivery: str | None, now_iso: str, **outcome: Any) -> None:
+    """Remember what this delivery did (``instance`` or ``event``), so that a redelivery returns it."""
+    if not delivery:
+        return
+    path = _delivery_path(home, hook.name, delivery)
+    make_private_dir(path.parent)
+    write_json_atomic(path, {"format": 1, "webhook": hook.name, "delivery": delivery, **outcome, "time": now_iso})
+
+
+def _webhook_scope(hook: Trigger, payload: Any, headers: Mapping[str, str], delivery: str | None,
+                   now_iso: str) -> dict[str, Any]:
+    """``trigger`` in the scope of a webhook's ``params`` or ``emit`` (SPEC 18.3)."""
+    return {"type": "webhook", "name": hook.name, "payload": payload, "headers": dict(headers), "path": None,
+            "time": now_iso, "delivery": delivery}
+
+
 def fire_webhook(home: Home, hook: Trigger, payload: Any, headers: Mapping[str, str], *, delivery: str | None,
                  now_iso: str, start: Starter) -> tuple[str, bool]:
     """Start the hook's run, or return the run a delivery with the same id started: (id, new)."""
-    if delivery:
-        try:
-            record = read_json(_delivery_path(home, hook.name, delivery), what="webhook delivery")
-            return str(record["instance"]), False
-        except FileNotFoundError:
-            pass
-    scope = {"type": "webhook", "name": hook.name, "payload": payload, "headers": dict(headers), "path": None,
-             "time": now_iso, "delivery": delivery}
-    instance_id = start_triggered(home, hook, scope, start)
-    if delivery:
-        path = _delivery_path(home, hook.name, delivery)
-        make_private_dir(path.parent)
-        write_json_atomic(path, {"format": 1, "webhook": hook.name, "delivery": delivery, "instance": instance_id, "time": now_iso})
+    record = _recorded_delivery(home, hook, delivery)
+    if record is not None:
+        return str(record["instance"]), False
+    instance_id = start_triggered(home, hook, _webhook_scope(hook, payload, headers, delivery, now_iso), start)
+    _record_delivery(home, hook, delivery, now_iso, instance=instance_id)
     return instance_id, True
 
 
@@ -157,14 +175,10 @@ def emit_webhook(home: Home, hook: Trigger, payload: Any, headers: Mapping[str, 
     from workflow_cli.ops.events import new_event_id
     from workflow_cli.templates.render import ExpressionError, render_value
 
-    if delivery:
-        try:
-            record = read_json(_delivery_path(home, hook.name, delivery), what="webhook delivery")
-            return dict(record["event"]), False
-        except FileNotFoundError:
-            pass
-    scope = {"type": "webhook", "name": hook.name, "payload": payload, "headers": dict(headers), "path": None,
-             "time": now_iso, "delivery": delivery}
+    record = _recorded_delivery(home, hook, delivery)
+    if record is not None:
+        return dict(record["event"]), False
+    scope = _webhook_scope(hook, payload, headers, delivery, now_iso)
     spec = dict(hook.emit or {})
     try:
         rendered = render_value(spec, {"trigger": scope})
@@ -174,10 +188,7 @@ def emit_webhook(home: Home, hook: Trigger, payload: Any, headers: Mapping[str, 
         rendered["data"] = payload
     event_id = "ev-hook-" + hashlib.sha256(f"{hook.name}\0{delivery}".encode("utf-8")).hexdigest()[:32] if delivery else new_event_id()
     result = emit(rendered, event_id)
-    if delivery:
-        path = _delivery_path(home, hook.name, delivery)
-        make_private_dir(path.parent)
-        write_json_atomic(path, {"format": 1, "webhook": hook.name, "delivery": delivery, "event": result, "time": now_iso})
+    _record_delivery(home, hook, delivery, now_iso, event=result)
     return result, True
 
 
