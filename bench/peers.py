@@ -158,7 +158,8 @@ def main() -> None:
     folder = Path(args.dir or tempfile.mkdtemp(prefix="wf-peers-"))
     folder.mkdir(parents=True, exist_ok=True)
     chosen = [w for w in args.only.split(",") if w in WORKLOADS]
-    plans = {wl: commands(folder, wl, args.peers, args.other_cli) for wl in chosen}
+    peers_python = str(Path(args.peers).absolute()) if args.peers else None
+    plans = {wl: commands(folder, wl, peers_python, args.other_cli) for wl in chosen}
     base_env = {**os.environ, "NO_COLOR": "1"}
     times: dict[tuple[str, str], list[float]] = {}
     try:

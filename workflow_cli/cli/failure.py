@@ -19,12 +19,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
-def _current_context() -> Any:
-    """The active click context; newer typer releases vendor click as ``typer._click``.
+_QUICK_OBJ: list[Any] = []  # the global options of a command the quick path runs (no click context then)
 
-    The vendored copy is asked first: a separate ``click`` may be installed too (uvicorn, of the
-    ``[server]`` extra, brings one) and knows nothing of typer's contexts.
+
+def _root_obj() -> Any:
+    """The global options (``CliContext``) of the running command, None outside one.
+
+    Under typer they hang on the root click context; newer typer releases vendor click as
+    ``typer._click``, asked first (a separate ``click`` may be installed too: uvicorn, of the ``[server]``
+    extra, brings one, and it knows nothing of typer's contexts). The quick path (``cli/quick.py``) runs
+    a command without click and registers its options with :func:`quick_context`.
     """
+    if _QUICK_OBJ:
+        return _QUICK_OBJ[-1]
+    if "typer" not in sys.modules:
+        return None
     try:
         from typer._click.globals import get_current_context
     except ImportError:
@@ -32,19 +41,31 @@ def _current_context() -> Any:
             from click import get_current_context  # type: ignore[no-redef]
         except ImportError:
             return None
-    return get_current_context(silent=True)
+    ctx = get_current_context(silent=True)
+    return getattr(ctx.find_root(), "obj", None) if ctx else None
+
+
+class quick_context:  # noqa: N801 - used as a context manager, like contextlib's
+    """While active, ``obj`` is the running command's global options (for errors and their logs)."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __enter__(self) -> Any:
+        _QUICK_OBJ.append(self.obj)
+        return self.obj
+
+    def __exit__(self, *exc: object) -> None:
+        _QUICK_OBJ.remove(self.obj)
 
 
 def _wants_json() -> bool:
-    ctx = _current_context()
-    root = ctx.find_root() if ctx else None
-    return bool(root and getattr(root.obj, "json", False))
+    return bool(getattr(_root_obj(), "json", False))
 
 
 def _home_searched() -> str | None:
     """The home folder of the current command (for "not found" errors), None when it cannot be told."""
-    ctx = _current_context()
-    obj = ctx.find_root().obj if ctx else None
+    obj = _root_obj()
     try:
         home = getattr(obj, "home", None)
         return str(home.root) if home is not None else None
@@ -69,9 +90,7 @@ def _log_folders() -> list[Path]:
     folders = []
     if os.environ.get("WORKFLOW_CLI_LOG_DIR"):  # an explicit choice (the test suite uses it)
         folders.append(Path(os.environ["WORKFLOW_CLI_LOG_DIR"]) / "workflow-cli-logs")
-    ctx = _current_context()
-    obj = getattr(ctx.find_root(), "obj", None) if ctx else None
-    home = getattr(obj, "_home", None)
+    home = getattr(_root_obj(), "_home", None)
     if home is not None and home.root.is_dir():
         folders.append(home.logs)
     state = os.environ.get("XDG_STATE_HOME", "")
@@ -157,23 +176,30 @@ def _silence_stdout() -> None:
         pass
 
 
+def _passes_through(exc: BaseException) -> bool:
+    """click's ``Exit``/``Abort`` (``typer.Exit``): a command's chosen way out, not an error (typer loaded only then)."""
+    typer = sys.modules.get("typer")
+    return typer is not None and isinstance(exc, (typer.Exit, typer.Abort))
+
+
 def guarded(fn: F) -> F:
-    """Wrap a command body so every error is reported once with its exit code."""
-    import typer
+    """Wrap a command body so every error is reported once with its exit code (``SystemExit``)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
+        except SystemExit:
             raise
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
-            raise typer.Exit(130) from None
+            raise SystemExit(130) from None
         except BrokenPipeError:  # `workflow-cli audit ID | head`: the reader left; end quietly as SIGPIPE would
             _silence_stdout()
-            raise typer.Exit(141) from None
+            raise SystemExit(141) from None
         except Exception as exc:  # noqa: BLE001 - this is the one handler
-            raise typer.Exit(report(exc)) from None
+            if _passes_through(exc):
+                raise
+            raise SystemExit(report(exc)) from None
 
     return wrapper  # type: ignore[return-value]

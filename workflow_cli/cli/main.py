@@ -1,9 +1,10 @@
 """The console-script entry point: hoist global options, answer ``--version``, import one command module.
 
-Nothing here imports typer: ``workflow-cli --version`` answers before any of it loads, and a command
-builds a root app holding only the module that defines it (``COMMANDS``), so ``run`` does not import
-the modules (and their dependencies) of ``report``, ``migrate`` or ``health``. Help, an unknown
-command, no command at all and shell completion build the full app.
+Nothing here imports typer: ``workflow-cli --version`` answers before any of it loads, a plain
+``run SOURCE [--param K=V]`` goes the quick path (``cli/quick.py``: no click at all), and any other
+command builds a root app holding only the module that defines it (``COMMANDS``), so ``status`` does
+not import the modules (and their dependencies) of ``report``, ``migrate`` or ``health``. Help, an
+unknown command, no command at all and shell completion build the full app.
 """
 
 from __future__ import annotations
@@ -75,10 +76,14 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stdout.write(f"workflow-cli {__version__}\n")
         return
+    completing = any(key.endswith("_COMPLETE") and key.startswith("_WORKFLOW_CLI") for key in os.environ)
+    if word == "run" and not completing:
+        from workflow_cli.cli import quick
+
+        if quick.run(args):  # a plain `run SOURCE --param K=V`: no click app to build
+            return
     from workflow_cli.cli.app import build_app
 
-    module = COMMANDS.get(word or "")
-    if any(key.endswith("_COMPLETE") and key.startswith("_WORKFLOW_CLI") for key in os.environ):
-        module = None  # shell completion: every command
+    module = None if completing else COMMANDS.get(word or "")  # shell completion: every command
     app = build_app((module,)) if module else build_app()
     app(args=args, prog_name="workflow-cli")

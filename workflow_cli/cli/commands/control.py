@@ -59,18 +59,18 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         result = op(obj.writable_home(), instance, checkpoint=checkpoint)
-        from workflow_cli.cli.commands.running import _drive
+        from workflow_cli.cli.run_flow import drive
         from workflow_cli.ops.run import resume as resume_op
 
         if not result["changed"]:  # nothing happened after the checkpoint: nothing was written
             if resume and result["status"] in ("created", "running", "waiting", "paused"):
                 obj.info(result["message"] + "; resuming")
-                _drive(obj, None, resume_op, result["id"])
+                drive(obj, None, resume_op, result["id"])
             obj.emit_json(result) if obj.json else obj.out(result["message"])
             return
         if resume:
             obj.info(f"rolled back {len(result['compensated'])} task(s) to {result['checkpoint'] or 'the start'}; resuming")
-            _drive(obj, None, resume_op, result["id"])
+            drive(obj, None, resume_op, result["id"])
         if obj.json:
             obj.emit_json(result)
         else:

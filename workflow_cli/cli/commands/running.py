@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Callable, List, Optional
+from typing import List, Optional
 
 import typer
 
 from workflow_cli.cli.failure import guarded
+from workflow_cli.cli.run_flow import drive, enqueue_run, finish, run_command
 
 JUNIT_HELP = "Write a JUnit XML report (one test case per task) to FILE when the run stops."
 WAIT_HELP = "Wait in place for a timer due within this many seconds (default 60); a later one ends the run as waiting (exit 3)."
@@ -31,108 +31,6 @@ EXECUTOR_OPT = typer.Option(None, "--executor", help="Where task actions run: lo
 SCHEDULER_OPT = typer.Option(None, "--scheduler-address", help="The Dask scheduler, e.g. tcp://127.0.0.1:8786 (implies --executor dask).",
                              metavar="ADDRESS")
 QUEUE_OPT = typer.Option(False, "--queue", help="Put the instance in the run queue (state queued); serve or tick starts it when a slot is free.")
-
-
-def _enqueue(obj: Any, instance: str) -> None:
-    """``--queue``: queue the instance, start what fits now (in the background) and report."""
-    from workflow_cli.ops.queue import detach_start, dispatch, enqueue
-    from workflow_cli.ops.query import get_status
-
-    home = obj.writable_home()
-    doc = enqueue(home, instance)
-    dispatch(home, detach_start)
-    doc = get_status(home, doc["id"])
-    if obj.json:
-        obj.emit_json(doc)
-    else:
-        obj.info(f"{doc['id']} {doc['status']}" + (" (see workflow-cli queue)" if doc["status"] == "queued" else ""))
-        sys.stdout.write(doc["id"] + "\n")
-    raise typer.Exit(0)
-
-def _finish(obj: Any, result: Any, *, events: Optional[str] = None, junit: Optional[str] = None) -> None:
-    doc = result.status
-    if junit and not result.detached:
-        _write_junit(obj, doc["id"], junit)
-    out = sys.stderr if events == "-" else sys.stdout  # stdout belongs to the event stream then
-    if obj.json:
-        obj.emit_json(doc)
-    elif result.detached:
-        obj.info(f"running in the background; log: {doc.get('runner_log')}")
-        out.write(doc["id"] + "\n")
-    elif not obj.quiet:
-        counts: dict[str, int] = {}
-        for t in doc["tasks"].values():
-            counts[t["status"]] = counts.get(t["status"], 0) + 1
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        line = f"{doc['id']} {doc['status']} ({summary})"
-        if doc.get("error"):
-            line += f": {doc['error']}"
-        out.write(line + "\n")
-    raise typer.Exit(result.exit_code)
-
-
-def _write_junit(obj: Any, instance_id: str, target: str) -> None:
-    """``--junit FILE``: one test case per task, for CI systems."""
-    from pathlib import Path
-
-    from workflow_cli.errors import InvalidInputError
-    from workflow_cli.monitor.junit import write_junit
-    from workflow_cli.ops.query import instance_paths
-    from workflow_cli.store.instances import load_state
-
-    paths = instance_paths(obj.home, instance_id)
-    try:
-        write_junit(load_state(paths), Path(target), log_dir=paths.logs)
-    except OSError as exc:
-        raise InvalidInputError.at("--junit", f"cannot write {target}: {exc.strerror or exc}") from exc
-
-
-def check_outputs(events: Optional[str], junit: Optional[str], *, json_out: bool = False) -> None:
-    """Refuse ``--events``/``--junit`` targets that cannot be written before anything is created or run,
-    and ``--events -`` with ``--json`` (stdout holds one JSON document then)."""
-    from pathlib import Path
-
-    from workflow_cli.errors import InvalidInputError
-    from workflow_cli.store.atomic import check_output_path
-
-    if json_out and events == "-":
-        raise InvalidInputError.at("--events", "'-' (stdout) cannot be used with --json: stdout holds the status document",
-                                   "give --events a file, or drop --json")
-
-    if events and events != "-":
-        check_output_path(Path(events), "--events")
-    if junit:
-        check_output_path(Path(junit), "--junit", parent_must_exist=False)
-
-
-def _drive(obj: Any, events: Optional[str], fn: Callable[..., Any], *args: Any, junit: Optional[str] = None,
-           replay: Optional[str] = None, grace: Optional[float] = None, **kwargs: Any) -> None:
-    """Run ``fn`` with progress lines and the ``--events`` stream; ``replay``: stream that instance's first events too.
-
-    SIGINT/SIGTERM meanwhile stop the run as ``stop --force`` would (``grace``: seconds before SIGKILL);
-    the command then says so on one stderr line and exits 130/143 (SPEC 6.6).
-    """
-    from workflow_cli.cli.progress import make_sink
-    from workflow_cli.ops.interrupt import handling_signals, interrupted_line
-
-    check_outputs(events, junit, json_out=obj.json)
-    sink, files = make_sink(events_target=events, human=not obj.quiet and not obj.json)
-    try:
-        if replay and sink is not None and events:
-            from workflow_cli.ops.query import instance_paths
-            from workflow_cli.store.events import read_events
-
-            for event in read_events(instance_paths(obj.home, replay).events):
-                sink(event)
-        with handling_signals(grace) as interrupt:
-            result = fn(obj.writable_home(), *args, sink=sink, **kwargs)
-    finally:
-        for f in files:
-            f.close()
-    if interrupt.signum is not None:
-        sys.stderr.write(interrupted_line(interrupt, result.status) + "\n")
-        result.exit_code = interrupt.exit_code
-    _finish(obj, result, events=events, junit=junit)
 
 
 def register(app: typer.Typer) -> None:
@@ -161,11 +59,11 @@ def register(app: typer.Typer) -> None:
         obj = ctx.obj
         obj.info(f"home {obj.home.root}")
         if queue:
-            _enqueue(obj, instance)
+            enqueue_run(obj, instance)
         if detach:
-            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
+            finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
                             wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace), events=events)
-        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
+        drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
                wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace)
 
     @app.command("run")
@@ -194,45 +92,9 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli run sequential_pipeline --param source=in.csv --param destination=out.json
         """
-        from workflow_cli.ops.notes import source_notes
-
-        obj = ctx.obj
-        if dry_run:
-            from workflow_cli.ops.plan import dry_run as plan
-
-            with source_notes(lambda note: obj.info(f"note: {note}")):
-                doc = plan(obj.readable_home(), source, cli_pairs=param, params_file=params_file)
-            if obj.json:
-                obj.emit_json(doc)
-            else:
-                from workflow_cli.cli.render_plan import render_plan
-
-                render_plan(obj.console(), doc)
-            return
-        from workflow_cli.ops.create import create_instance
-        from workflow_cli.ops.executors import open_executor
-        from workflow_cli.ops.run import start as op
-
-        check_outputs(events, junit, json_out=obj.json)
-        # unreachable scheduler: exit 5 with nothing created (a queued run is started later by serve or tick)
-        session = None if queue else open_executor(obj.writable_home(), executor, scheduler_address)
-        try:
-            with source_notes(lambda note: obj.info(f"note: {note}")):
-                created = create_instance(obj.writable_home(), source, cli_pairs=param, params_file=params_file, name=name,
-                                          workdir=workdir)
-            sys.stderr.write(f"instance {created.id} (home {obj.home.root})\n")
-            sys.stderr.flush()
-            if queue:
-                _enqueue(obj, created.id)
-            chosen: dict[str, Any] = {"executor": executor, "session": session, "grace": grace}
-            if detach:
-                _finish(obj, op(obj.home, created.id, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
-                                wait_threshold=wait_threshold, **chosen), events=events)
-            _drive(obj, events, op, created.id, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
-                   wait_threshold=wait_threshold, replay=created.id, **chosen)
-        finally:
-            if session is not None:
-                session.close()
+        run_command(ctx.obj, source, param=param, params_file=params_file, name=name, workdir=workdir, detach=detach,
+                    dry_run=dry_run, max_parallel=max_parallel, events=events, junit=junit, wait_threshold=wait_threshold,
+                    no_cache=no_cache, queue=queue, grace=grace, executor=executor, scheduler_address=scheduler_address)
 
     @app.command("resume")
     @guarded
@@ -257,9 +119,9 @@ def register(app: typer.Typer) -> None:
 
         obj = ctx.obj
         if detach:
-            _finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
+            finish(obj, op(obj.writable_home(), instance, detach_run=True, no_cache=no_cache, max_parallel=max_parallel,
                             wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace), events=events)
-        _drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
+        drive(obj, events, op, instance, max_parallel=max_parallel, no_cache=no_cache, junit=junit,
                wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace)
 
     @app.command("retry")
@@ -284,5 +146,5 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.run import retry as op
 
         obj = ctx.obj
-        _drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel, junit=junit,
+        drive(obj, events, op, instance, tasks=task, downstream=downstream, max_parallel=max_parallel, junit=junit,
                wait_threshold=wait_threshold, executor=executor, scheduler_address=scheduler_address, grace=grace)
