@@ -7,7 +7,8 @@
 A home is filled quickly with real files: one 2-task instance is created and run through the Python
 API, then copied under new ids (every file of its folder, and its checkpoint folder, with the id
 replaced inside), and each copy's index row is written with the store's own call. Each command then
-runs ``--repeat`` times as a subprocess of the installed console script; the table shows the median.
+runs ``--repeat`` times per size as a subprocess of the installed console script, the sizes taking
+turns within each repetition (interleaved); the table shows the medians.
 ``--files-too`` also times each command with ``WORKFLOW_CLI_INDEX=off`` (every instance read from its
 files, as before the index) for the sizes up to 10,000.
 """
@@ -95,19 +96,21 @@ def _rows(index: object, conn: object, batch: list[dict]) -> None:
     batch.clear()
 
 
-def timed(args: list[str], home: Path, repeat: int, env: dict[str, str]) -> tuple[float, float]:
-    """Median (wall, CPU) seconds of ``workflow-cli --home HOME ARGS``; CPU is the child's user + system time."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([console(), "--home", str(home), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "NO_COLOR": "1", **env})
-        _, status, usage = os.wait4(proc.pid, 0)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(usage.ru_utime + usage.ru_stime)
-        if os.waitstatus_to_exitcode(status) not in (0, 1):
-            raise RuntimeError(f"{args}: exit {os.waitstatus_to_exitcode(status)}")
-    return statistics.median(walls), statistics.median(cpus)
+def once(args: list[str], home: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one ``workflow-cli --home HOME ARGS``; CPU is the child's user + system time."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([console(), "--home", str(home), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "NO_COLOR": "1", **env})
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError(f"{args}: exit {os.waitstatus_to_exitcode(status)}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median wall and median CPU of ``samples``."""
+    return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
 
 
 def main() -> None:
@@ -122,7 +125,6 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     base = Path(args.dir or tempfile.mkdtemp(prefix="wf-scale-"))
     base.mkdir(parents=True, exist_ok=True)
-    results: dict[tuple[str, int, str], tuple[float, float]] = {}
     try:
         homes = {}
         for size in sizes:
@@ -130,13 +132,16 @@ def main() -> None:
         if args.fill_only:
             args.keep = True
             return
+        samples: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
         for label, argv in COMMANDS:
-            for size in sizes:  # interleaved: each command at every size before the next command
-                home, some_id = homes[size]
-                cmd = [a.replace("{id}", some_id) for a in argv]
-                results[(label, size, "index")] = timed(cmd, home, args.repeat, {})
-                if args.files_too and size <= 10_000:
-                    results[(label, size, "files")] = timed(cmd, home, max(1, args.repeat // 2), {"WORKFLOW_CLI_INDEX": "off"})
+            for rep in range(args.repeat):  # interleaved: each repetition visits every size, so a slow moment hits all alike
+                for size in sizes:
+                    home, some_id = homes[size]
+                    cmd = [a.replace("{id}", some_id) for a in argv]
+                    samples.setdefault((label, size, "index"), []).append(once(cmd, home, {}))
+                    if args.files_too and size <= 10_000 and rep < max(1, args.repeat // 2):
+                        samples.setdefault((label, size, "files"), []).append(once(cmd, home, {"WORKFLOW_CLI_INDEX": "off"}))
+        results = {key: medians(values) for key, values in samples.items()}
         print_table(results, sizes, args.files_too)
     finally:
         if not args.keep:

@@ -1,4 +1,4 @@
-"""The quick path for a plain ``run SOURCE [--param K=V]``: no click app, the same behaviour as typer's."""
+"""The quick path for the plain forms of run, status, list, tick and health: no click app, typer's behaviour."""
 
 from __future__ import annotations
 
@@ -8,18 +8,22 @@ import sys
 
 import pytest
 
-from workflow_cli.cli.main import normalize_argv
-from workflow_cli.cli.quick import QuickRun, parse
+from workflow_cli.cli.main import COMMANDS, QUICK, normalize_argv
+from workflow_cli.cli.quick import FORMS, Call, parse
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
-    (["run", "a.json"], QuickRun(None, False, False, False, "a.json", [])),
+    (["run", "a.json"], Call(None, False, False, False, "run", ["a.json"], {})),
     (["--home", "h", "-q", "run", "tpl", "--param", "x=1", "-p", "y=2", "--param=z=3"],
-     QuickRun("h", False, True, False, "tpl", ["x=1", "y=2", "z=3"])),
-    (["run", "--json", "a.json", "--home=h", "--no-color"], QuickRun("h", True, False, True, "a.json", [])),
-    (["run", "-p", "k=v", "a.json"], QuickRun(None, False, False, False, "a.json", ["k=v"])),
+     Call("h", False, True, False, "run", ["tpl"], {"param": ["x=1", "y=2", "z=3"]})),
+    (["run", "--json", "a.json", "--home=h", "--no-color"], Call("h", True, False, True, "run", ["a.json"], {})),
+    (["run", "-p", "k=v", "a.json"], Call(None, False, False, False, "run", ["a.json"], {"param": ["k=v"]})),
+    (["status", "2026", "--json"], Call(None, True, False, False, "status", ["2026"], {})),
+    (["list", "--limit", "20", "--status=failed"], Call(None, False, False, False, "list", [], {"limit": 20, "status": "failed"})),
+    (["-q", "tick"], Call(None, False, True, False, "tick", [], {})),
+    (["health", "--home", "h"], Call("h", False, False, False, "health", [], {})),
 ])
-def test_plain_runs_are_recognised(argv: list[str], expected: QuickRun) -> None:
+def test_plain_forms_are_recognised(argv: list[str], expected: Call) -> None:
     assert parse(normalize_argv(argv)) == expected
 
 
@@ -34,11 +38,32 @@ def test_plain_runs_are_recognised(argv: list[str], expected: QuickRun) -> None:
     ["run", "a.json", "-px=1"],
     ["--home", "", "run", "a.json"],           # typer names the empty folder
     ["--home", "a", "--home", "b", "run", "a.json"],
-    ["status", "x"],
+    ["status"], ["status", "a", "b"],
+    ["list", "--limit", "x"], ["list", "--limit", "-1"], ["list", "--limit", "1", "--limit", "2"], ["list", "extra"],
+    ["health", "--watch"], ["tick", "now"],
+    ["create", "a.json"],
     ["--json"],
 ])
 def test_everything_else_is_left_to_typer(argv: list[str]) -> None:
     assert parse(normalize_argv(argv)) is None
+
+
+@pytest.mark.parametrize("command", sorted(FORMS))
+def test_each_plain_form_matches_its_typer_command(command: str) -> None:
+    """The quick options are options of the typer command, with the same keyword; the positionals too;
+    the quick path covers exactly the commands main.py sends it."""
+    import typer.main
+
+    from workflow_cli.cli.app import build_app
+
+    assert set(FORMS) == set(QUICK)
+    click_command = typer.main.get_command(build_app((COMMANDS[command],))).commands[command]  # type: ignore[attr-defined]
+    by_flag = {flag: p.name for p in click_command.params for flag in getattr(p, "opts", [])}
+    form = FORMS[command]
+    for flag, (keyword, _) in form.options.items():
+        assert by_flag.get(flag) == keyword, f"{command} {flag}"
+    arguments = [p for p in click_command.params if p.param_type_name == "argument"]
+    assert len(arguments) == form.positionals
 
 
 def test_a_plain_run_imports_neither_typer_nor_rich(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -74,3 +99,19 @@ def test_quick_and_typer_paths_answer_alike(sh, write, doc, params, code, extra)
     assert quick.exit_code == typer_path.exit_code == code
     assert _same_shape(quick.stdout) == _same_shape(typer_path.stdout)
     assert _same_shape(quick.stderr) == _same_shape(typer_path.stderr)
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_status_list_tick_health_answer_as_typer_does(cli, sh, write, extra) -> None:  # type: ignore[no-untyped-def]
+    """The console script (quick path) against the typer app in-process, on a home with a completed and
+    a failed instance: the same exit codes and output."""
+    ok = write("ok.json", {"version": "2.0.0", "name": "ok", "tasks": {"a": {"action": "noop"}}})
+    bad = write("bad.json", {"version": "2.0.0", "name": "bad", "tasks": {"a": {"action": "command", "parameters": {"command": "exit 3"}}}})
+    first = sh("--json", "run", ok).json()["id"]
+    assert sh("run", bad).exit_code == 1
+    for argv in (["status", first], ["status", "nosuch"], ["list"], ["list", "--limit", "1", "--status", "failed"],
+                 ["list", "--sort", "bogus"], ["tick"], ["health"]):
+        quick, typer_path = sh(*extra, *argv), cli(*extra, *argv)
+        assert quick.exit_code == typer_path.exit_code, argv
+        assert _same_shape(quick.stdout) == _same_shape(typer_path.stdout), argv
+        assert _same_shape(quick.stderr) == _same_shape(typer_path.stderr), argv

@@ -256,3 +256,18 @@ def test_a_run_queued_too_long_is_a_warning(states):
     assert "serve" in problems[0].fix
     fresh = score_instance(queued, now=states.T0 + 60)
     assert fresh == (100.0, [])
+
+
+def test_median_of_durations_is_the_statistics_median() -> None:
+    """The report's ``median_duration_seconds`` (a local median, to spare health the statistics import)."""
+    import statistics
+
+    from hypothesis import given, strategies as st
+
+    from workflow_cli.monitor.health import median
+
+    @given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=50))
+    def check(values: list[float]) -> None:
+        assert median(values) == statistics.median(values)
+
+    check()

@@ -9,7 +9,6 @@ import os
 import stat
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -101,6 +100,8 @@ def _log_folders() -> list[Path]:
 
 def _log_unexpected(exc: BaseException) -> Path | None:
     """Write the traceback to a private log file (mode 0600, never through a link) and return its path."""
+    import traceback  # only here: every command imports this module
+
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     for candidate in _log_folders():
         folder = _private_folder(candidate)

@@ -1,10 +1,10 @@
 """The console-script entry point: hoist global options, answer ``--version``, import one command module.
 
-Nothing here imports typer: ``workflow-cli --version`` answers before any of it loads, a plain
-``run SOURCE [--param K=V]`` goes the quick path (``cli/quick.py``: no click at all), and any other
-command builds a root app holding only the module that defines it (``COMMANDS``), so ``status`` does
-not import the modules (and their dependencies) of ``report``, ``migrate`` or ``health``. Help, an
-unknown command, no command at all and shell completion build the full app.
+Nothing here imports typer: ``workflow-cli --version`` answers before any of it loads; a plain form
+of ``run``, ``status``, ``list``, ``tick`` or ``health`` goes the quick path (``cli/quick.py``: no click
+at all); any other command builds a root app holding only the module that defines it (``COMMANDS``),
+so ``create`` does not import the modules (and their dependencies) of ``report``, ``migrate`` or
+``health``. Help, an unknown command, no command at all and shell completion build the full app.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ COMMANDS = {
     "prune": "prune", "scheduler": "scheduler", "schedules": "scheduler",
     "token": "tokens", "queue": "queue", "serve": "serve",
 }
+QUICK = ("run", "status", "list", "tick", "health")  # commands whose plain forms cli/quick.py runs without click
 
 
 def normalize_argv(args: list[str]) -> list[str]:
@@ -77,10 +78,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.write(f"workflow-cli {__version__}\n")
         return
     completing = any(key.endswith("_COMPLETE") and key.startswith("_WORKFLOW_CLI") for key in os.environ)
-    if word == "run" and not completing:
+    if word in QUICK and not completing:
         from workflow_cli.cli import quick
 
-        if quick.run(args):  # a plain `run SOURCE --param K=V`: no click app to build
+        if quick.run(args):  # a plain form (`run SOURCE`, `status ID`, ...): no click app to build
             return
     from workflow_cli.cli.app import build_app
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +40,14 @@ from workflow_cli.store.home import Home, make_private_dir
 from workflow_cli.store.indexed import open_index, verified
 from workflow_cli.store.instances import InstancePaths, instance_dirs, load_state, read_document
 from workflow_cli.store.locks import is_locked
+
+
+def median(values: list[float]) -> float:
+    """The median of non-empty ``values`` (as ``statistics.median``, whose import costs 10 ms of every ``health``)."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
 
 REPORT_FORMAT = 1
 RECENT_PER_TEMPLATE = 50
@@ -199,7 +206,7 @@ def _workflow_entry(template: str, records: list[Record]) -> tuple[dict[str, Any
     score = min([_weighted_mean([r.score for r in records]), *(r.score for r in current)])
     return {"template": template, "score": round(score, 1), "status": level_of(score), "instances": len(records),
             "success_rate": round(len(completed) / len(finished), 3) if finished else None,
-            "median_duration_seconds": round(statistics.median(durations), 3) if durations else None}, current
+            "median_duration_seconds": round(median(durations), 3) if durations else None}, current
 
 
 def _alerts(current: Iterable[Record]) -> list[dict[str, Any]]:
@@ -314,7 +321,7 @@ def collect(home: Home) -> list[Record]:
         if paths.id not in known:
             rec.expected_seconds = _declared_expected(paths) if rec.error is None else None
         if rec.expected_seconds is None and earlier.get(template):
-            rec.expected_seconds = statistics.median(earlier[template])
+            rec.expected_seconds = median(earlier[template])
         if rec.state.get("status") == "completed" and (d := run_seconds(rec.state, 0.0)) is not None:
             earlier.setdefault(template, []).append(d)
     return [rec for _, rec in chosen]

@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import typer
 
+from workflow_cli.cli import bodies
 from workflow_cli.cli.failure import guarded
 
 NO_CONTINUE_HELP = "Record the decision but do not continue the run here when no runner is alive."
@@ -115,40 +116,4 @@ def register(app: typer.Typer) -> None:
 
         Example (crontab): * * * * * workflow-cli --home ~/flows --quiet tick
         """
-        from workflow_cli.ops.tick import tick as op
-
-        obj = ctx.obj
-        result = op(obj.writable_home())
-        if obj.json:
-            obj.emit_json(result)
-            return
-        lines = tick_lines(result)
-        for line in lines:
-            obj.out(line)
-        if not lines:
-            obj.info("tick: nothing to do")
-
-
-def tick_lines(result: dict[str, Any]) -> list[str]:
-    """One readable line per instance resumed, schedule slot fired or skipped, file fired and queued run started."""
-    lines = []
-    for row in result.get("resumed") or []:
-        if row.get("error"):
-            lines.append(f"{row['id']}: error: {row['error']}")
-        else:
-            lines.append(f"{row['id']}: resumed ({row.get('reason') or 'due'}), now {row.get('status')}")
-    for sched in result.get("scheduled") or []:
-        name = f"schedule {sched.get('template')}"
-        if sched.get("error"):
-            lines.append(f"{name}: error: {sched['error']}")
-        elif sched.get("busy"):
-            lines.append(f"{name}: busy (another tick holds its lock)")
-        for fired in sched.get("fired") or []:
-            what = f"error: {fired['error']}" if fired.get("error") else f"{fired.get('action', 'started')} {fired.get('id')}"
-            lines.append(f"{name}: " + (f"slot {fired['slot']} " if fired.get("slot") else "") + what)
-        lines += [f"{name}: slot {s.get('slot')} skipped ({s.get('reason')})" for s in sched.get("skipped") or []]
-    for row in result.get("files") or []:  # file triggers (SPEC 18.3)
-        what = f"error: {row['error']}" if row.get("error") else f"started {row.get('id')}"
-        lines.append(f"file {row.get('path')} ({row.get('template')}): {what}")
-    lines += [f"{iid}: started from the queue" for iid in result.get("queue_started") or []]
-    return lines
+        bodies.tick(ctx.obj)

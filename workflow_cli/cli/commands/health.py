@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
+from workflow_cli.cli import bodies
+from workflow_cli.cli.bodies import render_alerts
 from workflow_cli.cli.failure import guarded
-
-LEVEL_STYLES = {"healthy": "green", "warning": "yellow", "critical": "bold red"}
-
-
-def _level(text: str) -> str:
-    style = LEVEL_STYLES.get(text, "white")
-    return f"[{style}]{text}[/{style}]"
-
-
-def _render_alerts(console: Any, alerts: list[dict[str, Any]]) -> None:
-    from rich.markup import escape
-
-    for alert in alerts:
-        console.print(f"{_level(alert['level'])} {escape(alert['instance'])} ({escape(str(alert['template']))}): {escape(alert['message'])}")
-        console.print(f"    fix: {escape(alert['fix'])}")
-
-
-def _render_health(console: Any, report: dict[str, Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    console.print(f"health: {_level(report['status'])} (score {report['score']:g}) at {report['checked_at']}")
-    if report["workflows"]:
-        table = Table(show_edge=False, pad_edge=False)
-        for column in ("template", "score", "level", "runs", "success", "median"):
-            table.add_column(column, justify="right" if column in ("score", "runs", "success", "median") else "left")
-        for w in report["workflows"]:
-            rate = "-" if w["success_rate"] is None else f"{100 * w['success_rate']:.0f}%"
-            median = "-" if w["median_duration_seconds"] is None else f"{w['median_duration_seconds']:.1f}s"
-            table.add_row(escape(w["template"]), f"{w['score']:g}", _level(w["status"]), str(w["instances"]), rate, median)
-        console.print(table)
-    else:
-        console.print("no instances yet")
-    _render_alerts(console, report["alerts"])
-
-
-def _exit_code(report: dict[str, Any] | None) -> int:
-    return 1 if report is not None and report["status"] == "critical" else 0
-
-
-MIN_WATCH_INTERVAL = 0.1
 
 
 def register(app: typer.Typer) -> None:
@@ -65,30 +24,7 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli health --watch --interval 60
         """
-        from workflow_cli.monitor.health import health_report, watch as watch_loop, write_files
-
-        obj = ctx.obj
-        if watch and max_rounds is None and interval < MIN_WATCH_INTERVAL:  # an endless busy loop rewriting files
-            from workflow_cli.errors import InvalidInputError
-
-            raise InvalidInputError.at("--interval", f"must be at least {MIN_WATCH_INTERVAL:g} s with --watch "
-                                       "(unless --max-rounds bounds it)")
-        home = obj.writable_home()
-
-        def check() -> dict[str, Any]:
-            report = health_report(home)
-            write_files(home, report)
-            if obj.json and watch:
-                sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")  # one JSON line per round
-                sys.stdout.flush()
-            elif obj.json:
-                obj.emit_json(report)
-            elif not obj.quiet:
-                _render_health(obj.console(), report)
-            return report
-
-        last = watch_loop(check, interval=interval, max_rounds=max_rounds if watch else 1)
-        raise typer.Exit(_exit_code(last))
+        bodies.health(ctx.obj, watch=watch, interval=interval, max_rounds=max_rounds)
 
     @app.command("alerts")
     @guarded
@@ -109,5 +45,5 @@ def register(app: typer.Typer) -> None:
         elif not report["alerts"]:
             obj.out("no alerts")
         elif not obj.quiet:
-            _render_alerts(obj.console(), report["alerts"])
+            render_alerts(obj.console(), report["alerts"])
         raise typer.Exit(1 if any(a.get("level") == "critical" for a in report["alerts"]) else 0)

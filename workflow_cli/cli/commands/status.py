@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from workflow_cli.cli import bodies
 from workflow_cli.cli.failure import guarded
 
 
@@ -15,13 +16,4 @@ def register(app: typer.Typer) -> None:
 
         Example: workflow-cli status 20261121-2151 --json
         """
-        from workflow_cli.ops.query import get_status
-
-        obj = ctx.obj
-        doc = get_status(obj.readable_home(), instance)
-        if obj.json:
-            obj.emit_json(doc)
-        else:
-            from workflow_cli.cli.render_status import render_status
-
-            render_status(obj.console(), doc)
+        bodies.status(ctx.obj, instance)
