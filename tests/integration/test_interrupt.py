@@ -226,3 +226,40 @@ def test_a_task_that_ignores_sigterm_is_killed_after_the_grace(sh, write, tmp_pa
     assert proc.returncode == 143, stderr
     assert not _alive(pid)
     assert json.loads(stdout)["tasks"]["hold"]["status"] == "pending"
+
+
+def test_a_signal_to_tick_stops_the_run_it_drives_and_starts_no_other(sh, write, tmp_path: Path) -> None:
+    """cron's ``timeout`` or a shutdown sends SIGTERM to ``tick`` while it drives an instance: that run
+    stops as ``stop --force`` would (paused, nothing it started survives), tick starts nothing more and
+    exits 143 with the resume hint; ``resume`` then completes the run."""
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    doc = _doc(ledger)
+    doc["tasks"]["gate"] = {"action": "wait", "parameters": {"signal": "go"}}
+    doc["tasks"]["first"]["dependencies"] = ["gate"]
+    source = write("flow.json", doc)
+    waiting = [sh("--json", "run", source, cwd=tmp_path).json()["id"] for _ in range(2)]
+    assert all(sh("--json", "status", i).json()["status"] == "waiting" for i in waiting)
+    for instance in waiting:  # recorded for tick to act on (no runner now)
+        assert sh("signal", instance, "go", "--no-continue").exit_code == 0
+    before = set(_sleepers())
+    proc = _start(sh, "tick", cwd=tmp_path)
+    try:
+        wait_for(lambda: (ledger / "hang.started").exists())
+        attempt1 = [int(p) for p in (ledger / "hang.pids").read_text().split()]
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert not any(_alive(p) for p in attempt1) and set(_sleepers()) <= before
+    states = {i: sh("--json", "status", i).json()["status"] for i in waiting}
+    assert sorted(states.values()) == ["paused", "waiting"]  # the other one was not started
+    driven = next(i for i, s in states.items() if s == "paused")
+    line = [x for x in stderr.splitlines() if "interrupted" in x]
+    assert len(line) == 1 and "SIGTERM" in line[0] and f"resume {driven}" in line[0]
+    resumed = sh("--json", "resume", driven, cwd=tmp_path)
+    assert resumed.exit_code == 0 and resumed.json()["status"] == "completed"
+    assert (ledger / "hang.runs").read_text().splitlines() == ["attempt 2"]
+    assert not (ledger / "still-running").exists()

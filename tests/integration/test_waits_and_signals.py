@@ -70,6 +70,19 @@ def test_signal_no_continue_records_only_and_resume_finishes(wf, doc):
     assert resumed.json()["tasks"]["use_rows"]["outputs"]["result"] == 7
 
 
+def test_tick_continues_what_a_no_continue_signal_released(wf, doc):
+    """docs/document.md: after ``--no-continue``, "``resume`` or ``tick`` continues" - tick too, though no
+    task waits any more (the signal completed the wait; the next task is pending and nothing holds it)."""
+    iid = wf("--json", "run", doc("signal.json", SIGNAL_DOC)).json()["id"]
+    assert wf("signal", iid, "rows_ready", "--data", '{"rows": 5}', "--no-continue").code == 0
+    assert wf.status(iid)["status"] == "waiting"
+    ticked = wf("--json", "tick")
+    assert ticked.code == 0, ticked.why
+    assert [(r["id"], r["status"]) for r in ticked.json()["resumed"]] == [(iid, "completed")]
+    assert wf.status(iid)["tasks"]["use_rows"]["outputs"]["result"] == 5
+    assert wf("--json", "tick").json()["resumed"] == []  # nothing left to do
+
+
 def test_requests_to_a_created_or_paused_instance_wait_for_start_or_resume(wf, doc):
     iid = wf.create(doc("signal.json", SIGNAL_DOC))
     kept = wf("signal", iid, "rows_ready", "--data", '{"rows": 9}')

@@ -63,17 +63,26 @@ def _render_list(obj: Any, rows: list[dict[str, Any]]) -> None:
 
 def tick(obj: Any) -> None:
     """``tick``: one pass over every instance (timers, timeouts, mailbox, dead runners, schedules, queue)."""
+    from workflow_cli.ops.interrupt import handling_signals, interrupted_line
     from workflow_cli.ops.tick import tick as op
 
-    result = op(obj.writable_home())
+    home = obj.writable_home()
+    # SIGINT/SIGTERM (cron's timeout, a shutdown): the run being driven stops as `stop --force` would,
+    # nothing it started outlives it, and no other instance is started (SPEC 6.6)
+    with handling_signals() as interrupt:
+        result = op(home, stop=lambda: interrupt.signum is not None)
     if obj.json:
         obj.emit_json(result)
-        return
-    lines = tick_lines(result)
-    for line in lines:
-        obj.out(line)
-    if not lines:
-        obj.info("tick: nothing to do")
+    else:
+        lines = tick_lines(result)
+        for line in lines:
+            obj.out(line)
+        if not lines and interrupt.signum is None:
+            obj.info("tick: nothing to do")
+    if interrupt.signum is not None:
+        last = (result.get("resumed") or [{}])[-1]
+        sys.stderr.write((interrupted_line(interrupt, last) if last else f"interrupted by {interrupt.name}") + "\n")
+        raise SystemExit(interrupt.exit_code)
 
 
 def tick_lines(result: dict[str, Any]) -> list[str]:

@@ -8,7 +8,7 @@ pass every second (:func:`due_instances`), starting background runners instead o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from workflow_cli.errors import ConflictError, WorkflowError
@@ -35,6 +35,9 @@ def _due_reason(home: Home, paths: InstancePaths, state: dict[str, Any], now: fl
             action = (doc["tasks"].get(tid) or {}).get("action") or "agent_task"
             if can_move_on(action, ts.get("waiting") or {}, now, {"home": home}):
                 return f"{tid} can move on"
+    if state["status"] == "waiting" and not any(
+            ts["status"] == "waiting" or (ts["status"] == "pending" and ts.get("next_attempt_at")) for ts in state["tasks"].values()):
+        return "nothing waits any more"  # a decision or signal applied with --no-continue released its wait
     return None
 
 
@@ -58,8 +61,12 @@ def due_instances(home: Home, now: float) -> Iterator[tuple[InstancePaths, str]]
                 yield paths, reason
 
 
-def tick(home: Home) -> dict[str, Any]:
-    """Resume every instance that can move on; returns what was done per instance."""
+def tick(home: Home, *, stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:
+    """Resume every instance that can move on; returns what was done per instance.
+
+    ``stop``: asked before each step; once true (a signal, SPEC 6.6), nothing more is started: the run
+    being driven stops on its own (the signal's handler tells its runner) and tick returns.
+    """
     from datetime import datetime, timezone
 
     from workflow_cli.clock import SystemClock
@@ -70,10 +77,12 @@ def tick(home: Home) -> dict[str, Any]:
 
     now = SystemClock().time()
     scheduled = fire_due_schedules(home, datetime.fromtimestamp(now, tz=timezone.utc), start=queue_or_start)  # SPEC 12
-    files = fire_file_triggers(home, now)
-    queued = dispatch(home, detach_start)
+    files = [] if stop() else fire_file_triggers(home, now)
+    queued = [] if stop() else dispatch(home, detach_start)
     report: list[dict[str, Any]] = []
     for paths, reason in list(due_instances(home, now)):
+        if stop():
+            break
         try:
             result = drive(home, paths)
             report.append({"id": paths.id, "reason": reason, "status": result.status["status"], "exit_code": result.exit_code})
