@@ -352,3 +352,26 @@ def test_a_second_serve_on_the_home_exits_5(env: Any, kit: Any) -> None:
     second = kit.cli(env.home, "serve", "--port", "0")
     assert second.returncode == 5
     assert "another 'workflow-cli serve'" in second.stderr
+
+
+def test_what_a_token_does_is_recorded_under_its_name(env: Any, kit: Any) -> None:
+    """SPEC 18.2: a token's name is its identity. The events its requests cause (create, the stop, the
+    cancel) name it as their actor in the audit trail; what the runner does on its own names the OS user."""
+    iid = _create(env, "slow")["id"]
+    kit.wait_for(lambda: kit.status_of(env.c["vic"], iid)["tasks"]["nap"]["status"] == "running", what="nap to run")
+    assert env.c["ops"].post(f"/api/v1/instances/{iid}/cancel").status_code == 202
+    kit.until_status(env.c["vic"], iid, "cancelled")
+    audit = kit.cli(env.home, "--json", "audit", iid)
+    assert audit.returncode == 0, audit.stderr
+    events = json.loads(audit.stdout)
+    actors = {e["type"]: e["actor"] for e in events}
+    assert actors["workflow.created"] == "ops"
+    asked = [e for e in events if e["type"] == "request.received" and (e.get("data") or {}).get("kind") == "cancel"]
+    assert [e["actor"] for e in asked] == ["ops"]  # the live runner took the request, in ops' name
+    assert actors["task.started"] not in ("ops", "admin", "vic")  # the runner's own work
+    # with no runner alive the server applies the request itself: those events name the token too
+    held = _create(env, "sig")["id"]
+    kit.until_status(env.c["vic"], held, "waiting")
+    assert env.c["admin"].post(f"/api/v1/instances/{held}/cancel").status_code == 202
+    applied = json.loads(kit.cli(env.home, "--json", "audit", held).stdout)
+    assert {e["actor"] for e in applied if e["type"] in ("task.cancelled", "workflow.cancelled")} == {"admin"}

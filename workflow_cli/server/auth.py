@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from fastapi import Request
 
 from workflow_cli.ops.tokens import ROLE_RANK
+from workflow_cli.store.events import acting_as
 from workflow_cli.store.tokens import find_token, read_tokens, tokens_path
 
 
@@ -67,10 +68,10 @@ class TokenCache:
         return Identity(str(record["name"]), str(record["role"]), via) if record else None
 
 
-def require(role: str) -> Callable[[Request], Identity]:
+def require(role: str) -> Callable[[Request], Awaitable[Identity]]:
     """A dependency: the caller's identity, 401 without a valid token, 403 when its role is below ``role``."""
 
-    def dependency(request: Request) -> Identity:
+    async def dependency(request: Request) -> Identity:  # async: acting_as below holds for the whole request
         identity = request.app.state.tokens.identify(request)
         if identity is None:
             raise HttpError(401, "unauthorized", "a valid token is needed: 'Authorization: Bearer TOKEN' (workflow-cli token create)")
@@ -80,6 +81,7 @@ def require(role: str) -> Callable[[Request], Identity]:
             check_cookie_request(request)  # CSRF: same origin and a JSON body for anything that changes state
         if not identity.at_least(role):
             raise HttpError(403, "forbidden", f"token '{identity.name}' has role {identity.role}; this needs {role}")
+        acting_as(identity.name)  # a token's name is its identity: the events and requests it causes name it
         return identity
 
     return dependency

@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -23,13 +24,27 @@ REPAIRED = "log.repaired"
 _FIELDS = ("v", "seq", "time", "type", "actor", "data")
 
 
-@lru_cache(maxsize=1)
+_ACTING_AS: ContextVar[str | None] = ContextVar("workflow_cli_acting_as", default=None)
+
+
 def default_actor() -> str:
+    """Who this process's events and requests are recorded as: the name a caller acts as (:func:`acting_as`:
+    the token of a ``serve`` request, SPEC 18.2), else the OS user."""
+    return _ACTING_AS.get() or os_user()
+
+
+@lru_cache(maxsize=1)
+def os_user() -> str:
     """The OS user name, or ``uid:N`` when it cannot be found (containers without a passwd entry)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid:{os.getuid()}"
+
+
+def acting_as(name: str) -> None:
+    """Record what the current context (one ``serve`` request) writes as done by ``name``."""
+    _ACTING_AS.set(name)
 
 
 def _corrupt(path: Path, lineno: int, reason: str) -> StateError:
