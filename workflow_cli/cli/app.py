@@ -41,8 +41,9 @@ def root(
     ctx.obj = CliContext(home_arg=home, json=json_out, quiet=quiet, color=not no_color)
 
 
-def build_app(modules: Iterable[str] = COMMAND_MODULES) -> typer.Typer:
-    """The root app with the global options and the commands of ``modules`` (all by default)."""
+def build_app(modules: Iterable[str] = COMMAND_MODULES, *, only: str | None = None) -> typer.Typer:
+    """The root app with the global options and the commands of ``modules`` (all by default); ``only``:
+    just that command of them (typer inspects every registered command's signature at each start)."""
     new = typer.Typer(
         name="workflow-cli",
         help=HELP,
@@ -55,6 +56,9 @@ def build_app(modules: Iterable[str] = COMMAND_MODULES) -> typer.Typer:
     new.callback()(root)
     for name in modules:
         importlib.import_module(f"workflow_cli.cli.commands.{name}").register(new)
+    if only is not None:
+        new.registered_commands = [c for c in new.registered_commands if c.name == only]
+        new.registered_groups = [g for g in new.registered_groups if g.name == only]
     return new
 
 

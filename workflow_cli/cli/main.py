@@ -86,5 +86,5 @@ def main(argv: list[str] | None = None) -> None:
     from workflow_cli.cli.app import build_app
 
     module = None if completing else COMMANDS.get(word or "")  # shell completion: every command
-    app = build_app((module,)) if module else build_app()
+    app = build_app((module,), only=word) if module else build_app()
     app(args=args, prog_name="workflow-cli")
