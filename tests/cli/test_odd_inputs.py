@@ -150,3 +150,43 @@ def test_a_home_that_cannot_be_written_or_read_is_a_clear_error(
         assert res.exit_code in (0, 4), res  # reading needs no write access
         return
     _assert_clean(res, codes=(2, 4, 5), words=(str(home),))
+
+
+def test_a_home_under_an_unknown_users_tilde_is_exit_2(sh) -> None:  # type: ignore[no-untyped-def]
+    result = sh("--home", "~no-such-user-here/flows", "list")
+    assert result.exit_code == 2 and "cannot expand '~no-such-user-here' (no such user)" in result.stderr
+
+
+def test_an_empty_template_filter_is_exit_2(sh) -> None:  # type: ignore[no-untyped-def]
+    result = sh("list", "--template", "")
+    assert result.exit_code == 2 and "--template: the template name is empty" in result.stderr
+
+
+@pytest.mark.parametrize("argv", [["status", "nosuch"], ["--no-color", "--no-color", "status", "nosuch"]])
+def test_a_json_error_to_a_reader_that_left_keeps_its_exit_code(sh, argv: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """stdout is a pipe whose reader is gone before the JSON error document is written (quick path and
+    typer path): the message is on stderr, the exit code is the error's, no traceback."""
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([CONSOLE, "--json", *argv], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              env=sh.env, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 4, proc.stderr
+    assert "no instance matches 'nosuch'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_closed_stdout_is_no_crash(sh, write) -> None:  # type: ignore[no-untyped-def]
+    """``workflow-cli ... >&-``: nothing to print to, the command still does its work and exits as usual."""
+    import subprocess
+
+    doc = write("one.json", _ok_doc())
+    for argv in (["--json", "run", str(doc)], ["--json", "status", "nosuch"]):
+        proc = subprocess.run(["bash", "-c", 'exec >&-; exec "$0" "$@"', CONSOLE, *argv], stderr=subprocess.PIPE, text=True,
+                              env=sh.env, timeout=60)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == (0 if argv[1] == "run" else 4), proc.stderr
+    assert sh("-q", "list").stdout.count("\n") == 1  # the run was made

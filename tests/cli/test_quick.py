@@ -40,6 +40,7 @@ def test_plain_forms_are_recognised(argv: list[str], expected: Call) -> None:
     ["--home", "a", "--home", "b", "run", "a.json"],
     ["status"], ["status", "a", "b"],
     ["list", "--limit", "x"], ["list", "--limit", "-1"], ["list", "--limit", "1", "--limit", "2"], ["list", "extra"],
+    ["list", "--limit", "\u00b2"], ["list", "--limit", "1\u2460"], ["list", "--limit", "9" * 19],  # digits int() refuses or too big
     ["health", "--watch"], ["tick", "now"],
     ["create", "a.json"],
     ["--json"],

@@ -163,7 +163,11 @@ def report(exc: BaseException) -> int:
     for line in lines:
         sys.stderr.write(line + "\n")
     if _wants_json():
-        sys.stdout.write(json.dumps({"error": payload}, indent=2) + "\n")
+        try:
+            sys.stdout.write(json.dumps({"error": payload}, indent=2) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader of stdout left: the message is on stderr, the exit code stands
+            _silence_stdout()
     return code
 
 

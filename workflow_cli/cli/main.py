@@ -70,6 +70,9 @@ def first_word(args: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    for name in ("stdout", "stderr"):  # started with that descriptor closed (`>&-`): write nowhere, never crash
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
     args = normalize_argv(list(sys.argv[1:] if argv is None else argv))
     word = first_word(args)
     if word == "--version":

@@ -79,7 +79,8 @@ def _globals(args: list[str]) -> tuple[dict[str, Any], int] | None:
 
 
 def _value(kind: str, text: str) -> Any:
-    if text.startswith("-") or (kind == "int" and not text.isdigit()):
+    """The option's value, or None when typer should judge it (a number other than plain ASCII digits)."""
+    if text.startswith("-") or (kind == "int" and not (text.isascii() and text.isdigit() and len(text) <= 18)):
         return None
     return int(text) if kind == "int" else text
 

@@ -81,6 +81,8 @@ def list_instances(
         raise InvalidInputError.at("--status", f"unknown status '{status}'", did_you_mean(status, STATUSES) or f"one of: {', '.join(STATUSES)}")
     if sort not in SORT_KEYS:
         raise InvalidInputError.at("--sort", f"unknown sort key '{sort}'", f"one of: {', '.join(SORT_KEYS)}")
+    if template is not None and not template.strip():
+        raise InvalidInputError.at("--template", "the template name is empty", "give a template name, or leave --template out")
     if limit is not None and limit < 0:
         raise InvalidInputError.at("--limit", "must be 0 or more")
     if limit is not None and limit > 2**62:

@@ -22,7 +22,11 @@ _MARKER_TEXT = f"# workflow-cli home folder: state lives here; see 'workflow-cli
 
 def _absolute(path: Path, cwd: Path) -> Path:
     """``path`` with ``~`` expanded, made absolute against ``cwd`` and normalized."""
-    return Path(os.path.normpath(cwd / path.expanduser()))
+    try:
+        expanded = path.expanduser()
+    except RuntimeError:  # ~name of a user this system does not know
+        raise InvalidInputError(f"home folder '{path}': cannot expand '{path.parts[0]}' (no such user)") from None
+    return Path(os.path.normpath(cwd / expanded))
 
 
 def _user_data_dir(env: Mapping[str, str], platform: str) -> Path:
