@@ -119,3 +119,24 @@ def test_two_overlapping_ticks_fire_one_instance_for_the_slot(sh: Any, home: Pat
     assert state["runs"] == [fired[0]["id"]]
     assert [r["id"] for r in sh("list", "--json").json()] == [fired[0]["id"]]
     assert _wait_terminal(sh, fired[0]["id"]) == "completed"
+
+
+def test_a_slot_whose_start_fails_does_not_hold_up_the_next(sh: Any, home: Path, scheduled: Callable[..., str]) -> None:
+    """A broken config.yaml makes the start of a slot's run fail: tick reports it, the instance ends
+    cancelled with the reason (not `created` for ever), and once the config is fixed the next slot runs,
+    although overlap is `skip`."""
+    scheduled("* * * * *", overlap="skip")
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    first, second = now + timedelta(minutes=5), now + timedelta(minutes=6)
+    assert sh("tick", env={"WORKFLOW_CLI_TIME_OFFSET": _offset_to(first, -30)}).exit_code == 0  # first sight
+    (home / "config.yaml").write_text("max_paralel: 2\n")
+    broken = sh("--json", "tick", env={"WORKFLOW_CLI_TIME_OFFSET": _offset_to(first, 5)})
+    row = broken.json()["scheduled"][0]
+    assert "max_paralel" in row["error"], row
+    [stuck] = sh("list", "--json").json()
+    status = sh("status", stuck["id"], "--json").json()
+    assert status["status"] == "cancelled" and status["error"].startswith("could not start: ") and "max_paralel" in status["error"]
+    (home / "config.yaml").write_text("max_parallel: 2\n")
+    fixed = sh("--json", "tick", env={"WORKFLOW_CLI_TIME_OFFSET": _offset_to(second, 5)}).json()["scheduled"][0]
+    assert [f["slot"] for f in fixed["fired"]] == [iso(second)] and not fixed["skipped"], fixed
+    assert _wait_terminal(sh, fixed["fired"][0]["id"]) == "completed"

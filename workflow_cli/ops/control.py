@@ -112,6 +112,24 @@ def cancel(home: Home, instance: str) -> dict[str, Any]:
     return {"id": paths.id, "requested": "cancel", "handed_to_runner": False, "status": "cancelled"}
 
 
+def cancel_unstarted(home: Home, instance: str, error: str) -> None:
+    """A triggered or scheduled instance whose start failed ends ``cancelled``, its error naming why: it
+    neither stays ``created`` for ever (a schedule's ``overlap: skip`` would wait on it) nor hides the
+    problem (``list``, ``status`` and ``health`` show it)."""
+    paths = instance_paths(home, instance)
+    lock = InstanceLock(paths.lock)
+    if not lock.acquire():
+        return  # something runs it after all
+    with _applying(home, paths, lock) as journal:
+        if journal.state["status"] not in ("created", "queued"):
+            return
+        message = f"could not start: {error}"
+        for tid, ts in journal.state["tasks"].items():
+            if ts["status"] == "pending":
+                journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled", "error": message})
+        journal.record(EventType.WORKFLOW_CANCELLED, {"error": message})
+
+
 def _workflow(paths: InstancePaths) -> Any:
     from workflow_cli.model.document import build_workflow
     from workflow_cli.store.instances import read_document

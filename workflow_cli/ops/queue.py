@@ -160,9 +160,19 @@ def detach_start(home: Home, instance_id: str) -> None:
 
 
 def queue_or_start(home: Home, instance_id: str) -> None:
-    """How a triggered or scheduled run starts: through the queue when a cap is set, else at once."""
-    if needs_queue(home, instance_id):
-        enqueue(home, instance_id)
-        dispatch(home, detach_start)
-    else:
-        detach_start(home, instance_id)
+    """How a triggered or scheduled run starts: through the queue when a cap is set, else at once.
+
+    A start that fails (a broken ``config.yaml``, an unreachable Dask scheduler) cancels the instance with
+    the reason and raises, so the trigger reports it and the next slot is not held up by it.
+    """
+    try:
+        if needs_queue(home, instance_id):
+            enqueue(home, instance_id)
+            dispatch(home, detach_start)
+        else:
+            detach_start(home, instance_id)
+    except WorkflowError as exc:
+        from workflow_cli.ops.control import cancel_unstarted
+
+        cancel_unstarted(home, instance_id, str(exc))
+        raise
