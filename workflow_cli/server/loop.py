@@ -111,11 +111,17 @@ def via_queue(ctx: ServerContext, why: str) -> Callable[[Home, str], None]:
     from workflow_cli.ops.queue import dispatch, enqueue, needs_queue
 
     def start(home: Home, instance_id: str) -> None:
-        if needs_queue(home, instance_id):
-            enqueue(home, instance_id)
-            ctx.log(f"run {instance_id} queued ({why})")
-            dispatch(home, ctx.starter("from the queue"))
-        else:
-            ctx.start_run(instance_id, why)
+        try:
+            if needs_queue(home, instance_id):
+                enqueue(home, instance_id)
+                ctx.log(f"run {instance_id} queued ({why})")
+                dispatch(home, ctx.starter("from the queue"))
+            else:
+                ctx.start_run(instance_id, why)
+        except WorkflowError as exc:  # as ops.queue.queue_or_start: never left created, holding up a schedule
+            from workflow_cli.ops.control import cancel_unstarted
+
+            cancel_unstarted(home, instance_id, str(exc))
+            raise
 
     return start
