@@ -548,3 +548,30 @@ def test_validate_never_raises_on_any_json(cli, tmp_path, value):
 @given(value=documents)
 def test_validate_never_raises_on_document_shaped_json(cli, tmp_path, value):
     _validate_value(cli, tmp_path, value)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["status"], "Missing argument 'ID'."),
+    (["list", "--limit", "abc"], "Invalid value for '--limit': 'abc' is not a valid integer."),
+    (["nosuchcmd"], "No such command 'nosuchcmd'."),
+    (["graph", "x", "--format", "bogus"], "Invalid value for '--format'"),
+])
+def test_usage_errors_with_json_print_the_error_document(sh, argv: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    """SPEC 8: with --json every error is one JSON document on stdout, usage errors (click's) too."""
+    result = sh("--json", *argv)
+    assert result.exit_code == 2
+    assert result.json()["error"]["exit_code"] == 2 and result.json()["error"]["message"].startswith(message)
+    assert "Usage: workflow-cli" in result.stderr and message in result.stderr  # the human text stays on stderr
+    assert sh(*argv).stdout == ""  # without --json: nothing on stdout, as before
+
+
+def test_validate_reports_dependency_problems_beside_schema_errors(sh, write) -> None:  # type: ignore[no-untyped-def]
+    """A typo in a field does not hide an unknown dependency or a self-dependency (one validate, all of them)."""
+    doc = write("v.json", {"version": "2.0.0", "name": "v", "tasks": {
+        "a": {"action": "noop", "dependencies": ["zz"], "colour": "red"},
+        "b": {"action": "noop", "dependencies": ["b"]}}})
+    result = sh("--json", "validate", doc)
+    assert result.exit_code == 2
+    assert result.json()["valid"] is False
+    paths = {i["path"] for i in result.json()["errors"]}
+    assert {"tasks.a.colour", "tasks.a.dependencies[0]", "tasks.b.dependencies[0]"} <= paths

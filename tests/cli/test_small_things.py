@@ -126,3 +126,11 @@ def test_instance_graphs_carry_task_states(sh, write):
     assert nodes["bad"]["name"] == "Bad step"
     template = sh("graph", write("g.json", GRAPH), "--format", "mermaid").stdout
     assert "classDef" not in template and "(completed)" not in template
+
+
+def test_tick_on_a_missing_home_is_exit_4_and_makes_nothing(sh, tmp_path):
+    """A cron line with a mistyped --home fails loudly instead of ticking an empty home it made."""
+    typo = tmp_path / "flws"
+    result = sh("--home", typo, "tick")
+    assert result.exit_code == 4 and f"no home at {typo}" in result.stderr
+    assert not typo.exists()

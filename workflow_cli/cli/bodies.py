@@ -66,6 +66,11 @@ def tick(obj: Any) -> None:
     from workflow_cli.ops.interrupt import handling_signals, interrupted_line
     from workflow_cli.ops.tick import tick as op
 
+    if not obj.home.root.is_dir():  # a cron line with a mistyped --home must fail loudly, not make an empty home
+        from workflow_cli.errors import NotFoundError
+
+        raise NotFoundError(f"no home at {obj.home.root}: nothing to tick (check --home / WORKFLOW_HOME, "
+                            f"or make it with 'workflow-cli init {obj.home.root}')")
     home = obj.writable_home()
     # SIGINT/SIGTERM (cron's timeout, a shutdown): the run being driven stops as `stop --force` would,
     # nothing it started outlives it, and no other instance is started (SPEC 6.6)

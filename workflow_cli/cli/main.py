@@ -90,4 +90,30 @@ def main(argv: list[str] | None = None) -> None:
 
     module = None if completing else COMMANDS.get(word or "")  # shell completion: every command
     app = build_app((module,), only=word) if module else build_app()
-    app(args=args, prog_name="workflow-cli")
+    if "--json" not in args or completing:
+        app(args=args, prog_name="workflow-cli")
+        return
+    _with_json_usage_errors(app, args)
+
+
+def _with_json_usage_errors(app: object, args: list[str]) -> None:
+    """Run ``app`` as click would, but a usage error (a missing argument, a bad option value, an unknown
+    command) also prints the ``--json`` error document on stdout, as every other error does (SPEC 8)."""
+    import json
+
+    try:
+        from typer._click.exceptions import Abort, ClickException
+    except ImportError:  # a typer release that does not vendor click
+        from click.exceptions import Abort, ClickException  # type: ignore[no-redef,assignment]
+
+    try:
+        code = app(args=args, prog_name="workflow-cli", standalone_mode=False)  # type: ignore[operator]
+    except ClickException as exc:
+        exc.show()
+        error = {"message": exc.format_message(), "exit_code": exc.exit_code}
+        sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
+        sys.exit(exc.exit_code)
+    except Abort:
+        sys.stderr.write("Aborted!\n")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

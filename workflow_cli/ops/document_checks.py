@@ -203,6 +203,20 @@ def document_issues(doc: Any, *, known_actions: Iterable[str] | None = None) -> 
     return analyse_document(doc, known_actions=known_actions)[0]
 
 
+def _raw_dependencies(doc: Mapping[str, Any]) -> dict[str, list[str]] | None:
+    """``{task: dependencies}`` of a document that failed the schema, when its task map is sound enough."""
+    tasks = doc.get("tasks")
+    if not isinstance(tasks, Mapping):
+        return None
+    deps: dict[str, list[str]] = {}
+    for tid, task in tasks.items():
+        needs = task.get("dependencies", []) if isinstance(task, Mapping) else None
+        if not isinstance(needs, list) or not all(isinstance(d, str) for d in needs):
+            return None
+        deps[str(tid)] = needs
+    return deps
+
+
 def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None,
                      schema_checked: bool = False) -> tuple[list[Issue], Workflow | None]:
     """The problems of a document, and its typed workflow when the schema passed (``schema_checked``: these
@@ -214,10 +228,14 @@ def analyse_document(doc: Any, *, known_actions: Iterable[str] | None = None,
     issues = version_issues(doc)
     if issues:
         return issues, None
-    issues = [] if schema_checked else schema_issues(doc)
-    if issues:
-        return issues, None
     from workflow_cli.graph.checks import graph_issues
+
+    issues = [] if schema_checked else schema_issues(doc)
+    if issues:  # no typed workflow: still report the dependency problems the raw task map shows
+        deps = _raw_dependencies(doc)
+        flagged = {i.path for i in issues}
+        more = [i for i in graph_issues(deps) if i.path not in flagged] if deps is not None else []
+        return sorted(issues + more, key=lambda i: i.path), None
 
     wf = build_workflow(doc)
     from workflow_cli.templates.params import declaration_issues

@@ -202,6 +202,7 @@ def resolve_params(
         ("params", overrides or {}, False),
         ("--param", cli_values, True),
     ]
+    refused: set[str] = set()  # a value given but refused has its issue: no "missing required" besides
     for label, given, from_cli in sources:
         for name, value in given.items():
             if name not in declared:
@@ -215,15 +216,18 @@ def resolve_params(
                 value, problem = _cli_value(name, value, declared[name].get("type", "string"), bool(declared[name].get("secret")))
                 if problem:
                     issues.append(Issue(f"--param {name}", problem))
+                    refused.add(name)
                     continue
             if value is None:
                 where = f"--param {name}" if from_cli else f"params.{name}"
                 issues.append(Issue(where, f"null is not a value of type {declared[name].get('type', 'string')}",
                                     "leave the parameter out to use its default"))
+                refused.add(name)
                 continue
             values[name] = value
     for name, decl in declared.items():
-        issues += _final_issues(name, values, decl)
+        if name not in refused or name in values:
+            issues += _final_issues(name, values, decl)
     if issues:
         raise InvalidInputError(None, issues)
     secret = frozenset(n for n, d in declared.items() if d.get("secret"))
