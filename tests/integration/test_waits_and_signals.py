@@ -83,6 +83,16 @@ def test_tick_continues_what_a_no_continue_signal_released(wf, doc):
     assert wf("--json", "tick").json()["resumed"] == []  # nothing left to do
 
 
+def test_a_signal_no_wait_takes_is_refused_and_nothing_is_kept(wf, doc):
+    """A typo in the signal name would otherwise be kept for ever while the run goes on waiting."""
+    iid = wf("--json", "run", doc("signal.json", SIGNAL_DOC)).json()["id"]
+    before = wf.event_types(iid)
+    refused = wf("signal", iid, "rows_redy", "--data", '{"rows": 1}')
+    assert refused.code == 2
+    assert "no task of instance" in refused.why and "rows_redy" in refused.why and "rows_ready" in refused.why
+    assert wf.event_types(iid) == before and wf.status(iid)["status"] == "waiting"
+
+
 def test_requests_to_a_created_or_paused_instance_wait_for_start_or_resume(wf, doc):
     iid = wf.create(doc("signal.json", SIGNAL_DOC))
     kept = wf("signal", iid, "rows_ready", "--data", '{"rows": 9}')

@@ -109,6 +109,27 @@ def decide(home: Home, instance: str, task: str, kind: str, *, by: str, comment:
                     continue_run=continue_run, sink=sink, status=state["status"])
 
 
+def _check_someone_waits(paths: InstancePaths, name: str) -> None:
+    """Refuse a signal no ``wait`` task of the instance could ever take: it would be kept for nothing.
+
+    A wait whose signal name is still a placeholder (``{{ tasks.x.outputs.name }}``) could take any name.
+    """
+    from workflow_cli.store.instances import read_document
+
+    names: set[str] = set()
+    for task in (read_document(paths).get("tasks") or {}).values():
+        if isinstance(task, Mapping) and task.get("action") == "wait":
+            wanted = (task.get("parameters") or {}).get("signal")
+            if isinstance(wanted, str):
+                if "{{" in wanted or "{%" in wanted:
+                    return
+                names.add(wanted)
+    if name not in names:
+        hint = did_you_mean(name, sorted(names)) or (f"its waits take: {', '.join(sorted(names))}" if names
+                                                     else "it has no wait task for a signal")
+        raise InvalidInputError.at("NAME", f"no task of instance {paths.id} waits for signal '{name}'", hint)
+
+
 def send_signal(home: Home, instance: str, name: str, *, data: str | None = None, continue_run: bool = True,
                 sink: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Deliver signal ``name`` (with a JSON payload) to the instance's waiting tasks, or keep it for later."""
@@ -118,5 +139,6 @@ def send_signal(home: Home, instance: str, name: str, *, data: str | None = None
         raise ConflictError(f"instance {paths.id} is {state['status']}; it takes no signals")
     if not name or not name.strip():
         raise InvalidInputError.at("NAME", "a signal needs a name")
+    _check_someone_waits(paths, name)
     return deliver_request(home, paths, "signal", {"name": name, "payload": parse_data(data)}, continue_run=continue_run, sink=sink,
                     status=state["status"])
