@@ -318,6 +318,9 @@ def test_webhook_signed_unsigned_and_redelivered(env: Any, kit: Any) -> None:
     by_token = env.c["ops"].post("/hooks/deploy", json={"ref": "v2"}, headers={"Idempotency-Key": "k-1"})
     assert by_token.status_code == 201 and by_token.json()["id"] != iid
     assert env.c["ops"].post("/hooks/deploy", json={"ref": "v2"}, headers={"Idempotency-Key": "k-1"}).json()["id"] == by_token.json()["id"]
+    created_by = {run: next(e["actor"] for e in json.loads(kit.cli(env.home, "--json", "audit", run).stdout)
+                            if e["type"] == "workflow.created") for run in (iid, by_token.json()["id"])}
+    assert created_by == {iid: "webhook:deploy", by_token.json()["id"]: "ops"}  # the signature, or the token
     no_ref = env.c["ops"].post("/hooks/deploy", json={"branch": "x"})
     assert no_ref.status_code == 400 and "trigger" in no_ref.json()["error"]["message"]
     assert env.c["ops"].post("/hooks/nope", json={}).status_code == 404

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from workflow_cli.server.auth import HttpError
+from workflow_cli.store.events import acting_as
 
 router = APIRouter(tags=["triggers"])
 # Headers a run sees as trigger.headers (never Authorization nor the signature).
@@ -30,6 +31,7 @@ async def hook(request: Request, name: str) -> Any:
         if identity is not None:
             raise HttpError(403, "forbidden", f"token '{identity.name}' has role {identity.role}; a webhook needs operator")
         raise HttpError(401, "unauthorized", f"webhook '{name}': bad or missing X-Hub-Signature-256, and no operator token")
+    acting_as(identity.name if identity and not signed else f"webhook:{name}")  # the audit trail's actor
     if request.headers.get("x-github-event") == "ping":  # GitHub's check when a webhook is added: no run
         return JSONResponse({"ping": "ok", "webhook": name}, status_code=200)
     headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
