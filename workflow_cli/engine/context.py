@@ -9,7 +9,6 @@ it knows nothing of the collaborators, and none of them knows the :class:`~.runn
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,15 @@ from workflow_cli.store.home import Home
 from workflow_cli.store.instances import InstancePaths, load_state, read_document, read_secrets
 
 if TYPE_CHECKING:
+    import random
+
     from workflow_cli.engine.executors.base import Executor
     from workflow_cli.engine.options import RunOptions
     from workflow_cli.engine.scheduler import Scheduler
 
 DEFAULT_COMMIT_MS = 20
+
+
 STOPPING_POLICIES = frozenset({"fail", "rollback", "pause"})
 
 
@@ -74,7 +77,7 @@ class RunContext:
     commit_interval: float
     base_env: dict[str, str]
     workspace_resolved: Path
-    rng: random.Random = field(default_factory=random.Random)
+    _rng: random.Random | None = None  # retry jitter's random source, made on the first retry
     live: dict[str, Live] = field(default_factory=dict)
     waiting: dict[str, dict[str, Any]] = field(default_factory=dict)  # waiting tasks and what they wait for
     children: list[str] = field(default_factory=list)  # child instances started by this run
@@ -165,6 +168,15 @@ class RunContext:
             if not truthy(value):
                 return False, f"condition '{cond}' is false (value: {self.redact(repr(value))})"
         return True, None
+
+    @property
+    def rng(self) -> random.Random:
+        """The random source of retry jitter (``random`` is imported on the first retry, not by every run)."""
+        if self._rng is None:
+            import random
+
+            self._rng = random.Random()
+        return self._rng
 
     def unhandled_failure(self) -> tuple[str, str] | None:
         """The first failed task whose ``on_failure`` stops the workflow (read once per run, not per task)."""

@@ -15,7 +15,6 @@ import itertools
 import json
 import re
 import sys
-import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -106,6 +105,8 @@ def _import(path: Path, shown: str) -> ModuleType:
 
 def _last_line(exc: BaseException) -> str:
     """What a traceback's last line says: ``NameError: name 'x' is not defined``."""
+    import traceback  # only for a failing FILE.py: every run imports this module
+
     lines = traceback.format_exception_only(type(exc), exc)
     text = lines[-1].strip() if lines else type(exc).__name__
     qualified = f"{type(exc).__module__}.{type(exc).__qualname__}"
@@ -115,6 +116,8 @@ def _last_line(exc: BaseException) -> str:
 def _where(exc: BaseException, path: Path) -> str:
     """`` (line N)`` of the innermost place in the file the error passed through, when there is one."""
     target = path.resolve()
+    import traceback
+
     line: Any = None
     if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == target:
         line = exc.lineno

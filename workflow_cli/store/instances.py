@@ -20,7 +20,6 @@ replacement and the logs of tasks that print something.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from functools import cached_property
@@ -137,6 +136,8 @@ def create_instance_dir(
         if index is not None:
             _index_moved_on(index, instances_dir)
     except BaseException:
+        import shutil  # only here: every command imports this module
+
         shutil.rmtree(tmp, ignore_errors=True)
         if made_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)  # type: ignore[arg-type]

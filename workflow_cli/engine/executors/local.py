@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
-import traceback
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -63,6 +62,8 @@ class LocalExecutor:
         except BaseException as exc:  # noqa: BLE001 - a crashed attempt must still produce a result
             result = ActionResult.failure(f"internal error: {exc!r}", kind="error")
             if self.on_crash is not None:
+                import traceback  # only for a crash: every run imports this module
+
                 self.on_crash(key, traceback.format_exc())
         finally:
             if self._cancels.get(key) is cancel:
