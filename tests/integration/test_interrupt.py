@@ -83,12 +83,8 @@ def _start(sh: Any, *args: Any, cwd: Path) -> subprocess.Popen[str]:
                             stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_the_run_kills_every_process_and_resume_completes(sh, write, tmp_path: Path, sig: int, code: int) -> None:
-    ledger = tmp_path / "ledger"
-    ledger.mkdir()
-    before = set(_sleepers())
-    proc = _start(sh, "--json", "run", write("flow.json", _doc(ledger)), "--grace", "2", cwd=tmp_path)
+def _signal_when_hang_runs(proc: subprocess.Popen[str], ledger: Path, sig: int = signal.SIGTERM) -> tuple[list[int], str, str]:
+    """Send ``sig`` to ``proc`` once attempt 1 of ``hang`` runs; its pids, then the command's stdout and stderr."""
     try:
         wait_for(lambda: (ledger / "hang.started").exists())
         attempt1 = [int(p) for p in (ledger / "hang.pids").read_text().split()]
@@ -98,6 +94,16 @@ def test_a_signal_stops_the_run_kills_every_process_and_resume_completes(sh, wri
     finally:
         if proc.poll() is None:
             proc.kill()
+    return attempt1, stdout, stderr
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_run_kills_every_process_and_resume_completes(sh, write, tmp_path: Path, sig: int, code: int) -> None:
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    before = set(_sleepers())
+    proc = _start(sh, "--json", "run", write("flow.json", _doc(ledger)), "--grace", "2", cwd=tmp_path)
+    attempt1, stdout, stderr = _signal_when_hang_runs(proc, ledger, sig)
     assert proc.returncode == code, stderr
     status = json.loads(stdout)
     assert status["status"] == "paused"
@@ -185,14 +191,7 @@ def test_an_interrupted_child_workflow_goes_on_when_the_parent_resumes(sh, write
         "spawn": {"action": "workflow_trigger", "parameters": {"file": str(child)}}}}
     before = set(_sleepers())
     proc = _start(sh, "--json", "run", write("parent.json", parent), "--grace", "2", cwd=tmp_path)
-    try:
-        wait_for(lambda: (ledger / "hang.started").exists())
-        attempt1 = [int(p) for p in (ledger / "hang.pids").read_text().split()]
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    attempt1, stdout, stderr = _signal_when_hang_runs(proc, ledger)
     assert proc.returncode == 143, stderr
     status = json.loads(stdout)
     assert status["status"] == "paused" and status["tasks"]["spawn"]["status"] == "pending"
@@ -244,14 +243,7 @@ def test_a_signal_to_tick_stops_the_run_it_drives_and_starts_no_other(sh, write,
         assert sh("signal", instance, "go", "--no-continue").exit_code == 0
     before = set(_sleepers())
     proc = _start(sh, "tick", cwd=tmp_path)
-    try:
-        wait_for(lambda: (ledger / "hang.started").exists())
-        attempt1 = [int(p) for p in (ledger / "hang.pids").read_text().split()]
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    attempt1, _, stderr = _signal_when_hang_runs(proc, ledger)
     assert proc.returncode == 143, stderr
     assert not any(_alive(p) for p in attempt1) and set(_sleepers()) <= before
     states = {i: sh("--json", "status", i).json()["status"] for i in waiting}

@@ -9,6 +9,8 @@ Releasing is recorded in the instance (``queue.released``) under a home lock, so
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 from workflow_cli.errors import ConflictError, WorkflowError
@@ -162,15 +164,23 @@ def detach_start(home: Home, instance_id: str) -> None:
 def queue_or_start(home: Home, instance_id: str) -> None:
     """How a triggered or scheduled run starts: through the queue when a cap is set, else at once.
 
-    A start that fails (a broken ``config.yaml``, an unreachable Dask scheduler) cancels the instance with
-    the reason and raises, so the trigger reports it and the next slot is not held up by it.
+    A start that fails cancels the instance with the reason and raises (:func:`cancelled_unless_started`),
+    so the trigger reports it and the next slot is not held up by it.
     """
-    try:
+    with cancelled_unless_started(home, instance_id):
         if needs_queue(home, instance_id):
             enqueue(home, instance_id)
             dispatch(home, detach_start)
         else:
             detach_start(home, instance_id)
+
+
+@contextmanager
+def cancelled_unless_started(home: Home, instance_id: str) -> Iterator[None]:
+    """Around the start of a triggered or scheduled run: a start that fails (a broken ``config.yaml``, an
+    unreachable Dask scheduler) cancels the instance with the reason, then the error goes on to the caller."""
+    try:
+        yield
     except WorkflowError as exc:
         from workflow_cli.ops.control import cancel_unstarted
 

@@ -108,20 +108,15 @@ class ServiceLoop:
 
 def via_queue(ctx: ServerContext, why: str) -> Callable[[Home, str], None]:
     """A starter for triggered and scheduled runs: through the queue when a cap is set, else at once."""
-    from workflow_cli.ops.queue import dispatch, enqueue, needs_queue
+    from workflow_cli.ops.queue import cancelled_unless_started, dispatch, enqueue, needs_queue
 
     def start(home: Home, instance_id: str) -> None:
-        try:
+        with cancelled_unless_started(home, instance_id):  # never left created, holding up a schedule
             if needs_queue(home, instance_id):
                 enqueue(home, instance_id)
                 ctx.log(f"run {instance_id} queued ({why})")
                 dispatch(home, ctx.starter("from the queue"))
             else:
                 ctx.start_run(instance_id, why)
-        except WorkflowError as exc:  # as ops.queue.queue_or_start: never left created, holding up a schedule
-            from workflow_cli.ops.control import cancel_unstarted
-
-            cancel_unstarted(home, instance_id, str(exc))
-            raise
 
     return start
