@@ -575,3 +575,14 @@ def test_validate_reports_dependency_problems_beside_schema_errors(sh, write) ->
     assert result.json()["valid"] is False
     paths = {i["path"] for i in result.json()["errors"]}
     assert {"tasks.a.colour", "tasks.a.dependencies[0]", "tasks.b.dependencies[0]"} <= paths
+
+
+def test_create_refuses_a_broken_config_as_run_does(sh, home, write) -> None:  # type: ignore[no-untyped-def]
+    """A misspelt config.yaml key: `create` is exit 2 with nothing made, as `run` is (no instance that no
+    `start` could ever run)."""
+    (home / "config.yaml").write_text("max_paralel: 2\n")
+    doc = write("one.json", {"version": "2.0.0", "name": "one", "tasks": {"a": {"action": "noop"}}})
+    for verb in ("create", "run"):
+        result = sh(verb, doc)
+        assert result.exit_code == 2 and "max_paralel: unknown field" in result.stderr, result
+    assert sh("--json", "list").json() == []

@@ -32,7 +32,10 @@ def register(app: typer.Typer) -> None:
         from workflow_cli.ops.create import create_instance
         from workflow_cli.ops.notes import source_notes
 
+        from workflow_cli.store.config import load_config
+
         obj = ctx.obj
+        load_config(obj.readable_home())  # a broken config.yaml: exit 2 here, not an instance no start can run (as run)
         with source_notes(lambda note: obj.info(f"note: {note}")):  # an old document migrated in memory (SPEC 11)
             result = create_instance(obj.readable_home(), source, cli_pairs=param, params_file=params_file, name=name,
                                      workdir=workdir)
