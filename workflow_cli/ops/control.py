@@ -105,11 +105,16 @@ def cancel(home: Home, instance: str) -> dict[str, Any]:
     with _applying(home, paths, lock) as journal:
         if journal.state["status"] in TERMINAL:  # it ended while the request was on its way
             raise ConflictError(f"instance {paths.id} is already {journal.state['status']}")
-        for tid, ts in journal.state["tasks"].items():
-            if ts["status"] in ("pending", "running", "waiting"):
-                journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled", "error": "cancelled by request"})
-        journal.record(EventType.WORKFLOW_CANCELLED, {"error": "cancelled by request"})
+        _record_cancel(journal, "cancelled by request")
     return {"id": paths.id, "requested": "cancel", "handed_to_runner": False, "status": "cancelled"}
+
+
+def _record_cancel(journal: Any, error: str) -> None:
+    """Cancel every unfinished task, then the instance, with ``error`` as the reason."""
+    for tid, ts in journal.state["tasks"].items():
+        if ts["status"] in ("pending", "running", "waiting"):
+            journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled", "error": error})
+    journal.record(EventType.WORKFLOW_CANCELLED, {"error": error})
 
 
 def cancel_unstarted(home: Home, instance: str, error: str) -> None:
@@ -121,13 +126,8 @@ def cancel_unstarted(home: Home, instance: str, error: str) -> None:
     if not lock.acquire():
         return  # something runs it after all
     with _applying(home, paths, lock) as journal:
-        if journal.state["status"] not in ("created", "queued"):
-            return
-        message = f"could not start: {error}"
-        for tid, ts in journal.state["tasks"].items():
-            if ts["status"] == "pending":
-                journal.record(EventType.TASK_CANCELLED, {"task": tid, "kind": "cancelled", "error": message})
-        journal.record(EventType.WORKFLOW_CANCELLED, {"error": message})
+        if journal.state["status"] in ("created", "queued"):
+            _record_cancel(journal, f"could not start: {error}")
 
 
 def _workflow(paths: InstancePaths) -> Any:

@@ -114,16 +114,13 @@ def _check_someone_waits(paths: InstancePaths, name: str) -> None:
 
     A wait whose signal name is still a placeholder (``{{ tasks.x.outputs.name }}``) could take any name.
     """
+    from workflow_cli.ops.events import is_static, signal_waits
     from workflow_cli.store.instances import read_document
 
-    names: set[str] = set()
-    for task in (read_document(paths).get("tasks") or {}).values():
-        if isinstance(task, Mapping) and task.get("action") == "wait":
-            wanted = (task.get("parameters") or {}).get("signal")
-            if isinstance(wanted, str):
-                if "{{" in wanted or "{%" in wanted:
-                    return
-                names.add(wanted)
+    wanted = [w["signal"] for w in signal_waits(read_document(paths))]
+    if not all(is_static(w) for w in wanted):
+        return
+    names = {str(w) for w in wanted}
     if name not in names:
         hint = did_you_mean(name, sorted(names)) or (f"its waits take: {', '.join(sorted(names))}" if names
                                                      else "it has no wait task for a signal")

@@ -46,7 +46,8 @@ def new_event_id() -> str:
     return f"ev-{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}"
 
 
-def _static(value: Any) -> bool:
+def is_static(value: Any) -> bool:
+    """Whether ``value`` is final in a resolved document (no placeholder left for the run to fill in)."""
     return not (isinstance(value, str) and ("{{" in value or "{%" in value))
 
 
@@ -58,7 +59,7 @@ def signal_waits(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(params, Mapping) or spec.get("action") != "wait" or params.get("signal") is None:
             continue
         key = params.get("key")
-        waits.append({"task": tid, "signal": params["signal"], "key": key, "key_known": _static(key)})
+        waits.append({"task": tid, "signal": params["signal"], "key": key, "key_known": is_static(key)})
     return waits
 
 
